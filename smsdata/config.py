@@ -1,0 +1,132 @@
+"""Settings from the environment and an optional ``.env`` file.
+
+=================  =====================================================  ==================
+variable           meaning                                                default
+=================  =====================================================  ==================
+``SMSDATA_URL``    gateway base URL, everything before ``/Message/send``   (none)
+``SMSDATA_UID``    account uid                                            (none)
+``SMSDATA_PWD``    account password, kept in a :class:`Secret`            (none)
+``SMSDATA_HOME``   folder for the ledger and other state                  ``./smsdata-home``
+``SMSDATA_TZ``     the gateway's local time zone (naive report times)     ``Asia/Shanghai``
+=================  =====================================================  ==================
+
+Variables already in the environment win over the ``.env`` file.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dotenv import dotenv_values
+
+from .errors import ConfigError
+
+__all__ = ["DEFAULT_HOME", "DEFAULT_TZ", "Secret", "Settings", "load_settings"]
+
+DEFAULT_HOME = "./smsdata-home"
+DEFAULT_TZ = "Asia/Shanghai"
+
+
+class Secret:
+    """A string that never shows itself: ``repr`` and ``str`` give ``'**********'``.
+
+    Call :meth:`reveal` at the one place the real value is needed (the HTTP body).
+
+    >>> Secret("hunter2")
+    Secret('**********')
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """Return the real value. Never log or print it."""
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(("Secret", self._value))
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    def __reduce__(self):
+        # Pickling would write the value in clear to disk or a pipe.
+        raise TypeError("a Secret cannot be pickled")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings. ``pwd`` is a :class:`Secret`; ``repr`` never shows it."""
+
+    url: str | None = None
+    uid: str | None = None
+    pwd: Secret = field(default_factory=lambda: Secret(""))
+    home: Path = Path(DEFAULT_HOME)
+    tz: str = DEFAULT_TZ
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The gateway's local time zone as a :class:`zoneinfo.ZoneInfo`."""
+        return ZoneInfo(self.tz)
+
+    def require_gateway(self) -> tuple[str, str, Secret]:
+        """Return ``(url, uid, pwd)``, raising :class:`ConfigError` naming what is missing."""
+        missing = [
+            name
+            for name, value in (
+                ("SMSDATA_URL", self.url),
+                ("SMSDATA_UID", self.uid),
+                ("SMSDATA_PWD", self.pwd),
+            )
+            if not value
+        ]
+        if missing:
+            raise ConfigError(
+                f"{', '.join(missing)} not set: put them in the environment or in a .env "
+                "file (see README, 'Using the real gateway'), or run `smsdata simulate`"
+            )
+        return self.url, self.uid, self.pwd  # type: ignore[return-value]
+
+
+def load_settings(env_file: str | os.PathLike[str] | None = ".env") -> Settings:
+    """Read settings from ``os.environ``, then ``env_file`` for what is not set.
+
+    Args:
+        env_file: path of a ``.env`` file; a missing file is fine, ``None`` skips it.
+
+    Raises:
+        ConfigError: ``SMSDATA_TZ`` names no known time zone, or the URL is not http(s).
+    """
+    values: dict[str, str | None] = {}
+    if env_file is not None and Path(env_file).is_file():
+        values.update(dotenv_values(env_file))
+    values.update({k: v for k, v in os.environ.items() if k.startswith("SMSDATA_")})
+
+    url = (values.get("SMSDATA_URL") or "").strip().rstrip("/") or None
+    if url and not url.startswith(("http://", "https://")):
+        raise ConfigError(f"SMSDATA_URL must start with http:// or https://, got {url!r}")
+    tz = (values.get("SMSDATA_TZ") or DEFAULT_TZ).strip()
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"SMSDATA_TZ={tz!r} is not a known time zone") from exc
+    return Settings(
+        url=url,
+        uid=(values.get("SMSDATA_UID") or "").strip() or None,
+        pwd=Secret(values.get("SMSDATA_PWD") or ""),
+        home=Path(values.get("SMSDATA_HOME") or DEFAULT_HOME),
+        tz=tz,
+    )

@@ -1,0 +1,181 @@
+"""Every error smsdata raises, rooted in one class.
+
+The tree::
+
+    SmsdataError                   anything smsdata raises on purpose
+    ├── ConfigError                a setting is missing or invalid
+    ├── GatewayError               the gateway answered with a failure code (code, message, body)
+    │   ├── AuthError              send 1 / balance 1: uid or pwd empty or wrong
+    │   ├── InvalidMobile          send 2: mobile empty or wrong
+    │   ├── EmptyContent           send 3: content empty
+    │   ├── ContentTooLong         send 4: content over 268 characters
+    │   ├── InsufficientBalance    send 5: balance does not cover the message
+    │   ├── TooManyMobiles         send 6: over 5,000 numbers in one request
+    │   ├── SendFailed             send 7: the gateway failed to send
+    │   └── AccountFrozen          send 8 / balance 2: account frozen
+    ├── ProtocolError              the answer cannot be understood (status_code, snippet)
+    ├── GatewayUnreachable         the request certainly did not reach the gateway
+    └── OutcomeUnknown             the request may have reached the gateway; no answer came back
+
+``GatewayError.code`` is an ``int`` where the gateway's ``respCode`` is numeric,
+else the raw string. Errors raised by local validation before any request
+carry the code the gateway would have answered and ``body=None``.
+
+Account-level failures (:class:`AuthError`, :class:`InsufficientBalance`,
+:class:`AccountFrozen`) have ``account_level = True``: retrying another
+request will fail the same way, so a campaign stops on them.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AccountFrozen",
+    "AuthError",
+    "ConfigError",
+    "ContentTooLong",
+    "EmptyContent",
+    "GatewayError",
+    "GatewayUnreachable",
+    "InsufficientBalance",
+    "InvalidMobile",
+    "OutcomeUnknown",
+    "ProtocolError",
+    "SendFailed",
+    "SmsdataError",
+    "TooManyMobiles",
+    "balance_error",
+    "send_error",
+]
+
+
+class SmsdataError(Exception):
+    """Root of every error smsdata raises on purpose."""
+
+
+class ConfigError(SmsdataError):
+    """A setting is missing or invalid (the message names the setting)."""
+
+
+class GatewayError(SmsdataError):
+    """The gateway answered with a failure ``respCode``.
+
+    Attributes:
+        code: the gateway's ``respCode``, an ``int`` where numeric, else the raw string.
+        message: the gateway's ``respMsg`` (or our own words for local validation).
+        body: the raw answer body as text, or ``None`` when raised before any request.
+    """
+
+    account_level = False
+
+    def __init__(self, code: int | str, message: str, body: str | None = None) -> None:
+        self.code = code
+        self.message = message
+        self.body = body
+        super().__init__(f"gateway code {code}: {message}")
+
+    def __reduce__(self):  # keep pickling (multiprocessing, joblib) working
+        return (type(self), (self.code, self.message, self.body))
+
+
+class AuthError(GatewayError):
+    """Code 1: uid or pwd empty or wrong. Check SMSDATA_UID and SMSDATA_PWD."""
+
+    account_level = True
+
+
+class InvalidMobile(GatewayError):
+    """Send code 2: the mobile list is empty or holds a wrong number."""
+
+
+class EmptyContent(GatewayError):
+    """Send code 3: the content is empty."""
+
+
+class ContentTooLong(GatewayError):
+    """Send code 4: the content is over the gateway's 268-character limit."""
+
+
+class InsufficientBalance(GatewayError):
+    """Send code 5: the balance does not cover the message. Top up, then resume."""
+
+    account_level = True
+
+
+class TooManyMobiles(GatewayError):
+    """Send code 6: over 5,000 numbers in one request."""
+
+
+class SendFailed(GatewayError):
+    """Send code 7: the gateway failed to send this request."""
+
+
+class AccountFrozen(GatewayError):
+    """Send code 8 / balance code 2: the account is frozen. Contact the provider."""
+
+    account_level = True
+
+
+class ProtocolError(SmsdataError):
+    """The answer cannot be understood (not JSON, no respCode, HTTP error page).
+
+    Attributes:
+        status_code: the HTTP status of the answer.
+        snippet: the first 200 characters of the body, for diagnosis.
+    """
+
+    def __init__(self, message: str, *, status_code: int | None = None, body: str = "") -> None:
+        self.status_code = status_code
+        self.snippet = body[:200]
+        detail = f" (HTTP {status_code})" if status_code is not None else ""
+        super().__init__(f"{message}{detail}; body starts: {self.snippet!r}")
+
+    def __reduce__(self):
+        return (_rebuild_protocol_error, (self.args[0], self.status_code, self.snippet))
+
+
+def _rebuild_protocol_error(text: str, status_code: int | None, snippet: str) -> ProtocolError:
+    exc = ProtocolError.__new__(ProtocolError)
+    Exception.__init__(exc, text)
+    exc.status_code, exc.snippet = status_code, snippet
+    return exc
+
+
+class GatewayUnreachable(SmsdataError):
+    """The request certainly did not reach the gateway (refused, DNS, connect timeout).
+
+    Safe to retry: nothing was sent.
+    """
+
+
+class OutcomeUnknown(SmsdataError):
+    """The request may have reached the gateway but no answer came back.
+
+    Never retried automatically: a resend could deliver the message twice.
+    The gateway de-duplicates identical content to the same number, so a
+    byte-identical resend is the safe way to settle it.
+    """
+
+
+_SEND_CODES: dict[int, type[GatewayError]] = {
+    1: AuthError,
+    2: InvalidMobile,
+    3: EmptyContent,
+    4: ContentTooLong,
+    5: InsufficientBalance,
+    6: TooManyMobiles,
+    7: SendFailed,
+    8: AccountFrozen,
+}
+_BALANCE_CODES: dict[int, type[GatewayError]] = {1: AuthError, 2: AccountFrozen}
+
+
+def send_error(code: int | str, message: str, body: str | None = None) -> GatewayError:
+    """Build the exception for a failure code of ``/Message/send``."""
+    cls = _SEND_CODES.get(code, GatewayError) if isinstance(code, int) else GatewayError
+    return cls(code, message, body)
+
+
+def balance_error(code: int | str, message: str, body: str | None = None) -> GatewayError:
+    """Build the exception for a failure code of ``/Message/balance``."""
+    cls = _BALANCE_CODES.get(code, GatewayError) if isinstance(code, int) else GatewayError
+    return cls(code, message, body)
