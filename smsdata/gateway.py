@@ -62,6 +62,10 @@ BALANCE_PATH = "/Message/balance"
 
 log = logging.getLogger("smsdata.gateway")
 
+# Keep every pooled connection alive: httpx's default keeps 20, so a campaign at
+# concurrency 32 would reconnect on most requests.
+_DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+
 Encoding = Literal["form", "json"]
 T = TypeVar("T")
 
@@ -108,6 +112,13 @@ def _decode(content: bytes) -> str:
     return content.decode("latin-1")
 
 
+def _loads(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
 def _normalise_code(value: Any) -> int | str:
     text = str(value).strip()
     return int(text) if re.fullmatch(r"-?\d+", text) else text
@@ -128,10 +139,9 @@ def parse_answer(body: str, status_code: int | None = None) -> dict[str, Any]:
     """
     text = body.strip().lstrip("\ufeff")
     fields: dict[str, Any] = {}
-    try:
-        parsed = json.loads(text)
-    except ValueError:
-        parsed = None
+    parsed = _loads(text)
+    if parsed is None and text.endswith('""}'):
+        parsed = _loads(text[:-3] + '"}')  # the document's own success shape, the common case
     if isinstance(parsed, dict):
         fields = {_KEYS[k.lower()]: v for k, v in parsed.items() if k.lower() in _KEYS}
     else:
@@ -424,9 +434,7 @@ class AsyncGateway(_Core):
         limits: httpx.Limits | None = None,
     ) -> None:
         super().__init__(base_url, uid, pwd, timeout=timeout, encoding=encoding, retries=retries, backoff=backoff)
-        self._client = httpx.AsyncClient(
-            timeout=timeout, transport=transport, limits=limits or httpx.Limits(max_connections=100)
-        )
+        self._client = httpx.AsyncClient(timeout=timeout, transport=transport, limits=limits or _DEFAULT_LIMITS)
 
     @classmethod
     def from_env(cls, **kwargs: Any) -> AsyncGateway:

@@ -151,6 +151,17 @@ async def _fields(request: Request) -> dict[str, str]:
     return {k: v[-1] for k, v in parse_qs(text, keep_blank_values=True).items()}
 
 
+_last_start = 0
+
+
+def _clock_msgid_start() -> int:
+    """A msgid start from the clock (100 per ms), past any earlier simulator in this process,
+    so a restarted simulator never reuses a msgid a ledger already holds."""
+    global _last_start
+    _last_start = max(time.time_ns() // 10_000, _last_start + 10**7)
+    return _last_start
+
+
 class GatewaySimulator:
     """The simulated gateway: state, rules and the ASGI :attr:`app` serving them.
 
@@ -182,7 +193,7 @@ class GatewaySimulator:
         self._seen: set[tuple[str, int]] = set()
         self._content_ids: dict[str, int] = {}
         start = self.config.msgid_start
-        self._next_msgid = start if start is not None else int(time.time() * 1000) % 10**13 * 100
+        self._next_msgid = start if start is not None else _clock_msgid_start()
         self._zone = ZoneInfo(self.config.tz)
         self._callback_transport = callback_transport
         self._schedule: list[tuple[float, int, str]] = []

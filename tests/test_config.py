@@ -1,0 +1,82 @@
+"""Settings from the environment and .env; the password never shows."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import pytest
+
+from smsdata.config import Secret, Settings, load_settings
+from smsdata.errors import ConfigError
+from smsdata.gateway import Gateway
+
+from .conftest import CANARY
+
+
+def test_defaults_without_anything() -> None:
+    settings = load_settings()
+    assert settings == Settings(url=None, uid=None, pwd=Secret(""), home=Path("smsdata-home"), tz="Asia/Shanghai")
+    assert str(settings.zone) == "Asia/Shanghai"
+
+
+def test_environment_and_env_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    env.write_text(
+        f"SMSDATA_URL=http://gw.example/Admin/index.php/\nSMSDATA_UID=file-uid\nSMSDATA_PWD={CANARY}\n"
+        "SMSDATA_TZ=Asia/Hong_Kong\n"
+    )
+    monkeypatch.setenv("SMSDATA_UID", "env-uid")
+    monkeypatch.setenv("SMSDATA_HOME", str(tmp_path / "home"))
+    settings = load_settings(env)
+    assert settings.url == "http://gw.example/Admin/index.php"
+    assert settings.uid == "env-uid"  # the environment wins over the file
+    assert settings.pwd.reveal() == CANARY
+    assert settings.home == tmp_path / "home"
+    assert settings.tz == "Asia/Hong_Kong"
+
+
+def test_password_never_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SMSDATA_PWD", CANARY)
+    settings = load_settings()
+    assert CANARY not in repr(settings)
+    assert CANARY not in str(settings)
+    assert CANARY not in f"{settings.pwd}"
+    with pytest.raises(TypeError, match="cannot be pickled"):
+        pickle.dumps(settings.pwd)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        pytest.param({}, "SMSDATA_URL, SMSDATA_UID, SMSDATA_PWD not set", id="nothing"),
+        pytest.param({"SMSDATA_URL": "http://x", "SMSDATA_UID": "u"}, "SMSDATA_PWD not set", id="no-pwd"),
+    ],
+)
+def test_missing_gateway_settings_named(monkeypatch: pytest.MonkeyPatch, env: dict, message: str) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(ConfigError, match=message):
+        Gateway.from_env()
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        pytest.param("SMSDATA_TZ", "Mars/Olympus", "not a known time zone", id="tz"),
+        pytest.param("SMSDATA_URL", "www.467890.com/Admin", "must start with http", id="url"),
+    ],
+)
+def test_invalid_settings(monkeypatch: pytest.MonkeyPatch, key: str, value: str, message: str) -> None:
+    monkeypatch.setenv(key, value)
+    with pytest.raises(ConfigError, match=message):
+        load_settings()
+
+
+def test_gateway_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SMSDATA_URL", "http://gw.example/Admin/index.php")
+    monkeypatch.setenv("SMSDATA_UID", "u1")
+    monkeypatch.setenv("SMSDATA_PWD", CANARY)
+    with Gateway.from_env(timeout=3.0) as gw:
+        assert (gw.base_url, gw.uid, gw.timeout) == ("http://gw.example/Admin/index.php", "u1", 3.0)
+        assert CANARY not in repr(gw)
