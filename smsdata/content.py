@@ -8,10 +8,16 @@ up to 70 characters is one segment; a longer one is split into segments of
 
 from __future__ import annotations
 
+import string
+
 import numpy as np
 import pandas as pd
 
-__all__ = ["MULTI_SEGMENT", "SINGLE_SEGMENT", "count_segments"]
+from .errors import SmsdataError
+
+__all__ = ["MAX_CHARS", "MULTI_SEGMENT", "SINGLE_SEGMENT", "count_segments", "render_template", "template_fields"]
+
+MAX_CHARS = 268
 
 SINGLE_SEGMENT = 70
 MULTI_SEGMENT = 67
@@ -39,3 +45,83 @@ def count_segments(
     if length <= 0:
         return 0
     return 1 if length <= single else -(-length // multi)
+
+
+def template_fields(template: str) -> list[str]:
+    """The column names a template uses, in order, each once.
+
+    Raises:
+        SmsdataError: the template is malformed, or uses a format spec,
+            conversion, index or attribute (format the column first).
+
+    >>> template_fields("Hi {name}, order {order_id} ({name})")
+    ['name', 'order_id']
+    """
+    fields: list[str] = []
+    for _, name, spec, conversion in _parse(template):
+        if name is None:
+            continue
+        if not name or spec or conversion or any(c in name for c in ".["):
+            raise SmsdataError(
+                f"template field {{{name}{'!' + conversion if conversion else ''}{':' + spec if spec else ''}}} "
+                "is not a plain column name: use {column} and format the column in pandas first"
+            )
+        if name not in fields:
+            fields.append(name)
+    return fields
+
+
+def _parse(template: str) -> list[tuple[str, str | None, str | None, str | None]]:
+    try:
+        return list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise SmsdataError(f"malformed template {template!r}: {exc} (write a literal brace as {{{{ or }}}})") from exc
+
+
+def render_template(df: pd.DataFrame, template: str) -> tuple[pd.Series, pd.Series]:
+    """Fill ``template`` from the columns of ``df``, vectorised.
+
+    Returns:
+        ``(content, complete)``: the rendered text per row, and whether every
+        field the row needs had a value (missing or empty values make it
+        ``False``; such rows' content is missing).
+
+    Raises:
+        SmsdataError: a field names no column (before anything is rendered).
+
+    >>> df = pd.DataFrame({"name": ["Li", None]})
+    >>> content, complete = render_template(df, "Hi {name}")
+    >>> content.tolist(), complete.tolist()
+    (['Hi Li', nan], [True, False])
+    """
+    fields = template_fields(template)
+    missing = [f for f in fields if f not in df.columns]
+    if missing:
+        raise SmsdataError(
+            f"template uses column(s) {missing} that the data does not have; columns are {list(df.columns)}"
+        )
+    complete = pd.Series(True, index=df.index)
+    texts = {}
+    for name in fields:
+        text = _as_text(df[name])
+        complete &= text.notna() & text.str.strip().ne("")
+        texts[name] = text.fillna("")
+    content = pd.Series("", index=df.index, dtype="str")
+    for literal, name, _, _ in _parse(template):
+        if literal:
+            content = content + literal
+        if name is not None:
+            content = content + texts[name]
+    return content.where(complete, pd.NA), complete
+
+
+def _as_text(column: pd.Series) -> pd.Series:
+    """Text of a column; integral floats print without ``.0`` (Excel stores 42 as 42.0)."""
+    if pd.api.types.is_float_dtype(column):
+        values = column.to_numpy(dtype=float, na_value=np.nan)
+        integral = np.isfinite(values) & (values == np.round(values)) & (np.abs(values) < 2**53)
+        text = column.astype("str").where(
+            ~integral, pd.Series(values, index=column.index).round().astype("Int64").astype("str")
+        )
+        return text.where(column.notna(), pd.NA)
+    return column.astype("str").where(column.notna(), pd.NA)

@@ -1,0 +1,109 @@
+"""Chinese mobile numbers: vectorised cleaning with a reason for each rejection, and carriers.
+
+A valid number is 11 digits, ``1[3-9]`` then 9 more. Cleaning undoes what
+spreadsheets and people do to numbers: spaces, dashes, dots, brackets,
+non-breaking spaces, full-width digits, ``+86`` / ``0086`` / ``86`` prefixes,
+and the ``.0`` a float leaves behind. It never guesses: text in scientific
+notation (``1.38E+10``) has lost digits and is rejected, not rounded.
+
+Rejection reasons (``reason`` column):
+
+=====================  =====================================================
+``missing``            no value
+``scientific_notation`` written as ``1.38E+10``: the digits are gone
+``not_digits``         letters or other characters remain after cleaning
+``wrong_length``       not 11 digits after removing a country prefix
+``not_mobile_prefix``  11 digits that do not start with 13-19
+=====================  =====================================================
+"""
+
+from __future__ import annotations
+
+import functools
+
+import pandas as pd
+
+__all__ = ["REASONS", "carrier_of", "normalise_mobiles"]
+
+REASONS = ("missing", "scientific_notation", "not_digits", "wrong_length", "not_mobile_prefix")
+
+_SEPARATORS = r"[\s\-\.\(\)\[\]/_\u00a0\u3000]"
+_SCIENTIFIC = r"^[+-]?\d+(?:\.\d+)?[eE][+-]?\d+$"
+_FLOAT_TAIL = r"^(\d+)\.0+$"
+_PREFIX = r"^(?:\+|00)?86(1\d{10})$"
+_MOBILE = r"^1[3-9]\d{9}$"
+_VIRTUAL_PREFIXES = ("162", "165", "167", "170", "171")
+
+
+def normalise_mobiles(values: pd.Series) -> pd.DataFrame:
+    """Clean a Series of phone numbers to 11-digit Chinese mobiles, vectorised.
+
+    Args:
+        values: numbers as text (or anything; it is converted to text first).
+
+    Returns:
+        A DataFrame on the same index with ``mobile`` (the clean number, or
+        missing where rejected) and ``reason`` (missing where accepted, else
+        one of :data:`REASONS`).
+
+    >>> normalise_mobiles(pd.Series(["+86 138-0013-8000", "1.38E+10", "１３９１２３４５６７８"]))
+            mobile               reason
+    0  13800138000                  NaN
+    1          NaN  scientific_notation
+    2  13912345678                  NaN
+    """
+    text = values.astype("str").where(values.notna(), "")
+    text = text.str.normalize("NFKC").str.strip()
+    missing = text.eq("")
+    scientific = text.str.match(_SCIENTIFIC)
+    cleaned = text.str.replace(_FLOAT_TAIL, r"\1", regex=True)
+    cleaned = cleaned.str.replace(_SEPARATORS, "", regex=True)
+    cleaned = cleaned.str.replace(_PREFIX, r"\1", regex=True)
+    digits = cleaned.str.fullmatch(r"\d+")
+    valid = cleaned.str.fullmatch(_MOBILE)
+
+    reason = pd.Series(pd.NA, index=values.index, dtype="str")
+    reason = reason.mask(~valid & ~digits, "not_digits")
+    reason = reason.mask(~valid & digits & cleaned.str.len().ne(11), "wrong_length")
+    reason = reason.mask(~valid & digits & cleaned.str.len().eq(11), "not_mobile_prefix")
+    reason = reason.mask(scientific, "scientific_notation")
+    reason = reason.mask(missing, "missing")
+    mobile = cleaned.where(valid.astype(bool), pd.NA)
+    return pd.DataFrame({"mobile": mobile, "reason": reason}, index=values.index)
+
+
+def carrier_of(mobiles: pd.Series) -> pd.Series:
+    """The carrier of each clean 11-digit mobile, from its prefix via ``phonenumbers``' data.
+
+    ``China Mobile``, ``China Unicom``, ``China Telecom``, ``China Broadnet``;
+    ranges leased to virtual operators (162, 165, 167, 170, 171) get
+    `` (virtual)`` after their host network; an unallocated range gives ``unknown``.
+    Longest-prefix match, one dictionary lookup per distinct prefix, not per row.
+
+    >>> carrier_of(pd.Series(["13800138000", "17040000000"])).tolist()
+    ['China Mobile', 'China Unicom (virtual)']
+    """
+    table = _china_carriers()
+    text = mobiles.astype("str")
+    result = pd.Series(pd.NA, index=mobiles.index, dtype="str", name="carrier")
+    for length in sorted({len(k) for k in table}, reverse=True):
+        todo = result.isna()
+        if not todo.any():
+            break
+        prefixes = text[todo].str.slice(0, length)
+        result[todo] = prefixes.map({p: table.get(p) for p in pd.unique(prefixes.dropna())})
+    return result.fillna("unknown")
+
+
+@functools.cache
+def _china_carriers() -> dict[str, str]:
+    """Mobile prefixes (without 86) -> carrier, from libphonenumber's carrier data."""
+    from phonenumbers.carrierdata import CARRIER_DATA
+
+    table = {}
+    for key, names in CARRIER_DATA.items():
+        if key.startswith("861") and names.get("en"):
+            prefix = key[2:]
+            virtual = prefix.startswith(_VIRTUAL_PREFIXES)
+            table[prefix] = f"{names['en']} (virtual)" if virtual else names["en"]
+    return table
