@@ -4,6 +4,16 @@
 >>> gw = sms.Gateway.from_env()  # doctest: +SKIP
 """
 
+from .campaign import (
+    BalanceWarning,
+    CampaignPlan,
+    CampaignResult,
+    CampaignStopped,
+    PlanSummary,
+    plan_campaign,
+    resume_campaign,
+    send_campaign,
+)
 from .config import Secret, Settings, load_settings
 from .content import count_segments
 from .errors import (
@@ -23,6 +33,9 @@ from .errors import (
     TooManyMobiles,
 )
 from .gateway import AsyncGateway, Balance, Gateway, SendResult
+from .ledger import Ledger, LedgerError, read_sends
+from .numbers import carrier_of, normalise_mobiles
+from .sheets import read_campaign
 
 __version__ = "0.1.0"
 
@@ -31,6 +44,10 @@ __all__ = [
     "AsyncGateway",
     "AuthError",
     "Balance",
+    "BalanceWarning",
+    "CampaignPlan",
+    "CampaignResult",
+    "CampaignStopped",
     "ConfigError",
     "ContentTooLong",
     "EmptyContent",
@@ -39,7 +56,10 @@ __all__ = [
     "GatewayUnreachable",
     "InsufficientBalance",
     "InvalidMobile",
+    "Ledger",
+    "LedgerError",
     "OutcomeUnknown",
+    "PlanSummary",
     "ProtocolError",
     "Secret",
     "SendFailed",
@@ -47,6 +67,13 @@ __all__ = [
     "Settings",
     "SmsdataError",
     "TooManyMobiles",
+    "carrier_of",
     "count_segments",
     "load_settings",
+    "normalise_mobiles",
+    "plan_campaign",
+    "read_campaign",
+    "read_sends",
+    "resume_campaign",
+    "send_campaign",
 ]

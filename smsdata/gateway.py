@@ -360,6 +360,11 @@ class Gateway(_Core):
         """
         return cls(**_kwargs_from_env(kwargs))
 
+    def to_async(self, **overrides: Any) -> AsyncGateway:
+        """An :class:`AsyncGateway` with the same URL, account and options (a new connection pool)."""
+        options = {"timeout": self.timeout, "encoding": self.encoding, "retries": self.retries, "backoff": self.backoff}
+        return AsyncGateway(self.base_url, self.uid, self._pwd, **{**options, **overrides})
+
     def send(self, mobiles: str | Iterable[str], content: str) -> SendResult:
         """Send ``content`` to ``mobiles`` (at most 5,000) in one request.
 

@@ -258,7 +258,7 @@ class Ledger:
         # Only the constant STATES are formatted in.
         counts = ", ".join(f"SUM(r.state = '{s}') AS {s}" for s in STATES)
         frame = pd.read_sql_query(
-            "SELECT c.name AS campaign, c.created_at, c.recipients, c.requests, "
+            "SELECT c.name AS campaign, c.created_at, c.recipients, c.requests, "  # noqa: S608
             + counts
             + " FROM campaigns c LEFT JOIN requests r ON r.campaign = c.name GROUP BY c.name ORDER BY c.created_at",
             self._db,
