@@ -55,15 +55,111 @@ def balance() -> None:
 
 
 @cli.command()
-@click.option("--to", "to", required=True, help="Mobile numbers, comma-separated (at most 5,000).")
-@click.option("--content", required=True, help="Message text (at most 268 characters).")
-def send(to: str, content: str) -> None:
-    """Send one message to one or more numbers and print its msgid."""
+@click.argument("file", required=False, type=click.Path(dir_okay=False))
+@click.option("--to", "to", help="Mobile numbers, comma-separated (at most 5,000): send one message now.")
+@click.option("--content", help="With --to: the message text (at most 268 characters).")
+@click.option("--mobile-column", help="With FILE: the column of phone numbers.")
+@click.option("--template", help="With FILE: message template, e.g. 'Hi {name}'.")
+@click.option("--content-column", help="With FILE: the column holding each row's message.")
+@click.option("--name", help="With FILE: the campaign's name (its key in the ledger; re-run to resume).")
+@click.option("--suppress", type=click.Path(dir_okay=False), help="With FILE: numbers never to message.")
+@click.option("--sheet", help="With an XLSX FILE: the sheet name.")
+@click.option("--concurrency", default=4, show_default=True, help="Requests in flight at once.")
+@click.option("--rate-limit", type=float, help="At most this many requests per second.")
+@click.option("--dry-run", is_flag=True, help="Plan and check the cost; send and record nothing.")
+@click.option("--allow-partial", is_flag=True, help="Send even if the balance does not cover the cost.")
+def send(file: str | None, to: str | None, content: str | None, **options: Any) -> None:
+    """Send a campaign from a CSV/XLSX FILE, or one message with --to and --content.
+
+    \b
+    smsdata send customers.xlsx --mobile-column phone --template "Hi {name}" --name nov-shipping
+    smsdata send --to 13800138000 --content "Hello"
+    """
     from .gateway import Gateway, mobile_list
 
+    if (file is None) == (to is None):
+        raise click.UsageError("give either FILE (a campaign) or --to with --content (one message)")
+    if to is not None:
+        if content is None:
+            raise click.UsageError("--to needs --content")
+        with Gateway.from_env() as gw:
+            result = gw.send(to, content)
+        click.echo(f"accepted: msgid {result.msgid} ({len(mobile_list(to))} numbers)")
+        return
+    _send_file(file, **options)
+
+
+def _send_file(
+    file: str,
+    *,
+    mobile_column: str | None,
+    template: str | None,
+    content_column: str | None,
+    name: str | None,
+    suppress: str | None,
+    sheet: str | None,
+    concurrency: int,
+    rate_limit: float | None,
+    dry_run: bool,
+    allow_partial: bool,
+) -> None:
+    from .campaign import plan_campaign, send_campaign
+    from .gateway import Gateway
+    from .sheets import read_campaign
+
+    if not mobile_column or not name or (template is None) == (content_column is None):
+        raise click.UsageError("FILE needs --mobile-column, --name and one of --template / --content-column")
+    plan = plan_campaign(
+        read_campaign(file, sheet=sheet),
+        mobile=mobile_column,
+        template=template,
+        content=content_column,
+        suppress=suppress,
+    )
     with Gateway.from_env() as gw:
-        result = gw.send(to, content)
-    click.echo(f"accepted: msgid {result.msgid} ({len(mobile_list(to))} numbers)")
+        click.echo(str(plan.summary(gw)))
+        result = send_campaign(
+            plan,
+            gateway=gw,
+            name=name,
+            concurrency=concurrency,
+            rate_limit=rate_limit,
+            dry_run=dry_run,
+            allow_partial=allow_partial,
+        )
+    click.echo(str(result))
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--resend-unknown", is_flag=True, help="Also resend requests whose outcome is unknown.")
+@click.option("--concurrency", default=4, show_default=True, help="Requests in flight at once.")
+@click.option("--rate-limit", type=float, help="At most this many requests per second.")
+def resume(name: str, resend_unknown: bool, concurrency: int, rate_limit: float | None) -> None:
+    """Resume campaign NAME from the ledger: send what is still planned."""
+    from .campaign import resume_campaign
+    from .gateway import Gateway
+
+    with Gateway.from_env() as gw:
+        result = resume_campaign(
+            name, gateway=gw, resend_unknown=resend_unknown, concurrency=concurrency, rate_limit=rate_limit
+        )
+    click.echo(str(result))
+
+
+@cli.command()
+def campaigns() -> None:
+    """List the campaigns in the ledger, one line each, with requests by state."""
+    from .ledger import STATES, Ledger
+
+    with Ledger() as ledger:
+        frame = ledger.campaigns()
+    if frame.empty:
+        click.echo(f"no campaigns in {ledger.path}")
+        return
+    for row in frame.itertuples(index=False):
+        states = ", ".join(f"{s} {int(getattr(row, s) or 0)}" for s in STATES if getattr(row, s))
+        click.echo(f"{row.campaign}: {row.recipients} recipients in {row.requests} requests ({states})")
 
 
 @cli.command()

@@ -61,7 +61,7 @@ def template_fields(template: str) -> list[str]:
     for _, name, spec, conversion in _parse(template):
         if name is None:
             continue
-        if not name or spec or conversion or any(c in name for c in ".["):
+        if not name or name.isdigit() or spec or conversion or any(c in name for c in ".["):
             raise SmsdataError(
                 f"template field {{{name}{'!' + conversion if conversion else ''}{':' + spec if spec else ''}}} "
                 "is not a plain column name: use {column} and format the column in pandas first"

@@ -64,13 +64,34 @@ def _read_csv(path: Path) -> pd.DataFrame:
 
 
 def _read_xlsx(path: Path, sheet: str | int | None) -> pd.DataFrame:
+    # openpyxl directly: pandas' reader turns any integral float into an int,
+    # which invents digits past 2**53 (1.2345678901234567e19 -> 12345678901234569216).
+    import openpyxl
+
     try:
-        frame = pd.read_excel(path, sheet_name=0 if sheet is None else sheet, dtype=object, engine="openpyxl")
-    except (ValueError, KeyError, OSError) as exc:
-        raise SmsdataError(f"{path}: cannot read sheet {sheet!r}: {exc}") from exc
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises a zoo of errors on damaged files
         raise SmsdataError(f"{path}: not a readable XLSX file: {type(exc).__name__}: {exc}") from exc
-    return frame.apply(lambda column: column.map(_cell_text, na_action="ignore").astype("str"))
+    try:
+        names = book.sheetnames
+        if sheet is None:
+            sheet = names[0]
+        elif isinstance(sheet, int):
+            if not 0 <= sheet < len(names):
+                raise SmsdataError(f"{path}: no sheet number {sheet}; sheets are {names}")
+            sheet = names[sheet]
+        elif sheet not in names:
+            raise SmsdataError(f"{path}: no sheet {sheet!r}; sheets are {names}")
+        rows = list(book[sheet].iter_rows(values_only=True))
+    finally:
+        book.close()
+    if not rows:
+        raise SmsdataError(f"{path}: sheet {sheet!r} is empty")
+    header = [f"column{i + 1}" if h is None else _cell_text(h) for i, h in enumerate(rows[0])]
+    body = [[None if v is None or v == "" else _cell_text(v) for v in row] for row in rows[1:]]
+    while body and all(v is None for v in body[-1]):
+        body.pop()  # trailing formatted-but-empty rows
+    return pd.DataFrame(body, columns=header, dtype="str")
 
 
 def _cell_text(value: object) -> str:
