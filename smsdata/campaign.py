@@ -19,6 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 import pandas as pd
 
 from .content import MAX_CHARS, MULTI_SEGMENT, SINGLE_SEGMENT, count_segments, render_template
@@ -277,10 +278,26 @@ def _request_numbers(content: pd.Series) -> pd.Series:
 
 
 def _requests(recipients: pd.DataFrame) -> pd.DataFrame:
-    grouped = recipients.groupby("request", sort=True)
-    requests = grouped.agg(content=("content", "first"), recipients=("mobile", "size"), segments=("segments", "first"))
-    requests["mobiles"] = grouped["mobile"].agg(",".join)
-    return requests.reset_index()[["request", "content", "mobiles", "recipients", "segments"]]
+    """One row per request; ``mobiles`` joined in recipient order with Arrow (no per-group Python)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    request = recipients["request"].to_numpy()
+    order = np.argsort(request, kind="stable")
+    counts = np.bincount(request, minlength=int(request.max()) + 1 if len(request) else 0)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    mobiles = pa.array(recipients["mobile"].to_numpy(dtype=object)[order], type=pa.string())
+    joined = pc.binary_join(pa.LargeListArray.from_arrays(offsets, mobiles), ",")
+    first = order[offsets[:-1]]
+    return pd.DataFrame(
+        {
+            "request": np.arange(len(counts), dtype=np.int64),
+            "content": recipients["content"].to_numpy()[first],
+            "mobiles": pd.Series(joined.to_pandas(), dtype="str").to_numpy(),
+            "recipients": counts.astype(np.int64),
+            "segments": recipients["segments"].to_numpy()[first],
+        }
+    )
 
 
 def _suppressed(suppress: Iterable[str] | pd.Series | str | Path) -> pd.Series:

@@ -29,8 +29,8 @@ REASONS = ("missing", "scientific_notation", "not_digits", "wrong_length", "not_
 
 _SEPARATORS = r"[\s\-\.\(\)\[\]/_\u00a0\u3000]"
 _SCIENTIFIC = r"^[+-]?\d+(?:\.\d+)?[eE][+-]?\d+$"
-_FLOAT_TAIL = r"^(\d+)\.0+$"
-_PREFIX = r"^(?:\+|00)?86(1\d{10})$"
+_FLOAT_TAIL = r"\d+\.0+"
+_PREFIX = r"(?:\+|00)?861\d{10}"
 _MOBILE = r"^1[3-9]\d{9}$"
 _VIRTUAL_PREFIXES = ("162", "165", "167", "170", "171")
 
@@ -53,12 +53,17 @@ def normalise_mobiles(values: pd.Series) -> pd.DataFrame:
     2  13912345678                  NaN
     """
     text = values.astype("str").where(values.notna(), "")
-    text = text.str.normalize("NFKC").str.strip()
+    wide = ~text.str.isascii().astype(bool)
+    if wide.any():  # NFKC (full-width digits) runs per value: only where it can matter
+        text = text.mask(wide, text[wide].str.normalize("NFKC"))
+    text = text.str.strip()
     missing = text.eq("")
     scientific = text.str.match(_SCIENTIFIC)
-    cleaned = text.str.replace(_FLOAT_TAIL, r"\1", regex=True)
+    # Masks and slices rather than back-references: those keep pandas on Arrow's
+    # vectorised kernels (a "\\1" replacement falls back to Python per value).
+    cleaned = text.mask(text.str.fullmatch(_FLOAT_TAIL), text.str.replace(r"\.0+$", "", regex=True))
     cleaned = cleaned.str.replace(_SEPARATORS, "", regex=True)
-    cleaned = cleaned.str.replace(_PREFIX, r"\1", regex=True)
+    cleaned = cleaned.mask(cleaned.str.fullmatch(_PREFIX), cleaned.str.slice(-11))
     digits = cleaned.str.fullmatch(r"\d+")
     valid = cleaned.str.fullmatch(_MOBILE)
 
