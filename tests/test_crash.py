@@ -78,7 +78,7 @@ def test_kill_9_and_resume_never_double_sends(tmp_path: Path) -> None:
                         if client.poll() is None:
                             client.send_signal(signal.SIGKILL)
                             kills += 1
-                    out, err = client.communicate(timeout=300)
+                    _, err = client.communicate(timeout=300)
                     if client.returncode == 0:
                         finished = True
                         break
