@@ -8,6 +8,7 @@ message twice (see :func:`send_campaign`).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import logging
 import time
@@ -529,8 +530,7 @@ def _dry_run(
     plan: CampaignPlan | None, name: str, ledger: Ledger, balance: Balance, resend_unknown: bool
 ) -> CampaignResult:
     if ledger.fingerprint(name) is not None:
-        result = _result(ledger, name, 0, balance.value, None)
-        return CampaignResult(**{**result.__dict__, "dry_run": True})
+        return dataclasses.replace(_result(ledger, name, 0, balance.value, None), dry_run=True)
     assert plan is not None
     counts = {"planned": len(plan.requests)}
     return CampaignResult(

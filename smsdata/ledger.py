@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -142,16 +143,22 @@ class Ledger:
         Raises:
             LedgerError: the write failed; nothing of it was committed.
         """
+        with self._writing(f"cannot write the ledger {self.path}"):
+            for sql, params in ops:
+                self._db.execute(sql, params)
+
+    @contextmanager
+    def _writing(self, failure: str) -> Iterator[None]:
+        """One durable write transaction; any failure rolls back and raises LedgerError(failure: ...)."""
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
-                for sql, params in ops:
-                    self._db.execute(sql, params)
+                yield
                 self._db.execute("COMMIT")
             except (sqlite3.Error, OSError) as exc:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
-                raise LedgerError(f"cannot write the ledger {self.path}: {exc}") from exc
+                raise LedgerError(f"{failure}: {exc}") from exc
 
     def fingerprint(self, name: str) -> str | None:
         """The stored plan fingerprint of campaign ``name``, or ``None`` if there is none."""
@@ -164,50 +171,43 @@ class Ledger:
         ``requests``: ``request, content, mobiles, recipients, segments``;
         ``recipients``: ``request, row, mobile, carrier``.
         """
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                base = self._db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM requests").fetchone()[0]
-                self._db.execute(
-                    "INSERT INTO campaigns VALUES (?, ?, ?, ?, ?, ?)",
-                    (
-                        name,
-                        fingerprint,
-                        utcnow(),
-                        int(requests["recipients"].sum()),
-                        len(requests),
-                        int((requests["recipients"] * requests["segments"]).sum()),
-                    ),
-                )
-                self._db.executemany(
-                    "INSERT INTO requests (id, campaign, seq, content, mobiles, recipients, segments, state) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, 'planned')",
-                    zip(
-                        (requests["request"] + base).tolist(),
-                        [name] * len(requests),
-                        requests["request"].tolist(),
-                        requests["content"].tolist(),
-                        requests["mobiles"].tolist(),
-                        requests["recipients"].tolist(),
-                        requests["segments"].tolist(),
-                        strict=True,
-                    ),
-                )
-                self._db.executemany(
-                    "INSERT INTO recipients (request_id, row, mobile, carrier) VALUES (?, ?, ?, ?)",
-                    zip(
-                        (recipients["request"] + base).tolist(),
-                        recipients["row"].astype("str").tolist(),
-                        recipients["mobile"].tolist(),
-                        recipients["carrier"].tolist(),
-                        strict=True,
-                    ),
-                )
-                self._db.execute("COMMIT")
-            except (sqlite3.Error, OSError) as exc:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise LedgerError(f"cannot store campaign {name!r} in {self.path}: {exc}") from exc
+        with self._writing(f"cannot store campaign {name!r} in {self.path}"):
+            base = self._db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM requests").fetchone()[0]
+            self._db.execute(
+                "INSERT INTO campaigns VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    name,
+                    fingerprint,
+                    utcnow(),
+                    int(requests["recipients"].sum()),
+                    len(requests),
+                    int((requests["recipients"] * requests["segments"]).sum()),
+                ),
+            )
+            self._db.executemany(
+                "INSERT INTO requests (id, campaign, seq, content, mobiles, recipients, segments, state) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, 'planned')",
+                zip(
+                    (requests["request"] + base).tolist(),
+                    [name] * len(requests),
+                    requests["request"].tolist(),
+                    requests["content"].tolist(),
+                    requests["mobiles"].tolist(),
+                    requests["recipients"].tolist(),
+                    requests["segments"].tolist(),
+                    strict=True,
+                ),
+            )
+            self._db.executemany(
+                "INSERT INTO recipients (request_id, row, mobile, carrier) VALUES (?, ?, ?, ?)",
+                zip(
+                    (recipients["request"] + base).tolist(),
+                    recipients["row"].astype("str").tolist(),
+                    recipients["mobile"].tolist(),
+                    recipients["carrier"].tolist(),
+                    strict=True,
+                ),
+            )
 
     def settle_in_flight(self, name: str) -> int:
         """Turn ``in_flight`` requests left by a crash into ``unknown``; return how many."""
