@@ -292,3 +292,14 @@ def test_real_gateway_is_converted_to_async(sim, tmp_path: Path) -> None:
 
 def test_simulator_account_for_fixture_is_funded(sim: GatewaySimulator) -> None:
     assert sim.accounts["demo"] == Account("demo", CANARY, Decimal(1000))
+
+
+def test_dry_run_of_existing_campaign_reports_its_state(sim, tmp_path: Path) -> None:
+    ledger = tmp_path / "l.sqlite"
+    plan = plan_campaign(personal(4), mobile="m", content="c")
+    send_campaign(plan, gateway=agw(sim), name="e", ledger=ledger, progress=False)
+    result = send_campaign(plan, gateway=agw(sim), name="e", ledger=ledger, dry_run=True)
+    assert result.dry_run
+    assert result.recipients == {"accepted": 4}
+    assert result.sent_now == 0
+    assert len(sim.accepted) == 4
