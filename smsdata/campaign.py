@@ -571,8 +571,11 @@ class _GroupCommit:
     """Batches ledger writes from many concurrent requests into few durable transactions.
 
     ``await commit(op)`` returns once ``op`` is on disk; ``enqueue(op)`` does not
-    wait. Writes run in a worker thread, one transaction at a time, each taking
-    everything queued meanwhile: with 32 requests in flight one fsync serves many.
+    wait. One transaction at a time takes everything queued meanwhile: with many
+    requests in flight one fsync serves many. It runs on the event loop itself
+    (after one yield, so that every answer already read can queue its write):
+    handing each commit to a worker thread cost more CPU in thread switches and
+    GIL hand-offs than the fsync it moved (measured in bench/send.py).
     """
 
     def __init__(self, ledger: Ledger) -> None:
@@ -580,7 +583,6 @@ class _GroupCommit:
         self._ops: list[tuple[str, tuple[Any, ...]]] = []
         self._waiters: list[asyncio.Future[None]] = []
         self._task: asyncio.Task[None] | None = None
-        self.error: BaseException | None = None
 
     def enqueue(self, sql: str, params: tuple[Any, ...]) -> None:
         self._ops.append((sql, params))
@@ -598,13 +600,15 @@ class _GroupCommit:
             self._task = asyncio.get_running_loop().create_task(self._drain())
 
     async def _drain(self) -> None:
-        while self._ops:
+        while True:
+            await asyncio.sleep(0)
+            if not self._ops:
+                return
             ops, self._ops = self._ops, []
             waiters, self._waiters = self._waiters, []
             try:
-                await asyncio.to_thread(self._ledger.transaction, ops)
+                self._ledger.transaction(ops)
             except BaseException as exc:
-                self.error = exc
                 for waiter in waiters:
                     if not waiter.done():
                         waiter.set_exception(exc)
