@@ -578,9 +578,9 @@ class _GroupCommit:
     GIL hand-offs than the fsync it moved (measured in bench/send.py).
     """
 
-    def __init__(self, ledger: Ledger, *, window: float = 0.0) -> None:
+    def __init__(self, ledger: Ledger) -> None:
         self._ledger = ledger
-        self._window = window
+        self.window = 0.0  # seconds to gather writes before each transaction
         self._ops: list[tuple[str, tuple[Any, ...]]] = []
         self._waiters: list[asyncio.Future[None]] = []
         self._task: asyncio.Task[None] | None = None
@@ -589,12 +589,13 @@ class _GroupCommit:
         self._ops.append((sql, params))
         self._kick()
 
-    async def commit(self, sql: str, params: tuple[Any, ...]) -> None:
+    def commit(self, sql: str, params: tuple[Any, ...]) -> asyncio.Future[None]:
+        """Queue ``op``; the returned future resolves once it is on disk."""
         waiter = asyncio.get_running_loop().create_future()
         self._ops.append((sql, params))
         self._waiters.append(waiter)
         self._kick()
-        await waiter
+        return waiter
 
     def _kick(self) -> None:
         if self._task is None or self._task.done():
@@ -602,7 +603,7 @@ class _GroupCommit:
 
     async def _drain(self) -> None:
         while True:
-            await asyncio.sleep(self._window)
+            await asyncio.sleep(self.window)
             if not self._ops:
                 return
             ops, self._ops = self._ops, []
@@ -636,9 +637,8 @@ class _Sender:
 
     def __init__(self, gateway: AsyncGateway, ledger: Ledger, *, concurrency: int, rate_limit: float | None) -> None:
         self.gateway = gateway
-        # Requests are committed in_flight one ahead (see _worker), so a short window
-        # that gathers many writes into one fsync delays no request.
-        self.commits = _GroupCommit(ledger, window=0.002)
+        self.commits = _GroupCommit(ledger)
+        self._latency = 0.0  # moving average of one request's round trip, seconds
         self.concurrency = concurrency
         self.interval = 1.0 / rate_limit if rate_limit else 0.0
         self.stopped: SmsdataError | None = None
@@ -685,7 +685,9 @@ class _Sender:
                 await self._pace()
                 sent_at = utcnow()
                 self._sent += 1
+                started = time.monotonic()
                 outcome = await self._send_one(request)
+                self._gather_for(time.monotonic() - started)
                 if outcome is not None:
                     self.commits.enqueue(_OUTCOME, (*outcome, sent_at, utcnow(), request.id))
                 bar.update(request.recipients)
@@ -696,13 +698,19 @@ class _Sender:
             elif not marked.cancelled():
                 marked.exception()  # retrieved: a failure was already raised by the awaited mark
 
+    def _gather_for(self, latency: float) -> None:
+        # Requests are committed in_flight one ahead (see _worker), so the ledger may
+        # gather writes for a quarter of a round trip into one fsync and delay no request.
+        self._latency = latency if not self._latency else 0.9 * self._latency + 0.1 * latency
+        self.commits.window = min(0.02, self._latency / 4)
+
     def _mark(self, request: PlannedRequest | None) -> asyncio.Future[None]:
         """Start committing ``request`` in_flight; a finished future when there is none."""
         if request is None:
             done = asyncio.get_running_loop().create_future()
             done.set_result(None)
             return done
-        return asyncio.ensure_future(self.commits.commit(_IN_FLIGHT, (utcnow(), request.id)))
+        return self.commits.commit(_IN_FLIGHT, (utcnow(), request.id))
 
     async def _send_one(self, request: PlannedRequest) -> tuple[str, str | None, str, str | None] | None:
         """Send; return ``(state, code, message, msgid)`` or ``None`` when put back to planned."""
