@@ -30,3 +30,5 @@ format: $(STAMP)
 
 bench: $(STAMP)  ## the benchmarks of bench/README.md (minutes; not part of test)
 	$(BIN)/python bench/gateway.py
+	$(BIN)/python bench/plan.py
+	$(BIN)/python bench/send.py
