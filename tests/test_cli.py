@@ -147,3 +147,52 @@ def test_simulate_port_in_use_is_one_line(tmp_path: Path) -> None:
         result = invoke("simulate", "--port", str(s.getsockname()[1]))
     assert result.exit_code == 1
     assert result.output.startswith("Error: SmsdataError: cannot listen on 127.0.0.1:")
+
+
+@pytest.fixture
+def customers_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "customers.csv"
+    path.write_text("phone,name\n138 0013 8000,Li\n+86 139 1234 5678,Wang\n1.38E+10,Bad\n18600001111,Zhao\n")
+    return path
+
+
+def test_send_campaign_file_then_campaigns_and_resume(
+    live: GatewaySimulator, customers_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SMSDATA_HOME", str(tmp_path / "home"))
+    args = ["send", str(customers_csv), "--mobile-column", "phone", "--template", "Hi {name}", "--name", "n1"]
+    dry = invoke(*args, "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert "campaign 'n1' (dry run): recipients planned 3" in dry.output
+    assert live.accepted == []
+    sent = invoke(*args)
+    assert sent.exit_code == 0, sent.output
+    assert "rejected: invalid_mobile 1" in sent.output
+    assert "campaign 'n1': recipients accepted 3" in sent.output
+    assert sorted(m for _, m, _ in live.accepted_rows()) == ["13800138000", "13912345678", "18600001111"]
+    listing = invoke("campaigns")
+    assert listing.output == "n1: 3 recipients in 3 requests (accepted 3)\n"
+    resumed = invoke("resume", "n1")
+    assert resumed.exit_code == 0
+    assert "requests sent now: 0" in resumed.output
+    assert len(live.accepted) == 3
+
+
+def test_send_file_usage_errors(customers_csv: Path) -> None:
+    assert invoke("send", str(customers_csv), "--mobile-column", "phone", "--name", "x").exit_code == 2
+    assert invoke("send", str(customers_csv), "--to", "13800138000", "--content", "Hi").exit_code == 2
+    assert invoke("send", "--to", "13800138000").exit_code == 2
+
+
+def test_resume_unknown_campaign_is_one_line(live: GatewaySimulator, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("SMSDATA_HOME", str(tmp_path / "home"))
+    result = invoke("resume", "nope")
+    assert result.exit_code == 1
+    assert "no campaign named 'nope'" in result.output
+
+
+def test_campaigns_when_empty(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SMSDATA_HOME", str(tmp_path / "home"))
+    result = invoke("campaigns")
+    assert result.exit_code == 0
+    assert result.output.startswith("no campaigns in ")
