@@ -25,9 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from _util import machine, peak_rss_mib
-
 import report_log
+from _util import machine, peak_rss_mib
 
 
 def baseline(log: Path, out: Path) -> dict[str, float]:
