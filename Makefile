@@ -32,3 +32,5 @@ bench: $(STAMP)  ## the benchmarks of bench/README.md (minutes; not part of test
 	$(BIN)/python bench/gateway.py
 	$(BIN)/python bench/plan.py
 	$(BIN)/python bench/send.py
+	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/receiver.py

@@ -33,6 +33,7 @@ from .errors import (
     TooManyMobiles,
 )
 from .gateway import AsyncGateway, Balance, Gateway, SendResult
+from .ingest import IngestError, IngestResult, ingest_reports, read_quarantine, read_reports
 from .ledger import Ledger, LedgerError, read_sends
 from .numbers import carrier_of, normalise_mobiles
 from .sheets import read_campaign
@@ -54,6 +55,8 @@ __all__ = [
     "Gateway",
     "GatewayError",
     "GatewayUnreachable",
+    "IngestError",
+    "IngestResult",
     "InsufficientBalance",
     "InvalidMobile",
     "Ledger",
@@ -69,10 +72,13 @@ __all__ = [
     "TooManyMobiles",
     "carrier_of",
     "count_segments",
+    "ingest_reports",
     "load_settings",
     "normalise_mobiles",
     "plan_campaign",
     "read_campaign",
+    "read_quarantine",
+    "read_reports",
     "read_sends",
     "resume_campaign",
     "send_campaign",

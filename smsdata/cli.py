@@ -199,6 +199,63 @@ def simulate(host: str, port: int, uid: str, pwd: str, balance_: str, frozen: bo
 
 
 @cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: all).")
+@click.option("--port", default=8080, show_default=True, help="Port to listen on (0: any free port).")
+@click.option(
+    "--dir",
+    "directory",
+    default="receiver",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Folder of the daily logs (reports-YYYY-MM-DD.log).",
+)
+@click.option(
+    "--token",
+    envvar="SMSDATA_RECEIVER_TOKEN",
+    help="Secret path segment: only POST /reports/TOKEN is accepted [env SMSDATA_RECEIVER_TOKEN].",
+)
+def receive(host: str, port: int, directory: str, token: str | None) -> None:
+    """Receive delivery reports until interrupted (Ctrl-C), durably.
+
+    Each POSTed report is appended to a daily log in DIR before the answer 200.
+    Give the gateway the URL printed once it listens (with your token in place
+    of ****). Counts are logged every minute with -v.
+    """
+    from .receiver import serve_receiver
+
+    def ready(url: str) -> None:
+        path = "/reports/****" if token else "/reports"
+        click.echo(f"receiving reports at {url}{path}, writing to {directory}")
+        sys.stdout.flush()
+
+    serve_receiver(directory, host=host, port=port, token=token, on_ready=ready)
+
+
+@cli.command()
+@click.argument("source")
+@click.option(
+    "--dataset",
+    default="warehouse",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Dataset folder (Parquet) to append to.",
+)
+@click.option("--source-tz", help="Zone of naive report times [default: SMSDATA_TZ or Asia/Shanghai].")
+@click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
+def ingest(source: str, dataset: str, source_tz: str | None, progress: bool) -> None:
+    """Append the new lines of raw report logs (a file, a folder or a glob) to a Parquet dataset.
+
+    Run it as often as you like: it reads only what was added since the last run.
+    """
+    from .ingest import ingest_reports
+
+    result = ingest_reports(source, dataset, source_tz=source_tz, progress=progress)
+    click.echo(str(result))
+    if result.quarantined:
+        click.echo(f"quarantined lines and their reasons: smsdata.read_quarantine({dataset!r})")
+
+
+@cli.command()
 @click.option(
     "--dir",
     "directory",

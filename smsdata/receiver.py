@@ -1,0 +1,339 @@
+"""The delivery-report receiver: every POSTed report appended to a daily log, on disk before the 200.
+
+The gateway POSTs ``Report=msgid,mobile,status,time`` bodies (one report per
+line) to a URL we give it. :class:`ReportReceiver` is a Starlette app that
+
+* accepts ``POST /reports/{token}`` when it has a token (anything else is
+  404; the token is compared in constant time), or ``POST /reports`` and
+  ``POST /`` without one; ``GET /healthz`` answers 200;
+* refuses bodies over ``max_body`` bytes (64 KiB) with 413, from the
+  ``Content-Length`` header or while reading a streamed body;
+* appends each report as one line, prefixed with the time it was received
+  (see :mod:`smsdata.report_lines`), to ``DIR/reports-YYYY-MM-DD.log`` (UTC
+  date of receipt), and answers 200 only after ``write`` + ``fdatasync``;
+* shares each fdatasync among all the requests that arrived while the
+  previous one ran (group commit), so durability costs little throughput;
+* answers 503 when the disk fails (full, read-only, gone), having cut the
+  file back to its last durable end, and carries on when the disk recovers;
+* logs one line per minute with counts, never report contents or the token.
+
+Lines never interleave: one writer appends whole lines. Every body is kept,
+duplicates included; ingest deduplicates.
+
+>>> receiver = ReportReceiver("receiver/raw", token="s3cret")  # doctest: +SKIP
+>>> serve_receiver("receiver/raw", host="0.0.0.0", port=8080, token="s3cret")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+import os
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from .report_lines import log_lines
+
+__all__ = ["MAX_BODY", "ReceiverStats", "ReportReceiver", "serve_receiver"]
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 64 * 1024
+
+
+@dataclass
+class ReceiverStats:
+    """Counts since the receiver started."""
+
+    bodies: int = 0  # accepted POSTs (answered 200)
+    reports: int = 0  # lines written for them
+    not_found: int = 0  # wrong path or token
+    too_large: int = 0  # bodies over max_body
+    storage_errors: int = 0  # answered 503
+    syncs: int = 0  # fdatasync calls: fewer than bodies when commits are shared
+
+    def minus(self, other: ReceiverStats) -> ReceiverStats:
+        return ReceiverStats(**{f.name: getattr(self, f.name) - getattr(other, f.name) for f in fields(self)})
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class ReportReceiver:
+    """The receiver as an ASGI app (``.app``), writing daily logs in ``directory``.
+
+    Args:
+        directory: folder of the daily logs; created if missing.
+        token: the secret path segment (``/reports/{token}``); ``None`` accepts
+            ``/reports`` and ``/``.
+        max_body: largest accepted body, bytes.
+        fsync: ``False`` skips fdatasync (for benchmarks only: a crash loses
+            acknowledged reports).
+        stats_interval: seconds between the count lines it logs.
+    """
+
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        token: str | None = None,
+        max_body: int = MAX_BODY,
+        fsync: bool = True,
+        stats_interval: float = 60.0,
+    ) -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._token = token.encode() if token else None
+        self.max_body = max_body
+        self.stats_interval = stats_interval
+        self.stats = ReceiverStats()
+        self._writer = _LogWriter(self.directory, fsync=fsync, stats=self.stats)
+        routes = [Route("/healthz", self._health, methods=["GET"])]
+        if token:
+            routes.append(Route("/reports/{token}", self._receive, methods=["POST"]))
+        else:
+            routes += [Route("/reports", self._receive, methods=["POST"]), Route("/", self._receive, methods=["POST"])]
+        self.app = Starlette(routes=routes, lifespan=self._lifespan, exception_handlers={404: self._not_found})
+
+    def __repr__(self) -> str:
+        return f"ReportReceiver({str(self.directory)!r}, token={'set' if self._token else None})"
+
+    def log_files(self) -> list[Path]:
+        """The daily log files written so far, oldest first."""
+        return sorted(self.directory.glob("reports-*.log"))
+
+    async def aclose(self) -> None:
+        """Finish pending writes and close the log files."""
+        await self._writer.aclose()
+
+    # -- requests
+
+    async def _health(self, request: Request) -> Response:
+        return JSONResponse({"status": "ok", **vars(self.stats)})
+
+    async def _not_found(self, request: Request, exc: Exception) -> Response:
+        self.stats.not_found += 1
+        return PlainTextResponse("not found", status_code=404)
+
+    async def _receive(self, request: Request) -> Response:
+        if self._token is not None:
+            given = request.path_params.get("token", "").encode()
+            if not hmac.compare_digest(given, self._token):
+                return await self._not_found(request, LookupError())
+        try:
+            body = await self._body(request)
+        except _TooLarge:
+            self.stats.too_large += 1
+            return PlainTextResponse(f"body over {self.max_body} bytes", status_code=413)
+        received = datetime.now(UTC)
+        lines = log_lines(body, received)
+        try:
+            await self._writer.append(received.strftime("%Y-%m-%d"), lines)
+        except OSError as exc:
+            self.stats.storage_errors += 1
+            log.error("cannot store reports in %s: %s; answering 503", self.directory, exc.strerror or exc)
+            return PlainTextResponse("storage unavailable, retry later", status_code=503)
+        self.stats.bodies += 1
+        self.stats.reports += lines.count(b"\n")
+        return PlainTextResponse("ok")
+
+    async def _body(self, request: Request) -> bytes:
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
+            raise _TooLarge
+        body = bytearray()
+        async for part in request.stream():
+            body += part
+            if len(body) > self.max_body:
+                raise _TooLarge
+        return bytes(body)
+
+    # -- lifespan
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        task = asyncio.get_running_loop().create_task(self._log_stats_forever())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await self.aclose()
+            self._log_stats(self.stats, "since start")
+
+    async def _log_stats_forever(self) -> None:
+        last = ReceiverStats()
+        while True:
+            await asyncio.sleep(self.stats_interval)
+            now = ReceiverStats(**vars(self.stats))
+            self._log_stats(now.minus(last), f"in the last {self.stats_interval:g} s")
+            last = now
+
+    def _log_stats(self, counts: ReceiverStats, period: str) -> None:
+        log.info(
+            "receiver: %d reports in %d bodies %s; refused %d not found, %d too large; %d storage errors",
+            counts.reports,
+            counts.bodies,
+            period,
+            counts.not_found,
+            counts.too_large,
+            counts.storage_errors,
+        )
+
+
+class _LogWriter:
+    """One appender for the daily files: group commit of whole lines, undone on failure."""
+
+    def __init__(self, directory: Path, *, fsync: bool, stats: ReceiverStats) -> None:
+        self.directory = directory
+        self.fsync = fsync
+        self.stats = stats
+        self._queue: list[tuple[str, bytes, asyncio.Future[None]]] = []
+        self._wakeup: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._files: dict[str, int] = {}
+
+    async def append(self, day: str, data: bytes) -> None:
+        """Append ``data`` to the log of ``day``; returns once it is on disk.
+
+        Raises:
+            OSError: it could not be written or synced (nothing of it is kept).
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        self._queue.append((day, data, future))
+        if self._task is None or self._task.done():
+            self._wakeup = asyncio.Event()
+            self._task = loop.create_task(self._commit_forever())
+        assert self._wakeup is not None
+        self._wakeup.set()
+        await future
+
+    async def _commit_forever(self) -> None:
+        assert self._wakeup is not None
+        while True:
+            if not self._queue:
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            # Everything that queued while the last sync ran shares this one.
+            batch, self._queue = self._queue, []
+            try:
+                failures = await asyncio.to_thread(self._write, batch)
+            except BaseException as exc:  # cancelled: fail the waiters rather than leave them hanging
+                for _, _, future in batch:
+                    if not future.done():
+                        future.set_exception(OSError(f"receiver stopped: {exc!r}"))
+                raise
+            for day, _, future in batch:
+                if future.done():
+                    continue
+                if day in failures:
+                    future.set_exception(failures[day])
+                else:
+                    future.set_result(None)
+
+    def _write(self, batch: list[tuple[str, bytes, asyncio.Future[None]]]) -> dict[str, OSError]:
+        """Append and sync each day's lines (a worker thread); the days that failed."""
+        by_day: dict[str, list[bytes]] = {}
+        for day, data, _ in batch:
+            by_day.setdefault(day, []).append(data)
+        failures = {}
+        for day, parts in by_day.items():
+            try:
+                self._append(day, b"".join(parts))
+            except OSError as exc:
+                failures[day] = exc
+        return failures
+
+    def _append(self, day: str, data: bytes) -> None:
+        fd = self._open(day)
+        durable_end = os.fstat(fd).st_size
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            if self.fsync:
+                os.fdatasync(fd)
+                self.stats.syncs += 1
+        except OSError:
+            # Leave no partial line behind; reopen next time (after a failed sync the
+            # kernel may have dropped the pages: the file descriptor is not trusted).
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, durable_end)
+            self._close(day)
+            raise
+
+    def _open(self, day: str) -> int:
+        fd = self._files.get(day)
+        if fd is None:
+            path = self.directory / f"reports-{day}.log"
+            created = not path.exists()
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            if created and self.fsync:
+                _fsync_dir(self.directory)
+            for old in sorted(self._files)[:-1]:  # keep today's and yesterday's open
+                self._close(old)
+            self._files[day] = fd
+        return fd
+
+    def _close(self, day: str) -> None:
+        fd = self._files.pop(day, None)
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    async def aclose(self) -> None:
+        if self._queue and self._task is not None and not self._task.done():
+            await asyncio.gather(*(future for _, _, future in self._queue), return_exceptions=True)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        for day in list(self._files):
+            self._close(day)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def serve_receiver(
+    directory: str | os.PathLike[str],
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    token: str | None = None,
+    on_ready: Callable[[str], None] | None = None,
+) -> None:
+    """Run a :class:`ReportReceiver` under uvicorn until interrupted.
+
+    Args:
+        directory: folder of the daily logs.
+        host, port: where to listen; port 0 takes a free one.
+        token: the secret path segment; strongly advised on a public address.
+        on_ready: called with the base URL once listening.
+
+    Raises:
+        SmsdataError: the address cannot be used.
+    """
+    from ._serve import serve
+
+    receiver = ReportReceiver(directory, token=token)
+    serve(receiver.app, host, port, on_ready=on_ready)
