@@ -56,6 +56,7 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
+from ._fs import fsync_dir
 from .config import load_settings
 from .errors import SmsdataError
 from .report_lines import ROW_SCHEMA, ParsedChunk, parse_chunk
@@ -336,7 +337,7 @@ class _Dataset:
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, self.state_path)
-        _fsync_dir(self.work)
+        fsync_dir(self.work)
 
     def recover(self) -> None:
         """Finish publishing a committed run; delete the work of runs never committed."""
@@ -381,7 +382,7 @@ class _Dataset:
                 target = self.root / kind / part.relative_to(folder / kind)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(part, target)
-                _fsync_dir(target.parent)
+                fsync_dir(target.parent)
         self.state["pending"] = None
         self.save_state()
         shutil.rmtree(folder, ignore_errors=True)
@@ -395,21 +396,13 @@ def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _fsync_tree(folder: Path) -> None:
     for path in folder.rglob("*"):
         if path.is_file():
             with path.open("rb") as f:
                 os.fsync(f.fileno())
         elif path.is_dir():
-            _fsync_dir(path)
+            fsync_dir(path)
 
 
 # ------------------------------------------------------------------ one run

@@ -41,6 +41,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from ._fs import fsync_dir
 from .report_lines import log_lines
 
 __all__ = ["MAX_BODY", "ReceiverStats", "ReportReceiver", "serve_receiver"]
@@ -282,7 +283,7 @@ class _LogWriter:
             created = not path.exists()
             fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
             if created and self.fsync:
-                _fsync_dir(self.directory)
+                fsync_dir(self.directory)
             for old in sorted(self._files)[:-1]:  # keep today's and yesterday's open
                 self._close(old)
             self._files[day] = fd
@@ -304,14 +305,6 @@ class _LogWriter:
             self._task = None
         for day in list(self._files):
             self._close(day)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def serve_receiver(
