@@ -1,0 +1,82 @@
+"""The KPI definitions written again in plain pandas, independently of smsdata.kpi.
+
+Used by the tests (results must be equal) and by bench/kpi.py (the baseline
+DuckDB must beat).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+Z = 1.959963984540054
+
+
+def recipients(sends: pd.DataFrame, reports: pd.DataFrame) -> pd.DataFrame:
+    """Accepted recipients with their first DELIVRD time and report count."""
+    sent = sends[sends["state"] == "accepted"]
+    delivered = reports[reports["status"] == "DELIVRD"].groupby(["msgid", "mobile"])["report_time"].min()
+    counts = reports.groupby(["msgid", "mobile"]).size()
+    out = sent.merge(delivered.rename("delivered_at").reset_index(), on=["msgid", "mobile"], how="left")
+    out = out.merge(counts.rename("reports").reset_index(), on=["msgid", "mobile"], how="left")
+    out["reports"] = out["reports"].fillna(0).astype(int)
+    return out
+
+
+def delivery_rate(sends, reports, by=(), expire_after=None, as_of=None) -> pd.DataFrame:
+    rec = recipients(sends, reports)
+    rec["delivered"] = rec["delivered_at"].notna()
+    rec["failed"] = ~rec["delivered"] & (rec["reports"] > 0)
+    rec["pending"] = ~rec["delivered"] & (rec["reports"] == 0)
+    columns = ["delivered", "failed", "pending"]
+    if expire_after is not None:
+        rec["expired"] = rec["pending"] & (rec["sent_at"] < pd.Timestamp(as_of) - pd.Timedelta(expire_after))
+        rec["pending"] &= ~rec["expired"]
+        columns.append("expired")
+    rec["sent"] = 1
+    if by:
+        out = rec.groupby(list(by), sort=True)[["sent", *columns]].sum().reset_index()
+    else:
+        out = rec[["sent", *columns]].sum().to_frame().T
+    n, k = out["sent"].astype(float), out["delivered"].astype(float)
+    p = k / n
+    out["delivery_rate"] = p
+    denominator = 1 + Z**2 / n
+    centre = (p + Z**2 / (2 * n)) / denominator
+    half = Z * np.sqrt(p * (1 - p) / n + Z**2 / (4 * n**2)) / denominator
+    out["ci_low"], out["ci_high"] = centre - half, centre + half
+    return out
+
+
+def latency(sends, reports, by=()) -> pd.DataFrame:
+    rec = recipients(sends, reports)
+    rec = rec[rec["delivered_at"].notna()].copy()
+    rec["seconds"] = (rec["delivered_at"] - rec["sent_at"]).dt.total_seconds()
+    good = rec[rec["seconds"] >= 0]
+
+    def stats(frame: pd.DataFrame) -> pd.Series:
+        s = frame["seconds"]
+        return pd.Series(
+            {"count": len(s), "p50": s.quantile(0.5), "p90": s.quantile(0.9), "p99": s.quantile(0.99), "mean": s.mean()}
+        )
+
+    if by:
+        out = good.groupby(list(by), sort=True).apply(stats, include_groups=False).reset_index()
+        skewed = (rec["seconds"] < 0).groupby([rec[c] for c in by]).sum().rename("skewed").reset_index()
+        out = out.merge(skewed, on=list(by), how="outer").fillna({"count": 0, "skewed": 0})
+    else:
+        out = stats(good).to_frame().T
+        out["skewed"] = int((rec["seconds"] < 0).sum())
+    return out
+
+
+def kaplan_meier(durations: np.ndarray, delivered: np.ndarray) -> pd.DataFrame:
+    """Textbook product-limit estimate, a loop over distinct event times (small inputs only)."""
+    rows = []
+    survival = 1.0
+    for t in np.unique(durations[delivered]):
+        at_risk = int((durations >= t).sum())
+        events = int(((durations == t) & delivered).sum())
+        survival *= 1 - events / at_risk
+        rows.append({"seconds": float(t), "at_risk": at_risk, "events": events, "delivered_share": 1 - survival})
+    return pd.DataFrame(rows)
