@@ -56,7 +56,7 @@ __all__ = [
 
 Z95 = 1.959963984540054
 PENDING = "(pending)"
-_FREQ = {"h": "hour", "H": "hour", "D": "day", "W": "week"}
+FREQ_NAMES = {"h": "hour", "D": "day", "W": "week"}
 _SENDS_NEED = ("msgid", "mobile", "state", "sent_at")
 _REPORTS_NEED = ("msgid", "mobile", "status", "report_time")
 
@@ -252,9 +252,9 @@ def _zone(tz: str | None) -> str:
 def _period(freq: str | None) -> str | None:
     if freq is None:
         return None
-    if freq not in _FREQ:
+    if freq not in FREQ_NAMES:
         raise KpiError(f"freq must be one of 'h', 'D', 'W', got {freq!r}")
-    return _FREQ[freq]
+    return FREQ_NAMES[freq]
 
 
 def latency(sends: pd.DataFrame, reports: pd.DataFrame, by: By = None) -> pd.DataFrame:

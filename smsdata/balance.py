@@ -1,0 +1,174 @@
+"""The account balance over time: snapshots in the ledger, what was spent, when it runs out.
+
+``send_campaign`` records a snapshot before and after each run;
+:func:`record_balance` adds one whenever you like (a daily cron job makes the
+burn forecast sharper). Balances are in the gateway's units (usually
+messages: one unit per segment per number).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .config import load_settings
+from .gateway import Gateway
+from .ledger import Ledger
+
+__all__ = ["BalanceBurn", "balance_burn", "balance_history", "record_balance"]
+
+LedgerLike = Ledger | str | Path | None
+
+
+def _with_ledger(ledger: LedgerLike) -> contextlib.AbstractContextManager[Ledger]:
+    """Open the ledger for a ``with`` block; a caller's open Ledger is used and left open."""
+    return contextlib.nullcontext(ledger) if isinstance(ledger, Ledger) else Ledger(ledger)
+
+
+def record_balance(
+    gateway: Gateway, ledger: LedgerLike = None, *, campaign: str | None = None, note: str | None = None
+) -> Decimal:
+    """Ask the gateway for the balance and store a snapshot in the ledger; returns the balance.
+
+    Raises:
+        GatewayError, GatewayUnreachable, OutcomeUnknown, ProtocolError: as :meth:`Gateway.balance`.
+    """
+    value = gateway.balance().value
+    with _with_ledger(ledger) as opened:
+        opened.record_balance(value, campaign, note or "snapshot")
+    return value
+
+
+def balance_history(ledger: LedgerLike = None) -> pd.DataFrame:
+    """Every snapshot: ``at`` (UTC), ``value``, ``campaign`` and ``note`` (before / after / snapshot)."""
+    with _with_ledger(ledger) as opened:
+        return opened.balances()
+
+
+@dataclass(frozen=True)
+class BalanceBurn:
+    """What :func:`balance_burn` found.
+
+    Attributes:
+        daily: per local day: ``day, spent, topped_up, messages, segments``.
+        campaigns: per campaign: ``campaign, messages, segments, expected_cost,
+            spent, gap, delivered, cost_per_delivered``. ``expected_cost`` is
+            one unit per segment per accepted number; ``spent`` the balance
+            drop measured around the campaign's runs; ``gap = spent -
+            expected_cost`` (non-zero: price per segment differs, another
+            sender used the account meanwhile, or de-duplicated numbers were
+            not charged).
+        balance: the latest snapshot's value (NaN without snapshots).
+        burn_per_day: spent over the 7 days before ``as_of``, divided by 7.
+        runs_out: the day the balance reaches 0 at that burn (NaT when
+            nothing was spent).
+        as_of: the moment of the forecast (UTC).
+    """
+
+    daily: pd.DataFrame
+    campaigns: pd.DataFrame
+    balance: float
+    burn_per_day: float
+    runs_out: pd.Timestamp
+    as_of: pd.Timestamp
+
+    @property
+    def days_left(self) -> float:
+        """Days until the balance runs out at the trailing burn (inf when nothing is spent)."""
+        return self.balance / self.burn_per_day if self.burn_per_day > 0 else float("inf")
+
+
+def balance_burn(
+    ledger: LedgerLike = None,
+    sends: pd.DataFrame | None = None,
+    reports: pd.DataFrame | None = None,
+    *,
+    as_of: str | pd.Timestamp | None = None,
+    tz: str | None = None,
+) -> BalanceBurn:
+    """Spending per day and per campaign from the balance snapshots, and when the balance runs out.
+
+    Args:
+        ledger: the ledger (default ``$SMSDATA_HOME/ledger.sqlite``).
+        sends: :func:`smsdata.read_sends` (default: read from ``ledger``).
+        reports: :func:`smsdata.read_reports`, for the cost per delivered
+            message (omitted: that column is NaN).
+        as_of: the moment of the forecast (default: now; naive means UTC).
+        tz: zone of the days (default ``SMSDATA_TZ``).
+
+    Returns:
+        A :class:`BalanceBurn`.
+    """
+    tz = tz or load_settings().tz
+    now = pd.Timestamp.now(tz="UTC") if as_of is None else pd.Timestamp(as_of)
+    now = now.tz_localize("UTC") if now.tzinfo is None else now.tz_convert("UTC")
+    with _with_ledger(ledger) as opened:
+        history = opened.balances()
+        if sends is None:
+            sends = opened.sends()
+    history = history[history["at"] <= now]
+    accepted = sends[sends["state"] == "accepted"]
+    steps = _steps(history)
+    daily = _daily(steps, accepted, tz)
+    campaigns = _campaigns(history, accepted, reports)
+    recent = steps[steps["at"] > now - pd.Timedelta(days=7)]
+    burn = float(recent["spent"].sum()) / 7
+    balance = float(history["value"].iloc[-1]) if len(history) else float("nan")
+    runs_out = (now + pd.Timedelta(days=balance / burn)).tz_convert(tz).normalize() if burn > 0 else pd.NaT
+    return BalanceBurn(daily, campaigns, balance, burn, runs_out, now)
+
+
+def _steps(history: pd.DataFrame) -> pd.DataFrame:
+    """Consecutive snapshots as spending (drops) and top-ups (rises), at the later snapshot."""
+    change = history["value"].diff().fillna(0.0)
+    return pd.DataFrame({"at": history["at"], "spent": (-change).clip(lower=0), "topped_up": change.clip(lower=0)})
+
+
+def _daily(steps: pd.DataFrame, accepted: pd.DataFrame, tz: str) -> pd.DataFrame:
+    money = steps.assign(day=steps["at"].dt.tz_convert(tz).dt.normalize()).groupby("day")[["spent", "topped_up"]].sum()
+    volume = (
+        accepted.assign(day=accepted["sent_at"].dt.tz_convert(tz).dt.normalize())
+        .groupby("day")
+        .agg(messages=("mobile", "size"), segments=("segments", "sum"))
+    )
+    daily = money.join(volume, how="outer").fillna(0).sort_index()
+    daily[["messages", "segments"]] = daily[["messages", "segments"]].astype("int64")
+    return daily.reset_index()
+
+
+def _campaigns(history: pd.DataFrame, accepted: pd.DataFrame, reports: pd.DataFrame | None) -> pd.DataFrame:
+    volume = accepted.groupby("campaign").agg(messages=("mobile", "size"), segments=("segments", "sum"))
+    volume["expected_cost"] = volume["segments"].astype(float)
+    volume["spent"] = _spent_by_campaign(history).reindex(volume.index).fillna(0.0)
+    volume["gap"] = volume["spent"] - volume["expected_cost"]
+    if reports is not None:
+        from .kpi import delivery_rate
+
+        rates = delivery_rate(accepted, reports, by="campaign").set_index("campaign")
+        volume["delivered"] = rates["delivered"].reindex(volume.index).fillna(0).astype("int64")
+    else:
+        volume["delivered"] = pd.NA
+    with np.errstate(divide="ignore", invalid="ignore"):
+        delivered = pd.to_numeric(volume["delivered"], errors="coerce").astype(float)
+        volume["cost_per_delivered"] = volume["spent"] / delivered.where(delivered > 0)
+    return volume.reset_index()
+
+
+def _spent_by_campaign(history: pd.DataFrame) -> pd.Series:
+    """Balance drop over each campaign run: its "before" snapshot minus the next "after"."""
+    spent: dict[str, float] = {}
+    runs = history[history["campaign"].notna() & history["note"].isin(["before", "after"])]
+    for campaign, snaps in runs.groupby("campaign", sort=False):
+        before = None
+        for note, value in zip(snaps["note"], snaps["value"], strict=True):
+            if note == "before":
+                before = value
+            elif before is not None:
+                spent[campaign] = spent.get(campaign, 0.0) + (before - value)
+                before = None
+    return pd.Series(spent, dtype=float)
