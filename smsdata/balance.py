@@ -8,7 +8,6 @@ messages: one unit per segment per number).
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -18,16 +17,11 @@ import pandas as pd
 
 from .config import load_settings
 from .gateway import Gateway
-from .ledger import Ledger
+from .ledger import Ledger, using_ledger
 
 __all__ = ["BalanceBurn", "balance_burn", "balance_history", "record_balance"]
 
 LedgerLike = Ledger | str | Path | None
-
-
-def _with_ledger(ledger: LedgerLike) -> contextlib.AbstractContextManager[Ledger]:
-    """Open the ledger for a ``with`` block; a caller's open Ledger is used and left open."""
-    return contextlib.nullcontext(ledger) if isinstance(ledger, Ledger) else Ledger(ledger)
 
 
 def record_balance(
@@ -39,14 +33,14 @@ def record_balance(
         GatewayError, GatewayUnreachable, OutcomeUnknown, ProtocolError: as :meth:`Gateway.balance`.
     """
     value = gateway.balance().value
-    with _with_ledger(ledger) as opened:
+    with using_ledger(ledger) as opened:
         opened.record_balance(value, campaign, note or "snapshot")
     return value
 
 
 def balance_history(ledger: LedgerLike = None) -> pd.DataFrame:
     """Every snapshot: ``at`` (UTC), ``value``, ``campaign`` and ``note`` (before / after / snapshot)."""
-    with _with_ledger(ledger) as opened:
+    with using_ledger(ledger) as opened:
         return opened.balances()
 
 
@@ -107,7 +101,7 @@ def balance_burn(
     tz = tz or load_settings().tz
     now = pd.Timestamp.now(tz="UTC") if as_of is None else pd.Timestamp(as_of)
     now = now.tz_localize("UTC") if now.tzinfo is None else now.tz_convert("UTC")
-    with _with_ledger(ledger) as opened:
+    with using_ledger(ledger) as opened:
         history = opened.balances()
         if sends is None:
             sends = opened.sends()

@@ -256,6 +256,30 @@ def ingest(source: str, dataset: str, source_tz: str | None, progress: bool) -> 
 
 
 @cli.command()
+@click.option("--out", default="report.html", show_default=True, type=click.Path(dir_okay=False), help="HTML file.")
+@click.option(
+    "--dataset",
+    default="warehouse",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Reports dataset (from `smsdata ingest`).",
+)
+@click.option("--campaign", "campaigns", multiple=True, help="Only this campaign (repeat for several).")
+@click.option("--expire-after", default="72h", show_default=True, help="Pending longer than this counts as expired.")
+@click.option("--no-mask", is_flag=True, help="Show mobiles in full (masked as 138****8000 by default).")
+def report(out: str, dataset: str, campaigns: tuple[str, ...], expire_after: str, no_mask: bool) -> None:
+    """Write one self-contained HTML report: KPIs, audit, balance and charts.
+
+    Reads the sends from the ledger ($SMSDATA_HOME) and the reports from DATASET.
+    The file embeds everything: open it in any browser or mail it.
+    """
+    from .report import build_report
+
+    path = build_report(out, dataset=dataset, campaigns=campaigns or None, expire_after=expire_after, mask=not no_mask)
+    click.echo(f"report written to {path}")
+
+
+@cli.command()
 @click.option(
     "--dir",
     "directory",

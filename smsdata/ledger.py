@@ -13,6 +13,7 @@ gateway request: content, mobiles, state, code, msgid, times), ``recipients``
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -28,7 +29,7 @@ import pandas as pd
 from .config import load_settings
 from .errors import SmsdataError
 
-__all__ = ["STATES", "Ledger", "LedgerError", "PlannedRequest", "read_sends", "utcnow"]
+__all__ = ["STATES", "Ledger", "LedgerError", "PlannedRequest", "read_sends", "using_ledger", "utcnow"]
 
 STATES = ("planned", "in_flight", "accepted", "rejected", "unknown")
 
@@ -292,6 +293,12 @@ class Ledger:
         return pd.read_sql_query(f"{sql} ORDER BY {alias}id", self._db)
 
 
+def using_ledger(ledger: Ledger | str | Path | None = None) -> contextlib.AbstractContextManager[Ledger]:
+    """A ``with`` block on a ledger: a path (or ``None``: the default) is opened and closed,
+    an open :class:`Ledger` is used and left open."""
+    return contextlib.nullcontext(ledger) if isinstance(ledger, Ledger) else Ledger(ledger)
+
+
 def read_sends(ledger: Ledger | str | Path | None = None, campaign: str | None = None) -> pd.DataFrame:
     """One row per recipient of every (or one) campaign in the ledger.
 
@@ -304,7 +311,5 @@ def read_sends(ledger: Ledger | str | Path | None = None, campaign: str | None =
         ledger: a :class:`Ledger`, a path, or ``None`` for ``$SMSDATA_HOME/ledger.sqlite``.
         campaign: only this campaign.
     """
-    if isinstance(ledger, Ledger):
-        return ledger.sends(campaign)
-    with Ledger(ledger) as opened:
+    with using_ledger(ledger) as opened:
         return opened.sends(campaign)
