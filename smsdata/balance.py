@@ -107,6 +107,8 @@ def balance_burn(
             sends = opened.sends()
     history = history[history["at"] <= now]
     accepted = sends[sends["state"] == "accepted"]
+    if "segments" not in accepted.columns:  # frames built by hand: one segment each
+        accepted = accepted.assign(segments=1)
     steps = _steps(history)
     daily = _daily(steps, accepted, tz)
     campaigns = _campaigns(history, accepted, reports)

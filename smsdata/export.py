@@ -107,7 +107,8 @@ def _write_csv(table: pd.DataFrame, target: Path) -> None:
         dangerous = text.str.match(_DANGEROUS).fillna(False).astype(bool)
         table[name] = text.where(~dangerous, "'" + text).where(table[name].notna(), None)
     table.columns = ["'" + c if c[:1] in "=+-@\t\r" and c else c for c in table.columns]
-    table.to_csv(target, index=False, encoding="utf-8-sig")
+    # CRLF line ends (RFC 4180): a cell holding a lone CR or LF is then quoted, never a row break.
+    table.to_csv(target, index=False, encoding="utf-8-sig", lineterminator="\r\n")
 
 
 def _write_xlsx(table: pd.DataFrame, target: Path) -> None:

@@ -84,7 +84,11 @@ def wilson_interval(successes: Any, trials: Any, z: float = Z95) -> tuple[np.nda
         denominator = 1 + z**2 / n
         centre = (p + z**2 / (2 * n)) / denominator
         half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denominator
-    return centre - half, centre + half
+    # exact at the ends (0 and 1 are inside), where rounding would leave them out by 1e-16
+    low = np.where(k == 0, 0.0, np.clip(centre - half, 0.0, 1.0))
+    high = np.where(k == n, 1.0, np.clip(centre + half, 0.0, 1.0))
+    nan = n == 0
+    return np.where(nan, np.nan, low), np.where(nan, np.nan, high)
 
 
 def _columns(by: By) -> list[str]:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from decimal import Decimal
 
 import httpx
+import pandas as pd
 import pytest
 
 from smsdata.gateway import AsyncGateway, Gateway
@@ -119,3 +120,47 @@ def canary_logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureF
     caplog.set_level(logging.DEBUG)
     yield caplog
     assert CANARY not in caplog.text
+
+
+def _utc(text: str) -> pd.Timestamp:
+    return pd.Timestamp(text, tz="UTC")
+
+
+@pytest.fixture
+def small() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Campaign a: 3 recipients; b: 2 recipients and an unknown request."""
+    sends = pd.DataFrame(
+        {
+            "campaign": ["a", "a", "a", "b", "b", "b"],
+            "request_id": [1, 1, 2, 3, 3, 4],
+            "msgid": ["m1", "m1", "m2", "m3", "m3", None],
+            "mobile": ["13800000001", "13800000002", "13800000003", "13800000001", "13800000004", "13800000005"],
+            "state": ["accepted"] * 5 + ["unknown"],
+            "sent_at": [_utc("2026-11-20 00:00")] * 3 + [_utc("2026-11-21 00:00")] * 3,
+        }
+    )
+    reports = pd.DataFrame(
+        {
+            "msgid": ["m1", "m1", "m1", "m1", "m2", "m9", "m3"],
+            "mobile": [
+                "13800000001",
+                "13800000001",
+                "13800000001",
+                "13800000002",
+                "13800000009",
+                "13800000005",
+                "13800000001",
+            ],
+            "status": ["UNKNOWN", "DELIVRD", "DELIVRD", "EXPIRED", "DELIVRD", "DELIVRD", "DELIVRD"],
+            "report_time": [
+                _utc("2026-11-20 00:00:10"),  # a failure first ...
+                _utc("2026-11-20 00:01:00"),  # ... then delivered: delivered, latency 60 s
+                _utc("2026-11-20 00:02:00"),  # a later DELIVRD does not change the first
+                _utc("2026-11-20 00:00:30"),  # 002: failed
+                _utc("2026-11-20 00:00:05"),  # m2 to a number not in its request
+                _utc("2026-11-21 00:00:09"),  # orphan msgid, for the unknown request's number
+                _utc("2026-11-20 23:59:00"),  # m3/001 before it was sent: skewed
+            ],
+        }
+    )
+    return sends, reports

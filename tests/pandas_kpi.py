@@ -80,3 +80,32 @@ def kaplan_meier(durations: np.ndarray, delivered: np.ndarray) -> pd.DataFrame:
         survival *= 1 - events / at_risk
         rows.append({"seconds": float(t), "at_risk": at_risk, "events": events, "delivered_share": 1 - survival})
     return pd.DataFrame(rows)
+
+
+def random_frames(seed: int, n: int = 3000) -> tuple[pd.DataFrame, pd.DataFrame]:
+    rng = np.random.default_rng(seed)
+    requests = rng.integers(0, n // 5 + 1, n)
+    sends = pd.DataFrame(
+        {
+            "campaign": pd.Series(rng.choice(["x", "y", "z"], n)).astype("str"),
+            "carrier": pd.Series(rng.choice(["China Mobile", "China Unicom"], n)).astype("str"),
+            "request_id": requests,
+            "msgid": pd.Series([f"m{r}" for r in requests]).astype("str"),
+            "mobile": pd.Series([f"138{i:08d}" for i in rng.integers(0, n, n)]).astype("str"),
+            "state": pd.Series(rng.choice(["accepted"] * 8 + ["rejected", "unknown"], n)).astype("str"),
+            "sent_at": pd.Timestamp("2026-11-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 86400 * 10, n), unit="s"),
+        }
+    ).drop_duplicates(["msgid", "mobile"])
+    picked = sends.sample(frac=1.3, replace=True, random_state=seed)
+    reports = pd.DataFrame(
+        {
+            "msgid": picked["msgid"].to_numpy(),
+            "mobile": picked["mobile"].to_numpy(),
+            "status": rng.choice(["DELIVRD", "DELIVRD", "UNDELIV", "EXPIRED"], len(picked)),
+            "report_time": picked["sent_at"].reset_index(drop=True)
+            + pd.to_timedelta(rng.integers(-60, 3600, len(picked)), unit="s"),
+        }
+    )
+    reports["msgid"] = reports["msgid"].astype("str")
+    reports["mobile"] = reports["mobile"].astype("str")
+    return sends, reports

@@ -16,46 +16,6 @@ def T(text: str) -> pd.Timestamp:
     return pd.Timestamp(text, tz="UTC")
 
 
-@pytest.fixture
-def small() -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Campaign a: 3 recipients; b: 2 recipients and an unknown request."""
-    sends = pd.DataFrame(
-        {
-            "campaign": ["a", "a", "a", "b", "b", "b"],
-            "request_id": [1, 1, 2, 3, 3, 4],
-            "msgid": ["m1", "m1", "m2", "m3", "m3", None],
-            "mobile": ["13800000001", "13800000002", "13800000003", "13800000001", "13800000004", "13800000005"],
-            "state": ["accepted"] * 5 + ["unknown"],
-            "sent_at": [T("2026-11-20 00:00")] * 3 + [T("2026-11-21 00:00")] * 3,
-        }
-    )
-    reports = pd.DataFrame(
-        {
-            "msgid": ["m1", "m1", "m1", "m1", "m2", "m9", "m3"],
-            "mobile": [
-                "13800000001",
-                "13800000001",
-                "13800000001",
-                "13800000002",
-                "13800000009",
-                "13800000005",
-                "13800000001",
-            ],
-            "status": ["UNKNOWN", "DELIVRD", "DELIVRD", "EXPIRED", "DELIVRD", "DELIVRD", "DELIVRD"],
-            "report_time": [
-                T("2026-11-20 00:00:10"),  # a failure first ...
-                T("2026-11-20 00:01:00"),  # ... then delivered: delivered, latency 60 s
-                T("2026-11-20 00:02:00"),  # a later DELIVRD does not change the first
-                T("2026-11-20 00:00:30"),  # 002: failed
-                T("2026-11-20 00:00:05"),  # m2 to a number not in its request
-                T("2026-11-21 00:00:09"),  # orphan msgid, for the unknown request's number
-                T("2026-11-20 23:59:00"),  # m3/001 before it was sent: skewed
-            ],
-        }
-    )
-    return sends, reports
-
-
 def test_delivery_rate_by_hand(small) -> None:
     sends, reports = small
     out = kpi.delivery_rate(sends, reports, by="campaign")
@@ -177,35 +137,6 @@ def test_missing_columns_are_named(small) -> None:
 # ------------------------------------------------------------------ random data vs pandas
 
 
-def random_data(seed: int, n: int = 3000) -> tuple[pd.DataFrame, pd.DataFrame]:
-    rng = np.random.default_rng(seed)
-    requests = rng.integers(0, n // 5 + 1, n)
-    sends = pd.DataFrame(
-        {
-            "campaign": pd.Series(rng.choice(["x", "y", "z"], n)).astype("str"),
-            "carrier": pd.Series(rng.choice(["China Mobile", "China Unicom"], n)).astype("str"),
-            "request_id": requests,
-            "msgid": pd.Series([f"m{r}" for r in requests]).astype("str"),
-            "mobile": pd.Series([f"138{i:08d}" for i in rng.integers(0, n, n)]).astype("str"),
-            "state": pd.Series(rng.choice(["accepted"] * 8 + ["rejected", "unknown"], n)).astype("str"),
-            "sent_at": T("2026-11-01") + pd.to_timedelta(rng.integers(0, 86400 * 10, n), unit="s"),
-        }
-    ).drop_duplicates(["msgid", "mobile"])
-    picked = sends.sample(frac=1.3, replace=True, random_state=seed)
-    reports = pd.DataFrame(
-        {
-            "msgid": picked["msgid"].to_numpy(),
-            "mobile": picked["mobile"].to_numpy(),
-            "status": rng.choice(["DELIVRD", "DELIVRD", "UNDELIV", "EXPIRED"], len(picked)),
-            "report_time": picked["sent_at"].reset_index(drop=True)
-            + pd.to_timedelta(rng.integers(-60, 3600, len(picked)), unit="s"),
-        }
-    )
-    reports["msgid"] = reports["msgid"].astype("str")
-    reports["mobile"] = reports["mobile"].astype("str")
-    return sends, reports
-
-
 @pytest.mark.parametrize(
     "by",
     [
@@ -216,7 +147,7 @@ def random_data(seed: int, n: int = 3000) -> tuple[pd.DataFrame, pd.DataFrame]:
 )
 @pytest.mark.parametrize("seed", [1, 2])
 def test_equal_to_a_plain_pandas_computation(by: list[str], seed: int) -> None:
-    sends, reports = random_data(seed)
+    sends, reports = pandas_kpi.random_frames(seed)
     as_of = T("2026-11-08")
     ours = kpi.delivery_rate(sends, reports, by=by, expire_after="72h", as_of=as_of)
     theirs = pandas_kpi.delivery_rate(sends, reports, by=by, expire_after="72h", as_of=as_of)
@@ -233,7 +164,7 @@ def test_equal_to_a_plain_pandas_computation(by: list[str], seed: int) -> None:
 
 
 def test_kaplan_meier_equal_to_the_textbook_loop() -> None:
-    sends, reports = random_data(5, n=400)
+    sends, reports = pandas_kpi.random_frames(5, n=400)
     as_of = T("2026-11-12")
     ours = kpi.time_to_receipt(sends, reports, as_of=as_of)
     rec = pandas_kpi.recipients(sends, reports)
@@ -249,7 +180,7 @@ def test_kaplan_meier_equal_to_the_textbook_loop() -> None:
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.integers(0, 2**32 - 1), st.integers(1, 200), st.sampled_from([None, "1h", "72h"]))
 def test_outcomes_always_add_up_to_sent(seed: int, n: int, expire_after: str | None) -> None:
-    sends, reports = random_data(seed, n)
+    sends, reports = pandas_kpi.random_frames(seed, n)
     out = kpi.delivery_rate(sends, reports, by="campaign", expire_after=expire_after, as_of="2026-11-05")
     parts = out["delivered"] + out["failed"] + out["pending"] + (out["expired"] if expire_after else 0)
     assert (parts == out["sent"]).all()

@@ -1,0 +1,92 @@
+"""Balance snapshots, spending per day and campaign, and the run-out forecast."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import smsdata as sms
+from smsdata.ledger import Ledger
+
+
+def snapshot(ledger: Ledger, at: str, value: int, campaign: str | None = None, note: str = "snapshot") -> None:
+    ledger.transaction(
+        [
+            (
+                "INSERT INTO balances VALUES (?, ?, ?, ?)",
+                (pd.Timestamp(at, tz="UTC").isoformat(), str(value), campaign, note),
+            )
+        ]
+    )
+
+
+def test_record_balance_stores_a_snapshot(tmp_path: Path, gateway) -> None:
+    value = sms.record_balance(gateway, tmp_path / "l.sqlite", note="daily")
+    assert value == Decimal(1000)
+    history = sms.balance_history(tmp_path / "l.sqlite")
+    assert history[["value", "note"]].values.tolist() == [[1000.0, "daily"]]
+    assert str(history["at"].dtype) == "datetime64[ns, UTC]" or history["at"].dt.tz is not None
+
+
+def test_burn_by_day_and_campaign_and_forecast(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "l.sqlite") as ledger:
+        snapshot(ledger, "2026-11-20 01:00", 1000, "c1", "before")
+        snapshot(ledger, "2026-11-20 02:00", 900, "c1", "after")  # 100 spent on c1
+        snapshot(ledger, "2026-11-21 03:00", 2000)  # topped up 1,100
+        snapshot(ledger, "2026-11-22 01:00", 2000, "c2", "before")
+        snapshot(ledger, "2026-11-22 02:00", 1650, "c2", "after")  # 350 spent on c2
+        burn = sms.balance_burn(ledger, sends=_sends(), as_of="2026-11-24", tz="UTC")
+    assert burn.daily[["spent", "topped_up"]].values.tolist() == [[100.0, 0.0], [0.0, 1100.0], [350.0, 0.0]]
+    assert burn.daily["messages"].tolist() == [2, 0, 1]
+    campaigns = burn.campaigns.set_index("campaign")
+    assert campaigns.loc["c1", ["messages", "segments", "expected_cost", "spent", "gap"]].tolist() == [
+        2,
+        3,
+        3.0,
+        100.0,
+        97.0,
+    ]
+    assert campaigns.loc["c2", "spent"] == 350.0
+    assert burn.balance == 1650.0
+    assert burn.burn_per_day == pytest.approx(450 / 7)  # everything spent within the last 7 days
+    assert burn.days_left == pytest.approx(1650 / (450 / 7))
+    assert burn.runs_out == (pd.Timestamp("2026-11-24", tz="UTC") + pd.Timedelta(days=1650 / (450 / 7))).normalize()
+
+
+def test_cost_per_delivered_needs_reports(tmp_path: Path) -> None:
+    reports = pd.DataFrame(
+        {
+            "msgid": ["m1"],
+            "mobile": ["13800000001"],
+            "status": ["DELIVRD"],
+            "report_time": [pd.Timestamp("2026-11-20 01:30", tz="UTC")],
+        }
+    )
+    with Ledger(tmp_path / "l.sqlite") as ledger:
+        snapshot(ledger, "2026-11-20 01:00", 1000, "c1", "before")
+        snapshot(ledger, "2026-11-20 02:00", 990, "c1", "after")
+        burn = sms.balance_burn(ledger, sends=_sends(), reports=reports, as_of="2026-11-21")
+    assert burn.campaigns.set_index("campaign").loc["c1", "cost_per_delivered"] == 10.0
+
+
+def test_no_snapshots_no_forecast(tmp_path: Path) -> None:
+    burn = sms.balance_burn(tmp_path / "empty.sqlite", sends=_sends().iloc[:0])
+    assert pd.isna(burn.runs_out)
+    assert burn.days_left == float("inf")
+
+
+def _sends() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "campaign": ["c1", "c1", "c2"],
+            "request_id": [1, 1, 2],
+            "msgid": ["m1", "m1", "m2"],
+            "mobile": ["13800000001", "13800000002", "13800000003"],
+            "segments": [1, 2, 1],
+            "state": ["accepted"] * 3,
+            "sent_at": [pd.Timestamp("2026-11-20 01:10", tz="UTC")] * 2 + [pd.Timestamp("2026-11-22 01:10", tz="UTC")],
+        }
+    )
