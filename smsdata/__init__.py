@@ -52,7 +52,8 @@ from .sheets import read_campaign
 
 __version__ = "0.1.0"
 
-# Charts and the report load matplotlib: imported on first use, so `import smsdata` stays cheap.
+# Charts, the report and servers load matplotlib or uvicorn: imported on first use,
+# so `import smsdata` stays cheap.
 _LAZY = {
     "build_report": "report",
     "plot_balance": "charts",
@@ -60,6 +61,7 @@ _LAZY = {
     "plot_delivery_rate": "charts",
     "plot_latency": "charts",
     "plot_status_breakdown": "charts",
+    "serve_in_background": "_serve",
 }
 
 
@@ -132,6 +134,7 @@ __all__ = [
     "record_balance",
     "resume_campaign",
     "send_campaign",
+    "serve_in_background",
     "status_breakdown",
     "time_to_receipt",
 ]

@@ -73,6 +73,52 @@ def serve(
         sock.close()
 
 
+class Background:
+    """A server running in a background thread: ``.url``, ``.stop()``; a context manager too.
+
+    >>> server = serve_in_background(GatewaySimulator(...).app)  # doctest: +SKIP
+    >>> server.url, server.stop()  # doctest: +SKIP
+    """
+
+    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, **config: Any) -> None:
+        self._sock = bind(host, port)
+        self.url = url_of(self._sock)
+        self._server = _server(app, **config)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise SmsdataError(f"server on {self.url} did not start")
+            time.sleep(0.01)
+
+    def __repr__(self) -> str:
+        return f"<Background server at {self.url}{'' if self._thread.is_alive() else ' (stopped)'}>"
+
+    def stop(self) -> None:
+        """Stop serving (finishing the app's shutdown) and release the port."""
+        self._server.should_exit = True
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+        self._sock.close()
+
+    def __enter__(self) -> Background:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def serve_in_background(app: Any, host: str = "127.0.0.1", port: int = 0, **config: Any) -> Background:
+    """Serve an ASGI app (the simulator's, the receiver's) in a thread; port 0 takes a free one.
+
+    Raises:
+        SmsdataError: the address cannot be used, or the server did not start within 10 s.
+    """
+    return Background(app, host, port, **config)
+
+
 @contextmanager
 def serving(app: Any, host: str = "127.0.0.1", port: int = 0, **config: Any) -> Iterator[str]:
     """Serve ``app`` in a background thread for the ``with`` block; yields its base URL.
@@ -80,21 +126,5 @@ def serving(app: Any, host: str = "127.0.0.1", port: int = 0, **config: Any) -> 
     Raises:
         SmsdataError: the server did not start within 10 s.
     """
-    sock = bind(host, port)
-    url = url_of(sock)
-    server = _server(app, **config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            sock.close()
-            raise SmsdataError(f"server on {url} did not start")
-        time.sleep(0.01)
-    try:
-        yield url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with Background(app, host, port, **config) as server:
+        yield server.url

@@ -11,6 +11,7 @@ groups, so 30 campaigns stay readable.
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -30,10 +31,19 @@ __all__ = ["plot_balance", "plot_carrier_rates", "plot_delivery_rate", "plot_lat
 _LEGEND_INSIDE = 8
 
 
+class ChartFigure(Figure):
+    """A matplotlib Figure that Jupyter shows by itself (no pyplot, no ``%matplotlib`` needed)."""
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", dpi=96)
+        return buffer.getvalue()
+
+
 def _axes(ax: Axes | None, width: float = 9.0, height: float = 4.5) -> tuple[Figure, Axes]:
     if ax is not None:
         return ax.figure, ax  # type: ignore[return-value]
-    figure = Figure(figsize=(width, height), layout="constrained")
+    figure = ChartFigure(figsize=(width, height), layout="constrained")
     return figure, figure.add_subplot()
 
 

@@ -539,20 +539,16 @@ class _Run:
         repeats: each date is deduplicated on its own, against only the
         partition stored for it, so memory follows the largest day, not the run.
         """
-        import duckdb
+        from ._duck import connect
 
         written = 0
-        con = duckdb.connect()
+        con = connect(
+            threads=max(self.workers, 1),
+            memory_limit="512MB",
+            preserve_insertion_order=False,
+            temp_directory=str(self.folder / "spill"),
+        )
         try:
-            for setting in (
-                "TimeZone = 'UTC'",
-                f"threads = {max(self.workers, 1)}",
-                "memory_limit = '512MB'",
-                "preserve_insertion_order = false",
-                "enable_progress_bar = false",
-            ):
-                con.execute(f"SET {setting}")
-            con.execute("SET temp_directory = ?", [str(self.folder / "spill")])
             for day in sorted(p.name for p in (self.folder / "staged").iterdir()):
                 written += self._dedupe_day(con, day)
         finally:
