@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -231,15 +232,15 @@ def receive(host: str, port: int, directory: str, token: str | None) -> None:
     serve_receiver(directory, host=host, port=port, token=token, on_ready=ready)
 
 
+def _dataset_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option(
+        "--dataset", default="warehouse", show_default=True, type=click.Path(file_okay=False), help=help_text
+    )
+
+
 @cli.command()
 @click.argument("source")
-@click.option(
-    "--dataset",
-    default="warehouse",
-    show_default=True,
-    type=click.Path(file_okay=False),
-    help="Dataset folder (Parquet) to append to.",
-)
+@_dataset_option("Dataset folder (Parquet) to append to.")
 @click.option("--source-tz", help="Zone of naive report times [default: SMSDATA_TZ or Asia/Shanghai].")
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
 def ingest(source: str, dataset: str, source_tz: str | None, progress: bool) -> None:
@@ -257,13 +258,7 @@ def ingest(source: str, dataset: str, source_tz: str | None, progress: bool) -> 
 
 @cli.command()
 @click.option("--out", default="report.html", show_default=True, type=click.Path(dir_okay=False), help="HTML file.")
-@click.option(
-    "--dataset",
-    default="warehouse",
-    show_default=True,
-    type=click.Path(file_okay=False),
-    help="Reports dataset (from `smsdata ingest`).",
-)
+@_dataset_option("Reports dataset (from `smsdata ingest`).")
 @click.option("--campaign", "campaigns", multiple=True, help="Only this campaign (repeat for several).")
 @click.option("--expire-after", default="72h", show_default=True, help="Pending longer than this counts as expired.")
 @click.option("--no-mask", is_flag=True, help="Show mobiles in full (masked as 138****8000 by default).")
@@ -287,10 +282,15 @@ def report(out: str, dataset: str, campaigns: tuple[str, ...], expire_after: str
     help="Where the demo writes (default: a temporary folder).",
 )
 def demo(directory: str | None) -> None:
-    """Run a whole example against the built-in simulator; needs no account."""
+    """Run the whole flow on loopback; needs no account.
+
+    Starts the simulator and the receiver, sends the sample campaign (data/campaign.xlsx),
+    receives and ingests its delivery reports, prints the KPIs and writes report.html.
+    Run twice with the same --dir, it sends nothing twice.
+    """
     from .demo import run_demo
 
-    summary = run_demo(directory)
+    summary = run_demo(directory, progress=True)
     click.echo(summary.text())
 
 
