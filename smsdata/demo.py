@@ -185,7 +185,7 @@ def run_demo(directory: str | Path | None = None, *, progress: bool = False) -> 
     receiver = ReportReceiver(root / "receiver", token=token)
     with serve_in_background(receiver.app) as inbox:
         sim = GatewaySimulator(
-            [Account("demo", "demo", balance=Decimal(10000))],
+            [Account("demo", "demo", balance=_last_balance(ledger))],
             seed=7,
             callback_url=f"{inbox.url}/reports/{token}",
             latency_median=20.0,
@@ -225,6 +225,16 @@ def run_demo(directory: str | Path | None = None, *, progress: bool = False) -> 
         ingest=str(ingested),
         report=report,
     )
+
+
+def _last_balance(ledger: Path, opening: Decimal = Decimal(10000)) -> Decimal:
+    """The account balance the ledger last saw, so a rerun's fresh simulator starts where the last one ended."""
+    from .balance import balance_history
+
+    if not ledger.exists():
+        return opening
+    history = balance_history(ledger)
+    return Decimal(str(history["value"].iloc[-1])) if len(history) else opening
 
 
 def _wait_for_reports(sim: object, timeout: float = 45.0) -> None:

@@ -165,8 +165,8 @@ def _definitions() -> str:
         "failed: any other report; pending: no report yet (expired: pending longer than the limit). Delivery rate "
         "= delivered / sent, with a Wilson 95% interval. Latency: first DELIVRD report time minus send time, over "
         "delivered messages; negative latencies (clock skew) are counted, not used. Time to receipt: Kaplan-Meier, "
-        "undelivered messages censored at the report time. Reports for msgids never sent are orphans: in the "
-        "audit, never in a rate.</p>"
+        "messages not delivered (yet) censored at the time the report describes. Reports for msgids never sent "
+        "are orphans: in the audit, never in a rate.</p>"
     )
 
 

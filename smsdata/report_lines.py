@@ -34,6 +34,8 @@ Quarantine reasons (:data:`REASONS`), the first that applies:
 ``time_format``            the time is in none of the formats above
 ``impossible_time``        a recognised format with impossible values
                            (30 February, 25:00) or outside 2000-2099
+``line_too_long``          set by ingest: over 1 MiB without a line break
+                           (kept as its first KiB)
 =========================  ============================================
 
 Parsing is vectorised twice over: a numpy fast path reads the canonical lines
@@ -78,6 +80,7 @@ REASONS = (
     "bad_status",
     "time_format",
     "impossible_time",
+    "line_too_long",
 )
 
 ROW_SCHEMA = pa.schema(
