@@ -49,6 +49,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
@@ -162,6 +163,10 @@ def ingest_reports(
     """
     started = time.monotonic()
     tz = source_tz or load_settings().tz
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise IngestError(f"source_tz={tz!r} is not a known time zone") from exc
     root = Path(dataset)
     files = [path for path in _source_files(source) if not _inside(path, root)]
     with _Dataset.open(root) as store:
@@ -170,10 +175,16 @@ def ingest_reports(
         total = sum(max(path.stat().st_size - start, 0) for path, start in todo)
         from tqdm.auto import tqdm
 
-        with tqdm(total=total, unit="B", unit_scale=True, desc="ingest", disable=not progress) as bar:
-            for path, start in todo:
-                run.read_file(path, start, bar)
-        result = run.finish()
+        try:
+            with tqdm(total=total, unit="B", unit_scale=True, desc="ingest", disable=not progress) as bar:
+                for path, start in todo:
+                    run.read_file(path, start, bar)
+            result = run.finish()
+        except OSError as exc:  # a file unreadable, the disk full...: nothing was committed
+            where = f" ({exc.filename})" if exc.filename else ""
+            raise IngestError(
+                f"ingest into {str(root)!r} failed{where}: {exc.strerror or exc}; nothing was committed, run it again"
+            ) from exc
     return IngestResult(**result, seconds=time.monotonic() - started)
 
 
@@ -433,29 +444,26 @@ class _Run:
         cursor = _Cursor(path, start, self.store.lines_before(path) if start else 0)
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
             pending: list[tuple[Future[ParsedChunk] | None, int, list[tuple[int, bytes]]]] = []
-            try:
-                for offset, chunk, too_long in _chunks(path, start, self.chunk_bytes):
-                    future = pool.submit(self._parse, chunk) if len(chunk) else None
-                    pending.append((future, offset, too_long))
-                    while len(pending) > self.workers:  # bounded memory: at most workers + 1 chunks
-                        self._stage(cursor, *pending.pop(0))
-                    bar.update(offset + len(chunk) - cursor.position)
-                    cursor.position = offset + len(chunk)
-                for item in pending:
-                    self._stage(cursor, *item)
-                if cursor.position > start:
-                    with path.open("rb") as f:
-                        head = f.read(min(_HEAD_BYTES, cursor.position))
-                    self.offsets[key] = {
-                        "offset": cursor.position,
-                        "lines": cursor.lines,
-                        "head_len": len(head),
-                        "head": _digest(head),
-                    }
-                    self.counts["files"] += 1
-                    self.counts["bytes"] += cursor.position - start
-            except OSError as exc:
-                raise IngestError(f"cannot read {str(path)!r}: {exc.strerror}") from exc
+            for offset, chunk, too_long in _chunks(path, start, self.chunk_bytes):
+                future = pool.submit(self._parse, chunk) if len(chunk) else None
+                pending.append((future, offset, too_long))
+                while len(pending) > self.workers:  # bounded memory: at most workers + 1 chunks
+                    self._stage(cursor, *pending.pop(0))
+                bar.update(offset + len(chunk) - cursor.position)
+                cursor.position = offset + len(chunk)
+            for item in pending:
+                self._stage(cursor, *item)
+            if cursor.position > start:
+                with path.open("rb") as f:
+                    head = f.read(min(_HEAD_BYTES, cursor.position))
+                self.offsets[key] = {
+                    "offset": cursor.position,
+                    "lines": cursor.lines,
+                    "head_len": len(head),
+                    "head": _digest(head),
+                }
+                self.counts["files"] += 1
+                self.counts["bytes"] += cursor.position - start
 
     def _parse(self, chunk: memoryview) -> ParsedChunk:
         """Parse a chunk and stage its rows (on a worker thread: numpy and Arrow release the GIL)."""
@@ -581,7 +589,12 @@ class _Run:
                 {anti}
             ) TO '{_sql(str(target))}' (FORMAT parquet, COMPRESSION snappy)
         """  # noqa: S608
-        count = con.execute(query).fetchone()
+        import duckdb
+
+        try:
+            count = con.execute(query).fetchone()
+        except duckdb.Error as exc:
+            raise OSError(f"deduplicating {day}: {exc}") from exc
         written = int(count[0]) if count else 0
         if not written:
             shutil.rmtree(target.parent)

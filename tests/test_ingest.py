@@ -229,3 +229,30 @@ def test_killed_at_any_moment_then_run_again_equals_one_clean_run(tmp_path: Path
     ingest(log, tmp_path / "ds")
     assert snapshot(tmp_path / "ds") == snapshot(tmp_path / "clean")
     assert not list((tmp_path / "ds" / "_ingest").glob("run-*"))
+
+
+FULL_DISK = textwrap.dedent(
+    """
+    import resource, signal, sys
+    from smsdata.ingest import IngestError, ingest_reports
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG instead
+    resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
+    try:
+        ingest_reports(sys.argv[1], sys.argv[2], progress=False)
+    except IngestError as exc:
+        print("IngestError:", exc)
+    """
+)
+
+
+def test_a_full_disk_gives_a_clear_error_and_commits_nothing(tmp_path: Path) -> None:
+    log = big_log(tmp_path / "big.log")
+    script = tmp_path / "full.py"
+    script.write_text(FULL_DISK)
+    out = subprocess.run([sys.executable, str(script), str(log), str(tmp_path / "ds")], capture_output=True, text=True)
+    assert "IngestError: ingest into" in out.stdout, out.stdout + out.stderr
+    assert "nothing was committed" in out.stdout
+    assert not (tmp_path / "ds" / "reports").exists()
+    ingest(log, tmp_path / "ds")  # the disk has room again
+    ingest(log, tmp_path / "clean")
+    assert snapshot(tmp_path / "ds") == snapshot(tmp_path / "clean")
