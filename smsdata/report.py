@@ -19,6 +19,7 @@ import pandas as pd
 from . import charts, kpi
 from .balance import LedgerLike, balance_burn
 from .config import load_settings
+from .errors import SmsdataError
 from .ledger import using_ledger
 
 __all__ = ["build_report"]
@@ -64,6 +65,10 @@ def build_report(
 
     Returns:
         The path written.
+
+    Raises:
+        SmsdataError: the report cannot be written (or a KpiError, IngestError
+            or LedgerError from reading its inputs).
     """
     from .ingest import read_reports
 
@@ -99,7 +104,10 @@ def build_report(
         + "\n</body></html>\n"
     )
     target = Path(path)
-    target.write_text(document, encoding="utf-8")
+    try:
+        target.write_text(document, encoding="utf-8")
+    except OSError as exc:
+        raise SmsdataError(f"cannot write the report to {target}: {exc.strerror or exc}") from exc
     return target
 
 
