@@ -271,6 +271,8 @@ def latency(sends: pd.DataFrame, reports: pd.DataFrame, by: By = None) -> pd.Dat
 
     Raises:
         KpiError: a column is missing.
+
+    >>> latency(sends, reports, by="carrier")  # doctest: +SKIP
     """
     group = _columns(by)
     prefix, clause = _group(group)
@@ -312,6 +314,8 @@ def time_to_receipt(sends: pd.DataFrame, reports: pd.DataFrame, by: By = None, a
 
     Raises:
         KpiError: a column is missing.
+
+    >>> time_to_receipt(sends, reports, by="campaign", as_of="2026-11-26")  # doctest: +SKIP
     """
     group = _columns(by)
     prefix, _ = _group(group)
@@ -380,6 +384,8 @@ def status_breakdown(sends: pd.DataFrame, reports: pd.DataFrame, by: By = None) 
 
     Raises:
         KpiError: a column is missing.
+
+    >>> status_breakdown(sends, reports, by="carrier")  # doctest: +SKIP
     """
     group = _columns(by)
     prefix, _ = _group(group)
@@ -426,6 +432,8 @@ def compare(sends: pd.DataFrame, reports: pd.DataFrame, by: By, baseline: Any = 
 
     Raises:
         KpiError: ``by`` is missing, or no group equals ``baseline``.
+
+    >>> compare(sends, reports, by="campaign", baseline="oct-promo")  # doctest: +SKIP
     """
     group = _columns(by)
     if not group:
@@ -469,6 +477,9 @@ def dead_numbers(sends: pd.DataFrame, reports: pd.DataFrame, min_failures: int =
 
     Raises:
         KpiError: a column is missing.
+
+    >>> dead = dead_numbers(sends, reports)  # doctest: +SKIP
+    >>> plan_campaign(customers, mobile="phone", content="...", suppress=dead["mobile"])  # doctest: +SKIP
     """
     sql = """
         WITH per_recipient AS (
@@ -523,6 +534,8 @@ def audit(
 
     Raises:
         KpiError: a column is missing.
+
+    >>> audit(sends, reports).query("count > 0")  # doctest: +SKIP
     """
     cutoff = _moment(as_of) - pd.Timedelta(expire_after)
     queries = {
