@@ -256,3 +256,19 @@ def test_a_full_disk_gives_a_clear_error_and_commits_nothing(tmp_path: Path) -> 
     ingest(log, tmp_path / "ds")  # the disk has room again
     ingest(log, tmp_path / "clean")
     assert snapshot(tmp_path / "ds") == snapshot(tmp_path / "clean")
+
+
+def test_cli_ingest_prints_the_balance_of_lines(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from smsdata.cli import cli
+
+    log = write(tmp_path / "a.log", *GOOD, *BAD)
+    command = ["ingest", str(log), "--dataset", str(tmp_path / "ds"), "--no-progress"]
+    result = CliRunner().invoke(cli, command)
+    assert result.exit_code == 0, result.output
+    assert "6 lines from 1 file(s): 3 new reports, 0 duplicates, 3 quarantined" in result.output
+    assert "read_quarantine" in result.output
+    missing = CliRunner().invoke(cli, ["ingest", str(tmp_path / "nope.log"), "--dataset", str(tmp_path / "ds")])
+    assert missing.exit_code == 1
+    assert "IngestError: no such file or folder" in missing.output
