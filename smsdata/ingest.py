@@ -256,9 +256,11 @@ def _source_files(source: str | os.PathLike[str]) -> list[Path]:
     if path.is_file():
         return [path]
     if path.is_dir():
-        hidden = (p for p in path.rglob("*") if any(part.startswith(".") for part in p.relative_to(path).parts))
-        skip = set(hidden)
-        return sorted(p for p in path.rglob("*") if p.is_file() and p not in skip)
+        return sorted(
+            p
+            for p in path.rglob("*")
+            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+        )
     if glob.has_magic(str(source)):
         matches = sorted(Path(p) for p in glob.glob(str(source), recursive=True) if Path(p).is_file())
         if not matches:
@@ -300,10 +302,9 @@ def _frame(table: pa.Table, columns: list[str]) -> pd.DataFrame:
 class _Dataset:
     """The dataset folder: its lock, its committed state, and publishing runs into it."""
 
-    def __init__(self, root: Path, lock: Any) -> None:
+    def __init__(self, root: Path) -> None:
         self.root = root
         self.work = root / "_ingest"
-        self._lock = lock
         self.state = self._load_state()
 
     @classmethod
@@ -319,7 +320,7 @@ class _Dataset:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 raise IngestError(f"another ingest is writing {str(root)!r}; try again when it ends") from None
-            store = cls(root, lock)
+            store = cls(root)
             store.recover()
             yield store
         finally:
@@ -398,9 +399,9 @@ class _Dataset:
         self.save_state()
         shutil.rmtree(folder, ignore_errors=True)
 
-    def stored_files(self, dates: list[str]) -> list[str]:
-        """Parquet files already published for these date partitions."""
-        return [str(p) for d in dates for p in sorted((self.root / "reports" / f"date={d}").glob("*.parquet"))]
+    def stored_files(self, day: str) -> list[str]:
+        """Parquet files already published in the partition of ``day`` (YYYY-MM-DD)."""
+        return [str(p) for p in sorted((self.root / "reports" / f"date={day}").glob("*.parquet"))]
 
 
 def _digest(data: bytes) -> str:
@@ -567,7 +568,7 @@ class _Run:
         target = self.folder / "reports" / f"date={day}" / f"part-{self.id}.parquet"
         target.parent.mkdir(parents=True)
         staged = self.folder / "staged" / day / "*.parquet"
-        stored = self.store.stored_files([day])
+        stored = self.store.stored_files(day)
         anti = ""
         if stored:
             files = ", ".join(f"'{_sql(f)}'" for f in stored)
