@@ -17,6 +17,7 @@ import pandas as pd
 
 from .config import load_settings
 from .gateway import Gateway
+from .kpi import _moment, delivery_rate
 from .ledger import Ledger, using_ledger
 
 __all__ = ["BalanceBurn", "balance_burn", "balance_history", "record_balance"]
@@ -99,8 +100,7 @@ def balance_burn(
         A :class:`BalanceBurn`.
     """
     tz = tz or load_settings().tz
-    now = pd.Timestamp.now(tz="UTC") if as_of is None else pd.Timestamp(as_of)
-    now = now.tz_localize("UTC") if now.tzinfo is None else now.tz_convert("UTC")
+    now = _moment(as_of)
     with using_ledger(ledger) as opened:
         history = opened.balances()
         if sends is None:
@@ -109,14 +109,19 @@ def balance_burn(
     accepted = sends[sends["state"] == "accepted"]
     if "segments" not in accepted.columns:  # frames built by hand: one segment each
         accepted = accepted.assign(segments=1)
-    steps = _steps(history)
-    daily = _daily(steps, accepted, tz)
+    daily = _daily(_steps(history), accepted, tz)
     campaigns = _campaigns(history, accepted, reports)
-    recent = steps[steps["at"] > now - pd.Timedelta(days=7)]
-    burn = float(recent["spent"].sum()) / 7
+    return BalanceBurn(daily, campaigns, *_forecast(history, now, tz), now)
+
+
+def _forecast(history: pd.DataFrame, now: pd.Timestamp, tz: str) -> tuple[float, float, pd.Timestamp]:
+    """From snapshots up to ``now``: the latest balance, the trailing 7-day burn per day,
+    and the local day the balance reaches 0 at that burn (NaT when nothing was spent)."""
+    steps = _steps(history)
+    burn = float(steps.loc[steps["at"] > now - pd.Timedelta(days=7), "spent"].sum()) / 7
     balance = float(history["value"].iloc[-1]) if len(history) else float("nan")
     runs_out = (now + pd.Timedelta(days=balance / burn)).tz_convert(tz).normalize() if burn > 0 else pd.NaT
-    return BalanceBurn(daily, campaigns, balance, burn, runs_out, now)
+    return balance, burn, runs_out
 
 
 def _steps(history: pd.DataFrame) -> pd.DataFrame:
@@ -143,8 +148,6 @@ def _campaigns(history: pd.DataFrame, accepted: pd.DataFrame, reports: pd.DataFr
     volume["spent"] = _spent_by_campaign(history).reindex(volume.index).fillna(0.0)
     volume["gap"] = volume["spent"] - volume["expected_cost"]
     if reports is not None:
-        from .kpi import delivery_rate
-
         rates = delivery_rate(accepted, reports, by="campaign").set_index("campaign")
         volume["delivered"] = rates["delivered"].reindex(volume.index).fillna(0).astype("int64")
     else:

@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
 from . import kpi
-from .balance import LedgerLike, balance_burn, balance_history
+from .balance import LedgerLike, _forecast, balance_history
 from .config import load_settings
 
 __all__ = ["plot_balance", "plot_carrier_rates", "plot_delivery_rate", "plot_latency", "plot_status_breakdown"]
@@ -212,19 +212,19 @@ def plot_balance(
     ledger: LedgerLike = None, *, as_of: str | pd.Timestamp | None = None, tz: str | None = None, ax: Axes | None = None
 ) -> Figure:
     """Balance snapshots over time, and the straight line to zero at the trailing 7-day burn."""
-    burn = balance_burn(ledger, as_of=as_of, tz=tz)
-    history = balance_history(ledger)
-    history = history[history["at"] <= burn.as_of]
-    figure, ax = _axes(ax)
+    now = kpi._moment(as_of)
     zone = tz or load_settings().tz
+    history = balance_history(ledger)
+    history = history[history["at"] <= now]
+    balance, burn, runs_out = _forecast(history, now, zone)
+    figure, ax = _axes(ax)
     local = history["at"].dt.tz_convert(zone)
     ax.step(local, history["value"], where="post", marker=".", label="balance")
-    if pd.notna(burn.runs_out) and len(history):
-        start = burn.as_of.tz_convert(zone)
-        ax.plot([start, burn.runs_out], [burn.balance, 0], linestyle="--", color="tab:red")
+    if pd.notna(runs_out) and len(history):
+        ax.plot([now.tz_convert(zone), runs_out], [balance, 0], linestyle="--", color="tab:red")
         ax.annotate(
-            f"runs out ~{burn.runs_out:%Y-%m-%d}\n({burn.burn_per_day:,.0f}/day, 7-day average)",
-            (burn.runs_out, 0),
+            f"runs out ~{runs_out:%Y-%m-%d}\n({burn:,.0f}/day, 7-day average)",
+            (runs_out, 0),
             xytext=(-10, 20),
             textcoords="offset points",
             ha="right",

@@ -43,6 +43,7 @@ import pyarrow as pa
 
 from .config import load_settings
 from .errors import SmsdataError
+from .ingest import _utc
 
 __all__ = [
     "KpiError",
@@ -106,8 +107,8 @@ def _require(frame: pd.DataFrame, columns: Sequence[str], name: str) -> None:
 
 
 def _moment(value: Moment) -> pd.Timestamp:
-    stamp = pd.Timestamp.now(tz="UTC") if value is None else pd.Timestamp(value)
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    """``as_of`` in UTC (naive means UTC); now when ``None``."""
+    return pd.Timestamp.now(tz="UTC") if value is None else _utc(value)
 
 
 def _quote(name: str) -> str:
