@@ -62,7 +62,7 @@ from .config import load_settings
 from .errors import SmsdataError
 from .report_lines import ROW_SCHEMA, ParsedChunk, parse_chunk
 
-__all__ = ["IngestError", "IngestResult", "ingest_reports", "read_quarantine", "read_reports"]
+__all__ = ["IngestError", "IngestResult", "ingest_reports", "no_reports", "read_quarantine", "read_reports"]
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,7 @@ _HEAD_BYTES = 4096  # a file whose first bytes changed was replaced: read it aga
 _STATE_VERSION = 1
 
 REPORT_COLUMNS = ["msgid", "mobile", "status", "outcome", "report_time", "received_at"]
+_REPORTS_SCHEMA = pa.schema([*ROW_SCHEMA, pa.field("outcome", pa.string())])
 QUARANTINE_SCHEMA = pa.schema(
     [
         ("line", pa.string()),
@@ -212,11 +213,10 @@ def read_reports(
     """
     folder = _existing(dataset) / "reports"
     lower, upper = _utc(start), _utc(end)
-    schema = pa.schema([*ROW_SCHEMA, pa.field("outcome", pa.string())])
     if not folder.is_dir():
-        return _frame(schema.empty_table(), REPORT_COLUMNS)
+        return no_reports()
     partitioning = pads.partitioning(pa.schema([("date", pa.string())]), flavor="hive")
-    schema = schema.append(pa.field("date", pa.string()))
+    schema = _REPORTS_SCHEMA.append(pa.field("date", pa.string()))
     data = pads.dataset(folder, format="parquet", partitioning=partitioning, schema=schema)
     where = None
     if lower is not None:
@@ -225,6 +225,11 @@ def read_reports(
         below = (pads.field("date") <= upper.strftime("%Y-%m-%d")) & (pads.field("report_time") < upper)
         where = below if where is None else where & below
     return _frame(data.to_table(columns=REPORT_COLUMNS, filter=where), REPORT_COLUMNS)
+
+
+def no_reports() -> pd.DataFrame:
+    """An empty reports DataFrame, with the columns and types :func:`read_reports` returns."""
+    return _frame(_REPORTS_SCHEMA.empty_table(), REPORT_COLUMNS)
 
 
 def read_quarantine(dataset: str | os.PathLike[str]) -> pd.DataFrame:

@@ -104,7 +104,7 @@ class ReportReceiver:
             routes.append(Route("/reports/{token}", self._receive, methods=["POST"]))
         else:
             routes += [Route("/reports", self._receive, methods=["POST"]), Route("/", self._receive, methods=["POST"])]
-        self.app = Starlette(routes=routes, lifespan=self._lifespan, exception_handlers={404: self._not_found})
+        self.app = Starlette(routes=routes, lifespan=self._lifespan, exception_handlers={404: self._on_404})
 
     def __repr__(self) -> str:
         return f"ReportReceiver({str(self.directory)!r}, token={'set' if self._token else None})"
@@ -122,7 +122,10 @@ class ReportReceiver:
     async def _health(self, request: Request) -> Response:
         return JSONResponse({"status": "ok", **vars(self.stats)})
 
-    async def _not_found(self, request: Request, exc: Exception) -> Response:
+    async def _on_404(self, request: Request, exc: Exception) -> Response:
+        return self._not_found()
+
+    def _not_found(self) -> Response:
         self.stats.not_found += 1
         return PlainTextResponse("not found", status_code=404)
 
@@ -130,7 +133,7 @@ class ReportReceiver:
         if self._token is not None:
             given = request.path_params.get("token", "").encode()
             if not hmac.compare_digest(given, self._token):
-                return await self._not_found(request, LookupError())
+                return self._not_found()
         try:
             body = await self._body(request)
         except _TooLarge:

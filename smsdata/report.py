@@ -70,7 +70,7 @@ def build_report(
         SmsdataError: the report cannot be written (or a KpiError, IngestError
             or LedgerError from reading its inputs).
     """
-    from .ingest import read_reports
+    from .ingest import no_reports, read_reports
 
     moment = kpi._moment(as_of)
     if sends is None:
@@ -78,7 +78,7 @@ def build_report(
             sends = opened.sends()
     if reports is None:
         has_data = dataset is not None and Path(dataset).is_dir()
-        reports = read_reports(dataset) if has_data else _no_reports()
+        reports = read_reports(dataset) if has_data else no_reports()
     if campaigns is not None:
         sends = sends[sends["campaign"].isin(list(campaigns))]
     sections = [
@@ -109,17 +109,6 @@ def build_report(
     except OSError as exc:
         raise SmsdataError(f"cannot write the report to {target}: {exc.strerror or exc}") from exc
     return target
-
-
-def _no_reports() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "msgid": pd.Series(dtype="str"),
-            "mobile": pd.Series(dtype="str"),
-            "status": pd.Series(dtype="str"),
-            "report_time": pd.Series(dtype="datetime64[us, UTC]"),
-        }
-    )
 
 
 def _header(title: str, sends: pd.DataFrame, reports: pd.DataFrame, moment: pd.Timestamp) -> str:

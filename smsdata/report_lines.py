@@ -508,7 +508,7 @@ def _escaped(raw: bytes) -> str:
 
 def _url_decoded(frame: pd.DataFrame) -> pd.DataFrame:
     """Decode URL-encoded bodies; one encoded line may carry several reports."""
-    encoded = frame["body"].str.contains(_URL_ESCAPE, regex=True).fillna(False).astype(bool)
+    encoded = _flag(frame["body"].str.contains(_URL_ESCAPE, regex=True))
     if not encoded.any():
         return frame
     decoded = [_LINE_BREAK_TEXT.split(unquote_plus(body)) for body in frame.loc[encoded, "body"]]
@@ -553,5 +553,5 @@ def _parse_times(text: pd.Series, tz: str) -> tuple[np.ndarray, pd.Series]:
     reason = pd.Series(pd.NA, index=text.index, dtype="str")
     reason = reason.mask(~recognised, "time_format")
     usable = us.notna() & (us >= _EARLIEST_US) & (us < _LATEST_US)
-    reason = reason.mask(recognised & ~usable.fillna(False).astype(bool), "impossible_time")
+    reason = reason.mask(recognised & ~_flag(usable), "impossible_time")
     return us.fillna(0).to_numpy(dtype=np.int64), reason
