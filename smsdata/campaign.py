@@ -34,7 +34,7 @@ from .errors import (
     SmsdataError,
 )
 from .gateway import MAX_MOBILES, AsyncGateway, Balance, Gateway
-from .ledger import Ledger, PlannedRequest, utcnow
+from .ledger import Ledger, PlannedRequest, using_ledger, utcnow
 from .numbers import carrier_of, normalise_mobiles
 
 __all__ = [
@@ -416,8 +416,7 @@ def send_campaign(
         plan_or_df = plan_campaign(plan_or_df, **plan_options)
     elif plan_options:
         raise SmsdataError(f"plan options {sorted(plan_options)} only apply when a DataFrame is given")
-    opened = ledger if isinstance(ledger, Ledger) else Ledger(ledger)
-    try:
+    with using_ledger(ledger) as opened:
         return _run_sync(
             lambda: _send(
                 plan_or_df,
@@ -432,9 +431,6 @@ def send_campaign(
                 allow_partial=allow_partial,
             )
         )
-    finally:
-        if opened is not ledger:
-            opened.close()
 
 
 def resume_campaign(name: str, *, gateway: Gateway | AsyncGateway, **options: Any) -> CampaignResult:
