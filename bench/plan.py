@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from _util import machine, peak_rss_mib
 
-from smsdata.campaign import plan_campaign
+from smsdata.planning import plan_campaign
 
 
 def messy_frame(rows: int, seed: int = 1) -> pd.DataFrame:

@@ -22,9 +22,10 @@ import httpx
 import pandas as pd
 from _util import machine, peak_rss_mib, simulator_process
 
-from smsdata.campaign import plan_campaign, send_campaign
+from smsdata.campaign import send_campaign
 from smsdata.gateway import AsyncGateway
 from smsdata.ledger import Ledger
+from smsdata.planning import plan_campaign
 
 
 def numbers(n: int, start: int) -> list[str]:

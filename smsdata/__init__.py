@@ -5,21 +5,15 @@
 """
 
 from .balance import BalanceBurn, balance_burn, balance_history, record_balance
-from .campaign import (
-    BalanceWarning,
-    CampaignPlan,
-    CampaignResult,
-    CampaignStopped,
-    PlanSummary,
-    plan_campaign,
-    resume_campaign,
-    send_campaign,
-)
+from .campaign import CampaignResult, resume_campaign, send_campaign
 from .config import Secret, Settings, load_settings
 from .content import count_segments
 from .errors import (
     AccountFrozen,
     AuthError,
+    CampaignBusy,
+    CampaignInterrupted,
+    CampaignStopped,
     ConfigError,
     ContentTooLong,
     EmptyContent,
@@ -27,6 +21,7 @@ from .errors import (
     GatewayUnreachable,
     InsufficientBalance,
     InvalidMobile,
+    LeaseLost,
     OutcomeUnknown,
     ProtocolError,
     SendFailed,
@@ -48,6 +43,7 @@ from .kpi import (
 )
 from .ledger import Ledger, LedgerError, read_sends
 from .numbers import carrier_of, normalise_mobiles
+from .planning import BalanceWarning, CampaignPlan, PlanSummary, plan_campaign
 from .sheets import read_campaign
 
 __version__ = "0.1.0"
@@ -80,6 +76,8 @@ __all__ = [
     "Balance",
     "BalanceBurn",
     "BalanceWarning",
+    "CampaignBusy",
+    "CampaignInterrupted",
     "CampaignPlan",
     "CampaignResult",
     "CampaignStopped",
@@ -95,6 +93,7 @@ __all__ = [
     "InsufficientBalance",
     "InvalidMobile",
     "KpiError",
+    "LeaseLost",
     "Ledger",
     "LedgerError",
     "OutcomeUnknown",

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from .errors import SmsdataError
+from .errors import CampaignInterrupted, CampaignStopped, SmsdataError
 
 __all__ = ["cli", "main"]
 
@@ -25,11 +25,30 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except CampaignStopped as exc:
+            click.echo(_describe(exc.result))
+            name = exc.result.name
+            raise click.ClickException(
+                f"campaign {name!r} stopped: {type(exc.cause).__name__}: {exc.cause}. Fix the cause, then resume "
+                f"with `smsdata resume {name}`"
+            ) from None
         except SmsdataError as exc:
             raise click.ClickException(f"{type(exc).__name__}: {exc}") from None
+        except CampaignInterrupted as exc:
+            click.echo(_describe(exc.result), err=True)
+            click.echo(f"interrupted: resume with `smsdata resume {exc.result.name}`", err=True)
+            ctx.exit(130)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             ctx.exit(130)
+
+
+def _describe(result: Any) -> str:
+    """A campaign result in the command line's words (the library's ``str`` speaks Python)."""
+    lines = result.describe()
+    if len(result.unknown):
+        lines.append(f"resend them with `smsdata resume {result.name} --resend-unknown`")
+    return "\n".join(lines)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -67,6 +86,7 @@ def balance() -> None:
 @click.option("--sheet", help="With an XLSX FILE: the sheet name.")
 @click.option("--concurrency", default=4, show_default=True, help="Requests in flight at once.")
 @click.option("--rate-limit", type=float, help="At most this many requests per second.")
+@click.option("--price", default="1", show_default=True, help="With FILE: balance units per message segment.")
 @click.option("--dry-run", is_flag=True, help="Plan and check the cost; send and record nothing.")
 @click.option("--allow-partial", is_flag=True, help="Send even if the balance does not cover the cost.")
 def send(file: str | None, to: str | None, content: str | None, **options: Any) -> None:
@@ -99,13 +119,15 @@ def _send_file(
     name: str | None,
     suppress: str | None,
     sheet: str | None,
+    price: str,
     concurrency: int,
     rate_limit: float | None,
     dry_run: bool,
     allow_partial: bool,
 ) -> None:
-    from .campaign import plan_campaign, send_campaign
+    from .campaign import send_campaign
     from .gateway import Gateway
+    from .planning import plan_campaign
     from .sheets import read_campaign
 
     if not mobile_column or not name or (template is None) == (content_column is None):
@@ -116,6 +138,7 @@ def _send_file(
         template=template,
         content=content_column,
         suppress=suppress,
+        price=price,
     )
     with Gateway.from_env() as gw:
         click.echo(str(plan.summary(gw)))
@@ -128,7 +151,7 @@ def _send_file(
             dry_run=dry_run,
             allow_partial=allow_partial,
         )
-    click.echo(str(result))
+    click.echo(_describe(result))
 
 
 @cli.command()
@@ -136,16 +159,25 @@ def _send_file(
 @click.option("--resend-unknown", is_flag=True, help="Also resend requests whose outcome is unknown.")
 @click.option("--concurrency", default=4, show_default=True, help="Requests in flight at once.")
 @click.option("--rate-limit", type=float, help="At most this many requests per second.")
-def resume(name: str, resend_unknown: bool, concurrency: int, rate_limit: float | None) -> None:
-    """Resume campaign NAME from the ledger: send what is still planned."""
+@click.option("--allow-partial", is_flag=True, help="Send even if the balance does not cover the cost.")
+def resume(name: str, resend_unknown: bool, concurrency: int, rate_limit: float | None, allow_partial: bool) -> None:
+    """Resume campaign NAME from the ledger: send what is still planned.
+
+    Only one run of a campaign sends at a time; a second one is refused, naming the first.
+    """
     from .campaign import resume_campaign
     from .gateway import Gateway
 
     with Gateway.from_env() as gw:
         result = resume_campaign(
-            name, gateway=gw, resend_unknown=resend_unknown, concurrency=concurrency, rate_limit=rate_limit
+            name,
+            gateway=gw,
+            resend_unknown=resend_unknown,
+            concurrency=concurrency,
+            rate_limit=rate_limit,
+            allow_partial=allow_partial,
         )
-    click.echo(str(result))
+    click.echo(_describe(result))
 
 
 @cli.command()

@@ -15,9 +15,13 @@ Variables already in the environment win over the ``.env`` file.
 
 from __future__ import annotations
 
+import html
+import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote, quote_plus
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
@@ -28,6 +32,7 @@ __all__ = ["DEFAULT_HOME", "DEFAULT_TZ", "Secret", "Settings", "load_settings"]
 
 DEFAULT_HOME = "./smsdata-home"
 DEFAULT_TZ = "Asia/Shanghai"
+MASK = "**********"
 
 
 class Secret:
@@ -51,6 +56,20 @@ class Secret:
     def __bool__(self) -> bool:
         return bool(self._value)
 
+    def redact(self, text: str) -> str:
+        """``text`` with every form of the value masked: as is, percent-encoded (as a form or a
+        URL carries it, either hex case), HTML-escaped and JSON-escaped.
+
+        For what is *shown* (exception texts, logs), never for what is parsed: a
+        numeric password can equal a msgid.
+
+        >>> Secret("p@ss/w0rd=1").redact("echo: Pwd=p%40ss%2Fw0rd%3D1")
+        'echo: Pwd=**********'
+        """
+        if not self._value:
+            return text
+        return _forms_pattern(self._value).sub(MASK, text)
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Secret) and other._value == self._value
 
@@ -58,13 +77,28 @@ class Secret:
         return hash(("Secret", self._value))
 
     def __repr__(self) -> str:
-        return "Secret('**********')"
+        return f"Secret({MASK!r})"
 
     __str__ = __repr__
 
     def __reduce__(self):
         # Pickling would write the value in clear to disk or a pipe.
         raise TypeError("a Secret cannot be pickled")
+
+
+def _forms_pattern(value: str) -> re.Pattern[str]:
+    """One pattern matching ``value`` in every form a server might echo it back in."""
+    forms = {
+        value,
+        html.escape(value, quote=True),
+        html.escape(value, quote=False),
+        json.dumps(value)[1:-1],
+        json.dumps(value, ensure_ascii=False)[1:-1],
+    }
+    for encoded in (quote(value, safe=""), quote(value), quote_plus(value)):
+        forms |= {encoded, re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), encoded)}
+    # Longest first, so that a form containing another is masked whole.
+    return re.compile("|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True)))
 
 
 @dataclass(frozen=True)

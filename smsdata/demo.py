@@ -167,11 +167,12 @@ def run_demo(directory: str | Path | None = None, *, progress: bool = False) -> 
     """
     from ._serve import serve_in_background
     from .balance import balance_burn
-    from .campaign import plan_campaign, send_campaign
+    from .campaign import send_campaign
     from .gateway import Gateway
     from .ingest import ingest_reports, read_reports
     from .kpi import delivery_rate, latency
     from .ledger import read_sends
+    from .planning import plan_campaign
     from .receiver import ReportReceiver
     from .report import build_report
     from .simulator import Account, GatewaySimulator

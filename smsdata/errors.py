@@ -15,7 +15,14 @@ The tree::
     │   └── AccountFrozen          send 8 / balance 2: account frozen
     ├── ProtocolError              the answer cannot be understood (status_code, snippet)
     ├── GatewayUnreachable         the request certainly did not reach the gateway
-    └── OutcomeUnknown             the request may have reached the gateway; no answer came back
+    ├── OutcomeUnknown             the request may have reached the gateway; no answer came back
+    ├── LedgerError                the ledger cannot be opened or written (disk full, locked, corrupt)
+    ├── CampaignStopped            an account-level failure stopped a campaign midway (cause, result)
+    ├── CampaignBusy               another run is sending this campaign now (holder)
+    └── LeaseLost                  another run took this campaign over; this run stopped sending
+
+    KeyboardInterrupt
+    └── CampaignInterrupted        Ctrl-C (or cancellation) stopped a campaign; what it did is recorded (result)
 
 ``GatewayError.code`` is an ``int`` where the gateway's ``respCode`` is numeric,
 else the raw string. Errors raised by local validation before any request
@@ -31,6 +38,9 @@ from __future__ import annotations
 __all__ = [
     "AccountFrozen",
     "AuthError",
+    "CampaignBusy",
+    "CampaignInterrupted",
+    "CampaignStopped",
     "ConfigError",
     "ContentTooLong",
     "EmptyContent",
@@ -38,6 +48,8 @@ __all__ = [
     "GatewayUnreachable",
     "InsufficientBalance",
     "InvalidMobile",
+    "LeaseLost",
+    "LedgerError",
     "OutcomeUnknown",
     "ProtocolError",
     "SendFailed",
@@ -154,6 +166,58 @@ class OutcomeUnknown(SmsdataError):
     The gateway de-duplicates identical content to the same number, so a
     byte-identical resend is the safe way to settle it.
     """
+
+
+class LedgerError(SmsdataError):
+    """The ledger cannot be opened or written (disk full, locked, corrupt); nothing was sent after it."""
+
+
+class CampaignStopped(SmsdataError):
+    """An account-level failure (auth, balance, frozen), an unreachable gateway or a lost lease
+    stopped a campaign midway.
+
+    What was not sent stays ``planned``; ``cause`` is the error, ``result`` the
+    :class:`~smsdata.campaign.CampaignResult` so far. Fix the cause, then resume.
+    """
+
+    def __init__(self, message: str, cause: SmsdataError, result: object) -> None:
+        super().__init__(message)
+        self.cause = cause
+        self.result = result
+
+
+class CampaignBusy(SmsdataError):
+    """Another run holds this campaign's lease in the ledger: it is sending the campaign now.
+
+    Nothing was sent or changed. ``holder`` describes that run (host, pid, since,
+    last heartbeat). Wait for it to finish; a lease whose process is gone is
+    taken over by the next run (at once on the same machine, after the lease
+    time-out elsewhere).
+    """
+
+    def __init__(self, message: str, holder: str) -> None:
+        super().__init__(message)
+        self.holder = holder
+
+
+class LeaseLost(SmsdataError):
+    """Another run took over this campaign (this run's heartbeat had stopped for too long).
+
+    This run claims nothing more; requests it had on the wire keep their true outcome.
+    """
+
+
+class CampaignInterrupted(KeyboardInterrupt):
+    """Ctrl-C, a notebook interrupt or task cancellation stopped a campaign, after recording it.
+
+    A :class:`KeyboardInterrupt`, so that ``except Exception`` does not swallow a
+    Ctrl-C. Requests already on the wire were answered and recorded; requests that
+    never left are ``planned`` again; ``result`` is where the campaign stands.
+    """
+
+    def __init__(self, message: str, result: object) -> None:
+        super().__init__(message)
+        self.result = result
 
 
 _SEND_CODES: dict[int, type[GatewayError]] = {

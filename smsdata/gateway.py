@@ -22,16 +22,17 @@ import json
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal, TypeVar
+from urllib.parse import urlencode
 
 import httpx
 
 from .config import Secret, load_settings
 from .errors import (
+    ConfigError,
     ContentTooLong,
     EmptyContent,
     GatewayUnreachable,
@@ -205,22 +206,103 @@ def _check_send(mobiles: list[str], content: str) -> None:
 # ---------------------------------------------------------------- transport boundary
 
 
-@contextmanager
-def _map_transport_errors(base_url: str) -> Iterator[None]:
-    """Translate httpx errors: not sent -> GatewayUnreachable, maybe sent -> OutcomeUnknown."""
-    try:
-        yield
-    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-        raise GatewayUnreachable(f"cannot reach the gateway at {base_url}: {type(exc).__name__}: {exc}") from exc
-    except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-        raise OutcomeUnknown(
-            f"no answer from {base_url} after the request went out ({type(exc).__name__}); "
-            "it may or may not have been processed"
-        ) from exc
-    except httpx.UnsupportedProtocol as exc:
-        raise SmsdataError(f"bad gateway URL {base_url!r}: {exc}") from exc
-    except httpx.HTTPError as exc:
-        raise OutcomeUnknown(f"HTTP failure talking to {base_url}: {type(exc).__name__}: {exc}") from exc
+class _RequestBody(bytes):
+    """The encoded form or JSON body: it holds the password, so its repr never shows it.
+
+    Tracebacks that capture frame locals (Sentry, IPython's verbose mode,
+    ``pytest -l``) print every local with ``repr``.
+    """
+
+    def __repr__(self) -> str:
+        return f"<request body, {len(self)} bytes, not shown>"
+
+
+_FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+_JSON = {"Content-Type": "application/json"}
+
+
+def _transport_error(exc: httpx.HTTPError, base_url: str, pwd: Secret) -> SmsdataError:
+    """Map an httpx error: not sent -> GatewayUnreachable, maybe sent -> OutcomeUnknown.
+
+    The caller raises the result *outside* its ``except`` block, so the httpx
+    exception (whose ``request.content`` holds the password) is in no chain.
+    """
+    detail = pwd.redact(f"{type(exc).__name__}: {exc}")
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
+        return GatewayUnreachable(f"cannot reach the gateway at {base_url}: {detail}")
+    if isinstance(exc, httpx.TimeoutException | httpx.NetworkError | httpx.RemoteProtocolError):
+        return OutcomeUnknown(
+            f"no answer from {base_url} after the request went out ({detail}); it may or may not have been processed"
+        )
+    if isinstance(exc, httpx.UnsupportedProtocol):
+        return ConfigError(f"bad gateway URL {base_url!r}: {detail}")
+    return OutcomeUnknown(f"HTTP failure talking to {base_url}: {detail}")
+
+
+class _WireWatch:
+    """Calls ``on_write`` once, when the request's first byte is about to be written.
+
+    httpcore reports ``*.send_request_headers.started`` through the ``trace``
+    extension; a transport that reports nothing (a mock, an ASGI app) counts as
+    written as soon as it is handed the request, which is the safe side.
+    """
+
+    def __init__(self, on_write: Callable[[], object] | None, traced: bool) -> None:
+        self._on_write = on_write
+        self._traced = traced
+        self._written = False
+
+    def extensions(self, *, asynchronous: bool) -> dict[str, Any]:
+        """The httpx request extensions to pass, if any (httpcore wants an async trace for async I/O)."""
+        if self._on_write is None or not self._traced:
+            return {}
+        return {"trace": self._atrace if asynchronous else self._trace}
+
+    def handing_over(self) -> None:
+        """The request is about to be handed to the transport."""
+        if not self._traced:
+            self._fire()
+
+    def _trace(self, event: str, info: dict[str, Any]) -> None:
+        if event.endswith(".send_request_headers.started"):
+            self._fire()
+
+    async def _atrace(self, event: str, info: dict[str, Any]) -> None:
+        self._trace(event, info)
+
+    def _fire(self) -> None:
+        if self._on_write is not None and not self._written:
+            self._written = True
+            self._on_write()
+
+
+def _traced(transport: object) -> bool:
+    """Whether ``transport`` is httpx's own (httpcore-based, so it reports when it writes)."""
+    return transport is None or isinstance(transport, httpx.HTTPTransport | httpx.AsyncHTTPTransport)
+
+
+class _ThreadedTransport(httpx.AsyncBaseTransport):
+    """An async face on a blocking transport (for :meth:`Gateway.to_async`): each request in a thread."""
+
+    def __init__(self, transport: httpx.BaseTransport) -> None:
+        self._transport = transport
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        await request.aread()
+
+        def call() -> httpx.Response:
+            response = self._transport.handle_request(request)
+            try:
+                return httpx.Response(
+                    response.status_code,
+                    headers=response.headers,
+                    content=response.read(),
+                    extensions=response.extensions,
+                )
+            finally:
+                response.close()
+
+        return await asyncio.to_thread(call)
 
 
 class _Core:
@@ -236,13 +318,16 @@ class _Core:
         encoding: Encoding,
         retries: int,
         backoff: float,
+        transport: object,
     ) -> None:
         if encoding not in ("form", "json"):
-            raise ValueError(f"encoding must be 'form' or 'json', got {encoding!r}")
+            raise ConfigError(f"encoding must be 'form' or 'json', got {encoding!r}")
         base_url = base_url.strip().rstrip("/")
         for suffix in (SEND_PATH, BALANCE_PATH):
             if base_url.endswith(suffix):
                 base_url = base_url[: -len(suffix)]
+        if not base_url.startswith(("http://", "https://")):
+            raise ConfigError(f"the gateway URL must start with http:// or https://, got {base_url!r}")
         self.base_url = base_url
         self.uid = uid
         self._pwd = pwd if isinstance(pwd, Secret) else Secret(pwd)
@@ -250,47 +335,54 @@ class _Core:
         self.encoding = encoding
         self.retries = retries
         self.backoff = backoff
+        self._transport = transport
+        self._traced = _traced(transport)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r}, uid={self.uid!r}, encoding={self.encoding!r})"
 
-    def _request(self, path: str, fields: dict[str, str]) -> tuple[str, dict[str, Any]]:
+    def _request(self, path: str, fields: dict[str, str]) -> tuple[str, _RequestBody, dict[str, str]]:
+        """URL, encoded body and headers; the password lives only inside the body."""
         payload = {"Uid": self.uid, "Pwd": self._pwd.reveal(), **fields}
-        key = "data" if self.encoding == "form" else "json"
-        return self.base_url + path, {key: payload}
+        if self.encoding == "form":
+            return self.base_url + path, _RequestBody(urlencode(payload).encode()), _FORM
+        return self.base_url + path, _RequestBody(json.dumps(payload).encode()), _JSON
 
-    def _redact(self, text: str) -> str:
-        secret = self._pwd.reveal()
-        return text.replace(secret, "**********") if secret else text
-
-    def _answer(self, response: httpx.Response) -> tuple[dict[str, Any], str]:
-        body = self._redact(_decode(response.content))
+    def _answer(self, response: httpx.Response) -> dict[str, Any]:
+        """Parse the answer as received; only what an exception shows is redacted."""
+        text = _decode(response.content)
         try:
-            return parse_answer(body, response.status_code), body
+            return parse_answer(text, response.status_code)
         except ProtocolError:
-            if response.is_server_error:
-                raise ProtocolError(
-                    "gateway error page; the request may or may not have been processed",
-                    status_code=response.status_code,
-                    body=body,
-                ) from None
-            raise
+            pass
+        # Raised here, outside the except block: the unredacted error is in no chain.
+        what = (
+            "gateway error page; the request may or may not have been processed"
+            if response.is_server_error
+            else "not a gateway answer"
+        )
+        raise ProtocolError(what, status_code=response.status_code, body=self._pwd.redact(text))
+
+    def _failure(self, fields: dict[str, Any], response: httpx.Response) -> tuple[int | str, str, str]:
+        """``(code, message, body)`` of a failure answer, redacted for showing."""
+        shown = self._pwd.redact
+        return fields["respCode"], shown(fields["respMsg"]), shown(_decode(response.content))
 
     def _send_result(self, response: httpx.Response, count: int) -> SendResult:
-        fields, body = self._answer(response)
+        fields = self._answer(response)
         code = fields["respCode"]
-        log.debug("send of %d numbers -> code %s msgid %s", count, code, fields["msgid"])
+        log.debug("send of %d numbers -> code %s", count, code)
         if code != 0:
-            raise send_error(code, fields["respMsg"], body)
+            raise send_error(*self._failure(fields, response))
         if not fields["msgid"]:
             log.warning("the gateway accepted a send without a msgid; its reports cannot be matched")
         return SendResult(msgid=fields["msgid"], code=code, message=fields["respMsg"])
 
     def _balance_result(self, response: httpx.Response) -> Balance:
-        fields, body = self._answer(response)
+        fields = self._answer(response)
         code = fields["respCode"]
         if code != 0:
-            raise balance_error(code, fields["respMsg"], body)
+            raise balance_error(*self._failure(fields, response))
         raw = fields["respMsg"]
         match = _NUMBER_RE.search(raw.replace(",", ""))
         try:
@@ -298,7 +390,11 @@ class _Core:
         except InvalidOperation:
             value = None
         if value is None:
-            raise ProtocolError("balance answer has no number in respMsg", status_code=response.status_code, body=body)
+            raise ProtocolError(
+                "balance answer has no number in respMsg",
+                status_code=response.status_code,
+                body=self._pwd.redact(_decode(response.content)),
+            )
         return Balance(value=value, raw=raw)
 
     def _should_retry(self, exc: Exception, attempt: int, *, idempotent: bool) -> bool:
@@ -348,7 +444,16 @@ class Gateway(_Core):
         retries: int = 2,
         backoff: float = 0.5,
     ) -> None:
-        super().__init__(base_url, uid, pwd, timeout=timeout, encoding=encoding, retries=retries, backoff=backoff)
+        super().__init__(
+            base_url,
+            uid,
+            pwd,
+            timeout=timeout,
+            encoding=encoding,
+            retries=retries,
+            backoff=backoff,
+            transport=transport,
+        )
         self._client = httpx.Client(timeout=timeout, transport=transport)
 
     @classmethod
@@ -360,13 +465,38 @@ class Gateway(_Core):
         """
         return cls(**_kwargs_from_env(kwargs))
 
-    def to_async(self, **overrides: Any) -> AsyncGateway:
-        """An :class:`AsyncGateway` with the same URL, account and options (a new connection pool)."""
-        options = {"timeout": self.timeout, "encoding": self.encoding, "retries": self.retries, "backoff": self.backoff}
-        return AsyncGateway(self.base_url, self.uid, self._pwd, **{**options, **overrides})
+    def to_async(self) -> AsyncGateway:
+        """An :class:`AsyncGateway` with the same URL, account and every option, transport included.
 
-    def send(self, mobiles: str | Iterable[str], content: str) -> SendResult:
+        A transport that is async too (``httpx.MockTransport``) is shared; a blocking-only
+        one runs each request in a worker thread. The connection pool is new.
+        """
+        transport = self._transport
+        if transport is not None and not isinstance(transport, httpx.AsyncBaseTransport):
+            transport = _ThreadedTransport(transport)  # type: ignore[arg-type]
+        return AsyncGateway(
+            self.base_url,
+            self.uid,
+            self._pwd,
+            timeout=self.timeout,
+            encoding=self.encoding,
+            retries=self.retries,
+            backoff=self.backoff,
+            transport=transport,
+        )
+
+    def send(
+        self, mobiles: str | Iterable[str], content: str, *, on_write: Callable[[], object] | None = None
+    ) -> SendResult:
         """Send ``content`` to ``mobiles`` (at most 5,000) in one request.
+
+        Args:
+            mobiles: a comma-separated string or an iterable of numbers.
+            content: the message, at most 268 characters.
+            on_write: called once, just before the request's first byte is written to the
+                connection (after connecting). A send interrupted before it was called
+                certainly did not reach the gateway. With a transport that does not report
+                writes (a mock), it is called when the transport is handed the request.
 
         Raises:
             GatewayError: the gateway's failure code, as its subclass (or raised
@@ -377,8 +507,11 @@ class Gateway(_Core):
         """
         numbers = mobile_list(mobiles)
         _check_send(numbers, content)
-        url, kwargs = self._request(SEND_PATH, {"Mobile": ",".join(numbers), "Content": content})
-        return self._retrying(lambda: self._send_result(self._post(url, kwargs), len(numbers)), idempotent=False)
+        url, body, headers = self._request(SEND_PATH, {"Mobile": ",".join(numbers), "Content": content})
+        watch = _WireWatch(on_write, self._traced)
+        return self._retrying(
+            lambda: self._send_result(self._post(url, body, headers, watch), len(numbers)), idempotent=False
+        )
 
     def balance(self) -> Balance:
         """Return the account balance (units as the gateway counts them, usually messages).
@@ -387,12 +520,17 @@ class Gateway(_Core):
             AuthError, AccountFrozen: balance codes 1 and 2.
             GatewayUnreachable, OutcomeUnknown, ProtocolError: after retries.
         """
-        url, kwargs = self._request(BALANCE_PATH, {})
-        return self._retrying(lambda: self._balance_result(self._post(url, kwargs)), idempotent=True)
+        url, body, headers = self._request(BALANCE_PATH, {})
+        watch = _WireWatch(None, self._traced)
+        return self._retrying(lambda: self._balance_result(self._post(url, body, headers, watch)), idempotent=True)
 
-    def _post(self, url: str, kwargs: dict[str, Any]) -> httpx.Response:
-        with _map_transport_errors(self.base_url):
-            return self._client.post(url, **kwargs)
+    def _post(self, url: str, body: _RequestBody, headers: dict[str, str], watch: _WireWatch) -> httpx.Response:
+        watch.handing_over()
+        try:
+            return self._client.post(url, content=body, headers=headers, extensions=watch.extensions(asynchronous=False))
+        except httpx.HTTPError as exc:
+            error = _transport_error(exc, self.base_url, self._pwd)
+        raise error  # outside the except block: see _transport_error
 
     def _retrying(self, call: Callable[[], T], *, idempotent: bool) -> T:
         """Run ``call``, retrying what :meth:`_Core._should_retry` allows."""
@@ -438,37 +576,57 @@ class AsyncGateway(_Core):
         backoff: float = 0.5,
         limits: httpx.Limits | None = None,
     ) -> None:
-        super().__init__(base_url, uid, pwd, timeout=timeout, encoding=encoding, retries=retries, backoff=backoff)
-        self._client = httpx.AsyncClient(timeout=timeout, transport=transport, limits=limits or _DEFAULT_LIMITS)
+        super().__init__(
+            base_url,
+            uid,
+            pwd,
+            timeout=timeout,
+            encoding=encoding,
+            retries=retries,
+            backoff=backoff,
+            transport=transport,
+        )
+        self.limits = limits or _DEFAULT_LIMITS
+        self._client = httpx.AsyncClient(timeout=timeout, transport=transport, limits=self.limits)
 
     @classmethod
     def from_env(cls, **kwargs: Any) -> AsyncGateway:
         """Build from ``SMSDATA_URL``, ``SMSDATA_UID``, ``SMSDATA_PWD``; see :meth:`Gateway.from_env`."""
         return cls(**_kwargs_from_env(kwargs))
 
-    async def send(self, mobiles: str | Iterable[str], content: str) -> SendResult:
-        """Send ``content`` to ``mobiles``; raises as :meth:`Gateway.send`."""
+    async def send(
+        self, mobiles: str | Iterable[str], content: str, *, on_write: Callable[[], object] | None = None
+    ) -> SendResult:
+        """Send ``content`` to ``mobiles``; takes and raises as :meth:`Gateway.send`."""
         numbers = mobile_list(mobiles)
         _check_send(numbers, content)
-        url, kwargs = self._request(SEND_PATH, {"Mobile": ",".join(numbers), "Content": content})
+        url, body, headers = self._request(SEND_PATH, {"Mobile": ",".join(numbers), "Content": content})
+        watch = _WireWatch(on_write, self._traced)
 
         async def once() -> SendResult:
-            return self._send_result(await self._post(url, kwargs), len(numbers))
+            return self._send_result(await self._post(url, body, headers, watch), len(numbers))
 
         return await self._retrying(once, idempotent=False)
 
     async def balance(self) -> Balance:
         """Return the account balance; raises as :meth:`Gateway.balance`."""
-        url, kwargs = self._request(BALANCE_PATH, {})
+        url, body, headers = self._request(BALANCE_PATH, {})
+        watch = _WireWatch(None, self._traced)
 
         async def once() -> Balance:
-            return self._balance_result(await self._post(url, kwargs))
+            return self._balance_result(await self._post(url, body, headers, watch))
 
         return await self._retrying(once, idempotent=True)
 
-    async def _post(self, url: str, kwargs: dict[str, Any]) -> httpx.Response:
-        with _map_transport_errors(self.base_url):
-            return await self._client.post(url, **kwargs)
+    async def _post(self, url: str, body: _RequestBody, headers: dict[str, str], watch: _WireWatch) -> httpx.Response:
+        watch.handing_over()
+        try:
+            return await self._client.post(
+                url, content=body, headers=headers, extensions=watch.extensions(asynchronous=True)
+            )
+        except httpx.HTTPError as exc:
+            error = _transport_error(exc, self.base_url, self._pwd)
+        raise error  # outside the except block: see _transport_error
 
     async def _retrying(self, call: Callable[[], Awaitable[T]], *, idempotent: bool) -> T:
         """Await ``call()``, retrying what :meth:`_Core._should_retry` allows."""

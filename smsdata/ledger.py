@@ -5,20 +5,36 @@ A request moves ``planned -> in_flight -> accepted | rejected | unknown``.
 so a crash or a timeout between the two leaves ``in_flight``, which the next
 run turns into ``unknown``: never a silent resend.
 
-Tables: ``campaigns`` (name, plan fingerprint, totals), ``requests`` (one per
-gateway request: content, mobiles, state, code, msgid, times), ``recipients``
-(one per message: request, source row, mobile, carrier) and ``balances``
-(snapshots). Times are stored as UTC ISO 8601 text.
+Who may send: a run first takes the campaign's **lease** (:meth:`Ledger.acquire_lease`),
+a row naming its holder with a heartbeat. While the lease is live no other run
+(thread, kernel, process, machine) may take it: it gets :class:`CampaignBusy`.
+A lease whose holder is gone is taken over: at once when the holder was a
+process on this machine that no longer exists, else once its heartbeat is
+older than the lease's time-out. Each request is then **claimed** by one
+guarded update (``planned -> in_flight``, checked by row count, in the same
+transaction that checks the lease), and its outcome is written only by the
+run that claimed it. So two runs never send the same request, and no run
+turns another live run's ``in_flight`` requests into ``unknown``.
+
+Tables: ``campaigns`` (name, plan fingerprint, totals, price per segment),
+``requests`` (one per gateway request: content, mobiles, state, code, msgid,
+times, the claiming run), ``recipients`` (one per message: request, source
+row, mobile, carrier), ``leases`` (the run sending each campaign now) and
+``balances`` (snapshots). Times are stored as UTC ISO 8601 text.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
+import os
+import secrets
+import socket
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -27,9 +43,26 @@ from typing import Any
 import pandas as pd
 
 from .config import load_settings
-from .errors import SmsdataError
+from .errors import CampaignBusy, LeaseLost, LedgerError
 
-__all__ = ["STATES", "Ledger", "LedgerError", "PlannedRequest", "read_sends", "using_ledger", "utcnow"]
+__all__ = [
+    "LEASE_TTL",
+    "STATES",
+    "Lease",
+    "Ledger",
+    "LedgerBatch",
+    "LedgerError",
+    "Outcome",
+    "PlannedRequest",
+    "read_sends",
+    "using_ledger",
+    "utcnow",
+]
+
+log = logging.getLogger("smsdata.ledger")
+
+LEASE_TTL = 60.0
+"""Seconds without a heartbeat after which a lease held from another machine may be taken over."""
 
 STATES = ("planned", "in_flight", "accepted", "rejected", "unknown")
 
@@ -40,7 +73,8 @@ CREATE TABLE IF NOT EXISTS campaigns (
     created_at  TEXT NOT NULL,
     recipients  INTEGER NOT NULL,
     requests    INTEGER NOT NULL,
-    segments    INTEGER NOT NULL
+    segments    INTEGER NOT NULL,
+    price       TEXT NOT NULL DEFAULT '1'
 );
 CREATE TABLE IF NOT EXISTS requests (
     id          INTEGER PRIMARY KEY,
@@ -57,6 +91,7 @@ CREATE TABLE IF NOT EXISTS requests (
     attempts    INTEGER NOT NULL DEFAULT 0,
     sent_at     TEXT,
     finished_at TEXT,
+    claimed_by  TEXT,
     UNIQUE (campaign, seq)
 );
 CREATE INDEX IF NOT EXISTS requests_state ON requests (campaign, state);
@@ -67,6 +102,14 @@ CREATE TABLE IF NOT EXISTS recipients (
     carrier     TEXT
 );
 CREATE INDEX IF NOT EXISTS recipients_request ON recipients (request_id);
+CREATE TABLE IF NOT EXISTS leases (
+    campaign     TEXT PRIMARY KEY,
+    holder       TEXT NOT NULL,
+    machine      TEXT NOT NULL,
+    pid          INTEGER NOT NULL,
+    started_at   TEXT NOT NULL,
+    heartbeat_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS balances (
     at          TEXT NOT NULL,
     value       TEXT NOT NULL,
@@ -75,9 +118,11 @@ CREATE TABLE IF NOT EXISTS balances (
 );
 """
 
-
-class LedgerError(SmsdataError):
-    """The ledger cannot be opened or written (disk full, locked, corrupt); nothing was sent after it."""
+# Columns added after the first release, for ledgers created before them.
+_ADDED_COLUMNS = (
+    ("campaigns", "price", "TEXT NOT NULL DEFAULT '1'"),
+    ("requests", "claimed_by", "TEXT"),
+)
 
 
 def utcnow() -> str:
@@ -94,6 +139,131 @@ class PlannedRequest:
     mobiles: str
     recipients: int
     segments: int
+
+    @property
+    def billed_segments(self) -> int:
+        """Segments the gateway charges for this request: recipients times segments per message."""
+        return self.recipients * self.segments
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of a sent request. ``state``: ``accepted``, ``rejected`` or ``unknown``."""
+
+    state: str
+    code: str | None
+    message: str
+    msgid: str | None
+    sent_at: str
+    finished_at: str
+
+
+def _machine() -> str:
+    """This machine and PID namespace: a PID means the same process only within it."""
+    try:
+        namespace = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        namespace = 0
+    return f"{socket.gethostname()}/{namespace}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: it exists, owned by someone else
+        return True
+    return True
+
+
+@dataclass(frozen=True)
+class Lease:
+    """The right to send one campaign, held by one run (see :meth:`Ledger.acquire_lease`)."""
+
+    campaign: str
+    holder: str = field(repr=False)
+    ttl: float = LEASE_TTL
+    taken_over: str | None = None
+
+    @staticmethod
+    def describe(machine: str, pid: int, started_at: str, heartbeat_at: str) -> str:
+        """A holder in words: which process, where, since when, last heard of when."""
+        age = (datetime.now(UTC) - datetime.fromisoformat(heartbeat_at)).total_seconds()
+        return (
+            f"pid {pid} on {machine.split('/')[0]!r}, running since {started_at[:19].replace('T', ' ')} UTC, "
+            f"last heartbeat {max(age, 0):.0f} s ago"
+        )
+
+
+class LedgerBatch:
+    """The writes of one transaction of a sending run (see :meth:`Ledger.batch`)."""
+
+    def __init__(self, db: sqlite3.Connection, lease: Lease) -> None:
+        self._db = db
+        self._lease = lease
+        self._lease_ok: bool | None = None
+
+    def _holds_lease(self) -> bool:
+        if self._lease_ok is None:
+            row = self._db.execute(
+                "UPDATE leases SET heartbeat_at = ? WHERE campaign = ? AND holder = ? RETURNING 1",
+                (utcnow(), self._lease.campaign, self._lease.holder),
+            ).fetchone()
+            self._lease_ok = row is not None
+        return self._lease_ok
+
+    @property
+    def lease_confirmed(self) -> bool:
+        """Whether this transaction found the lease still held by its run."""
+        return self._lease_ok is True
+
+    def heartbeat(self) -> bool:
+        """Renew the lease; ``False`` if another run has taken it over."""
+        return self._holds_lease()
+
+    def claim(self, request_id: int) -> bool:
+        """``planned -> in_flight`` for this run; ``False`` if the request is not planned or the lease is lost."""
+        if not self._holds_lease():
+            return False
+        cursor = self._db.execute(
+            "UPDATE requests SET state = 'in_flight', attempts = attempts + 1, sent_at = ?, claimed_by = ? "
+            "WHERE id = ? AND state = 'planned'",
+            (utcnow(), self._lease.holder, request_id),
+        )
+        return cursor.rowcount == 1
+
+    def record(self, request_id: int, outcome: Outcome) -> bool:
+        """Write the outcome of a request this run claimed; ``False`` if another run has since claimed it.
+
+        Also after a takeover turned it ``unknown``: the true outcome is better than unknown.
+        """
+        cursor = self._db.execute(
+            "UPDATE requests SET state = ?, code = ?, message = ?, msgid = ?, sent_at = ?, finished_at = ? "
+            "WHERE id = ? AND claimed_by = ? AND state IN ('in_flight', 'unknown')",
+            (
+                outcome.state,
+                outcome.code,
+                outcome.message,
+                outcome.msgid,
+                outcome.sent_at,
+                outcome.finished_at,
+                request_id,
+                self._lease.holder,
+            ),
+        )
+        if cursor.rowcount != 1:
+            log.warning("outcome of request %d not recorded: another run has claimed it since", request_id)
+        return cursor.rowcount == 1
+
+    def put_back(self, request_id: int, message: str) -> bool:
+        """``in_flight -> planned`` for a request this run claimed but certainly did not send."""
+        cursor = self._db.execute(
+            "UPDATE requests SET state = 'planned', attempts = attempts - 1, sent_at = NULL, message = ? "
+            "WHERE id = ? AND claimed_by = ? AND state = 'in_flight'",
+            (message, request_id, self._lease.holder),
+        )
+        return cursor.rowcount == 1
 
 
 class Ledger:
@@ -116,6 +286,7 @@ class Ledger:
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.executescript(_SCHEMA)
+            self._add_missing_columns()
         except (sqlite3.Error, OSError) as exc:
             raise LedgerError(f"cannot open the ledger {self.path}: {exc}") from exc
         mode = self._db.execute("PRAGMA journal_mode").fetchone()[0]
@@ -125,6 +296,13 @@ class Ledger:
 
     def __repr__(self) -> str:
         return f"Ledger({str(self.path)!r})"
+
+    def _add_missing_columns(self) -> None:
+        for table, column, declaration in _ADDED_COLUMNS:
+            present = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            if column not in present:
+                with contextlib.suppress(sqlite3.OperationalError):  # another process added it just now
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
 
     def close(self) -> None:
         """Close the database."""
@@ -166,16 +344,76 @@ class Ledger:
         row = self._db.execute("SELECT fingerprint FROM campaigns WHERE name = ?", (name,)).fetchone()
         return row[0] if row else None
 
-    def create_campaign(self, name: str, fingerprint: str, requests: pd.DataFrame, recipients: pd.DataFrame) -> None:
+    def price(self, name: str) -> Decimal:
+        """Balance units per segment stored with campaign ``name`` (1 for campaigns stored before prices were)."""
+        row = self._db.execute("SELECT price FROM campaigns WHERE name = ?", (name,)).fetchone()
+        return Decimal(row[0]) if row else Decimal(1)
+
+    # ------------------------------------------------------------ leases
+
+    def acquire_lease(self, name: str, *, ttl: float = LEASE_TTL) -> Lease:
+        """Take the right to send campaign ``name`` for this run.
+
+        A live lease of another run is never taken. A lease whose holder is gone
+        is taken over (``Lease.taken_over`` then describes the old holder): at once
+        if it was a process on this machine that no longer exists, else once its
+        last heartbeat is ``ttl`` seconds old.
+
+        Raises:
+            CampaignBusy: another run holds a live lease (the message names it).
+            LedgerError: the ledger could not be written.
+        """
+        lease = Lease(name, secrets.token_hex(8), ttl)
+        machine, pid, now = _machine(), os.getpid(), utcnow()
+        with self._writing(f"cannot take the lease of campaign {name!r} in {self.path}"):
+            row = self._db.execute(
+                "SELECT machine, pid, started_at, heartbeat_at FROM leases WHERE campaign = ?", (name,)
+            ).fetchone()
+            if row is not None:
+                holder = Lease.describe(*row)
+                silent = (datetime.now(UTC) - datetime.fromisoformat(row[3])).total_seconds()
+                gone = row[0] == machine and not _pid_alive(row[1])
+                if not gone and silent < ttl:
+                    raise CampaignBusy(
+                        f"campaign {name!r} is being sent by another run ({holder}); nothing was done. "
+                        f"Wait for it to finish. If that process is gone, its lease is taken over "
+                        f"{'now' if row[0] == machine else f'once its heartbeat is {ttl:.0f} s old'}",
+                        holder,
+                    )
+                lease = Lease(name, lease.holder, ttl, taken_over=holder)
+                log.warning("campaign %r: taking over the lease of a run that is gone (%s)", name, holder)
+            self._db.execute(
+                "INSERT OR REPLACE INTO leases VALUES (?, ?, ?, ?, ?, ?)", (name, lease.holder, machine, pid, now, now)
+            )
+        return lease
+
+    def release_lease(self, lease: Lease) -> None:
+        """Give the lease up (a no-op if another run has taken it over)."""
+        self.transaction([("DELETE FROM leases WHERE campaign = ? AND holder = ?", (lease.campaign, lease.holder))])
+
+    @contextmanager
+    def batch(self, lease: Lease) -> Iterator[LedgerBatch]:
+        """One durable transaction of a sending run's writes (claims, outcomes, put-backs, heartbeats).
+
+        Raises:
+            LedgerError: the write failed; nothing of it was committed.
+        """
+        with self._writing(f"cannot write the ledger {self.path}"):
+            yield LedgerBatch(self._db, lease)
+
+    def create_campaign(
+        self, name: str, fingerprint: str, requests: pd.DataFrame, recipients: pd.DataFrame, *, price: Decimal
+    ) -> None:
         """Store a new campaign with its requests (all ``planned``) and recipients, atomically.
 
         ``requests``: ``request, content, mobiles, recipients, segments``;
-        ``recipients``: ``request, row, mobile, carrier``.
+        ``recipients``: ``request, row, mobile, carrier``; ``price``: balance units per segment.
         """
         with self._writing(f"cannot store campaign {name!r} in {self.path}"):
             base = self._db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM requests").fetchone()[0]
             self._db.execute(
-                "INSERT INTO campaigns VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO campaigns (name, fingerprint, created_at, recipients, requests, segments, price) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     name,
                     fingerprint,
@@ -183,6 +421,7 @@ class Ledger:
                     int(requests["recipients"].sum()),
                     len(requests),
                     int((requests["recipients"] * requests["segments"]).sum()),
+                    str(price),
                 ),
             )
             self._db.executemany(
@@ -210,22 +449,26 @@ class Ledger:
                 ),
             )
 
-    def settle_in_flight(self, name: str) -> int:
-        """Turn ``in_flight`` requests left by a crash into ``unknown``; return how many."""
-        return self._update_state(name, "in_flight", "unknown", "interrupted before the outcome was recorded")
+    def settle_in_flight(self, lease: Lease) -> int:
+        """Turn ``in_flight`` requests left by a run that is gone into ``unknown``; return how many.
 
-    def requeue_unknown(self, name: str) -> int:
-        """Turn ``unknown`` requests back into ``planned`` for a byte-identical resend."""
-        return self._update_state(name, "unknown", "planned", None)
+        Only the lease holder may: no live run has requests in flight then.
+        """
+        return self._update_state(lease, "in_flight", "unknown", "interrupted before the outcome was recorded")
 
-    def _update_state(self, name: str, old: str, new: str, message: str | None) -> int:
-        count = self._db.execute(
-            "SELECT COUNT(*) FROM requests WHERE campaign = ? AND state = ?", (name, old)
-        ).fetchone()[0]
-        if count:
-            sql = "UPDATE requests SET state = ?, message = COALESCE(?, message) WHERE campaign = ? AND state = ?"
-            self.transaction([(sql, (new, message, name, old))])
-        return count
+    def requeue_unknown(self, lease: Lease) -> int:
+        """Turn ``unknown`` requests back into ``planned`` for a byte-identical resend (lease holder only)."""
+        return self._update_state(lease, "unknown", "planned", None)
+
+    def _update_state(self, lease: Lease, old: str, new: str, message: str | None) -> int:
+        with self._writing(f"cannot write the ledger {self.path}"):
+            if not LedgerBatch(self._db, lease).heartbeat():
+                raise LeaseLost(f"campaign {lease.campaign!r} was taken over by another run")
+            cursor = self._db.execute(
+                "UPDATE requests SET state = ?, message = COALESCE(?, message) WHERE campaign = ? AND state = ?",
+                (new, message, lease.campaign, old),
+            )
+        return cursor.rowcount
 
     def record_balance(self, value: Decimal, campaign: str | None = None, note: str | None = None) -> None:
         """Store a balance snapshot taken now."""
@@ -278,11 +521,13 @@ class Ledger:
         """One row per recipient; see :func:`read_sends`."""
         sql = (
             "SELECT q.campaign, q.id AS request_id, q.msgid, r.mobile, q.content, q.segments, q.state, "
-            "q.code, q.sent_at, r.carrier, r.row FROM recipients r JOIN requests q ON q.id = r.request_id"
+            "q.code, q.sent_at, r.carrier, r.row, c.price FROM recipients r JOIN requests q ON q.id = r.request_id "
+            "JOIN campaigns c ON c.name = q.campaign"
         )
         frame = self._frame(sql, campaign, alias="q.")
         frame["sent_at"] = pd.to_datetime(frame["sent_at"], utc=True, format="ISO8601")
         frame["segments"] = frame["segments"].astype("int64")
+        frame["price"] = frame["price"].astype("float64")
         return frame
 
     def _frame(self, sql: str, campaign: str | None, alias: str = "") -> pd.DataFrame:
@@ -304,7 +549,8 @@ def read_sends(ledger: Ledger | str | Path | None = None, campaign: str | None =
 
     Columns: ``campaign, request_id, msgid, mobile, content, segments, state,
     code, sent_at`` (UTC, tz-aware; when the request went out), plus
-    ``carrier`` and ``row`` (the source row). ``msgid`` and ``code`` are
+    ``carrier``, ``row`` (the source row) and ``price`` (the campaign's balance
+    units per segment, as planned). ``msgid`` and ``code`` are
     missing for requests that have not been answered.
 
     Args:

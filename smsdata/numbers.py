@@ -1,20 +1,27 @@
 """Chinese mobile numbers: vectorised cleaning with a reason for each rejection, and carriers.
 
-A valid number is 11 digits, ``1[3-9]`` then 9 more. Cleaning undoes what
-spreadsheets and people do to numbers: spaces, dashes, dots, brackets,
-non-breaking spaces, full-width digits, ``+86`` / ``0086`` / ``86`` prefixes,
-and the ``.0`` a float leaves behind. It never guesses: text in scientific
-notation (``1.38E+10``) has lost digits and is rejected, not rounded.
+A valid number is 11 digits in a range that libphonenumber lists as a Chinese
+mobile range; :func:`carrier_of` names its carrier from the same library's
+data, so every number accepted has a carrier. Cleaning undoes what
+spreadsheets and people do to numbers: spaces, dashes (also en and em dashes,
+the minus sign), dots, slashes, brackets, non-breaking spaces, full-width
+digits, a ``tel:`` prefix, ``+86`` / ``0086`` / ``86`` prefixes, and the
+``.0`` a float leaves behind. It never guesses: text in scientific notation
+(``1.38E+10``) or with a fraction (``1380013800.8``) has lost digits and is
+rejected, not rounded.
 
 Rejection reasons (``reason`` column):
 
-=====================  =====================================================
-``missing``            no value
-``scientific_notation`` written as ``1.38E+10``: the digits are gone
-``not_digits``         letters or other characters remain after cleaning
-``wrong_length``       not 11 digits after removing a country prefix
-``not_mobile_prefix``  11 digits that do not start with 13-19
-=====================  =====================================================
+=======================  =====================================================
+``missing``              no value
+``scientific_notation``  written as ``1.38E+10``: the digits are gone
+``not_integer``          a number with a fraction (``1380013800.8``): digits are gone
+``not_digits``           letters or other characters remain after cleaning
+``wrong_length``         not 11 digits after removing a country prefix
+``not_mobile_prefix``    11 digits that do not start with 13-19
+``not_mobile_range``     ``1[3-9]`` but not a mobile range (IoT data-only 140-144,
+                         146, 148, 149; satellite 1740, 149; unallocated 154, 160...)
+=======================  =====================================================
 """
 
 from __future__ import annotations
@@ -26,23 +33,35 @@ import pandas as pd
 
 __all__ = ["REASONS", "carrier_of", "normalise_mobiles"]
 
-REASONS = ("missing", "scientific_notation", "not_digits", "wrong_length", "not_mobile_prefix")
+REASONS = (
+    "missing",
+    "scientific_notation",
+    "not_integer",
+    "not_digits",
+    "wrong_length",
+    "not_mobile_prefix",
+    "not_mobile_range",
+)
 
-# Whitespace spelled out as literal characters, not \\s or \\u escapes: pandas keeps
-# a pattern without them on Arrow's vectorised RE2 kernels instead of Python per value.
-_SEPARATORS = "[ \t\r\n\v\f\u00a0\u3000\\-.()\\[\\]/_]"
+# Whitespace and dashes spelled out as literal characters, not \\s or \\u escapes: pandas
+# keeps a pattern without them on Arrow's vectorised RE2 kernels instead of Python per value.
+_SEPARATORS = "[ \t\r\n\v\f\u00a0\u3000\u2010\u2011\u2012\u2013\u2014\u2015\u2212\\-.()\\[\\]/_]"
+_TEL = r"^[tT][eE][lL]:"
 _SCIENTIFIC = r"^[+-]?\d+(?:\.\d+)?[eE][+-]?\d+$"
 _FLOAT_TAIL = r"\d+\.0+"
+_FRACTION = r"\d+\.\d*[1-9]\d*"
 _PREFIX = r"(?:\+|00)?861\d{10}"
 _MOBILE = r"^1[3-9]\d{9}$"
 _VIRTUAL_PREFIXES = ("162", "165", "167", "170", "171")
 
 
-def normalise_mobiles(values: pd.Series) -> pd.DataFrame:
+def normalise_mobiles(values: pd.Series, *, any_range: bool = False) -> pd.DataFrame:
     """Clean a Series of phone numbers to 11-digit Chinese mobiles, vectorised.
 
     Args:
         values: numbers as text (or anything; it is converted to text first).
+        any_range: accept every ``1[3-9]`` number of 11 digits, also ranges libphonenumber
+            does not list as mobile (``not_mobile_range``), for gateways that take them.
 
     Returns:
         A DataFrame on the same index with ``mobile`` (the clean number, or
@@ -59,21 +78,26 @@ def normalise_mobiles(values: pd.Series) -> pd.DataFrame:
     wide = ~text.str.isascii().astype(bool)
     if wide.any():  # NFKC (full-width digits) runs per value: only where it can matter
         text = text.mask(wide, text[wide].str.normalize("NFKC"))
-    text = text.str.strip()
+    text = text.str.strip().str.replace(_TEL, "", regex=True)
     missing = text.eq("")
     scientific = text.str.match(_SCIENTIFIC)
+    fraction = text.str.fullmatch(_FRACTION)
     # Masks and slices rather than back-references: those keep pandas on Arrow's
     # vectorised kernels (a "\\1" replacement falls back to Python per value).
     cleaned = text.mask(text.str.fullmatch(_FLOAT_TAIL), text.str.replace(r"\.0+$", "", regex=True))
     cleaned = cleaned.str.replace(_SEPARATORS, "", regex=True)
     cleaned = cleaned.mask(cleaned.str.fullmatch(_PREFIX), cleaned.str.slice(-11))
     digits = cleaned.str.fullmatch(r"\d+")
-    valid = cleaned.str.fullmatch(_MOBILE)
+    shaped = cleaned.str.fullmatch(_MOBILE)
+    valid = shaped if any_range else shaped & cleaned.str.fullmatch(_mobile_ranges())
+    valid = valid & ~fraction
 
     reason = pd.Series(pd.NA, index=values.index, dtype="str")
-    reason = reason.mask(~valid & ~digits, "not_digits")
-    reason = reason.mask(~valid & digits & cleaned.str.len().ne(11), "wrong_length")
-    reason = reason.mask(~valid & digits & cleaned.str.len().eq(11), "not_mobile_prefix")
+    reason = reason.mask(~shaped & ~digits, "not_digits")
+    reason = reason.mask(~shaped & digits & cleaned.str.len().ne(11), "wrong_length")
+    reason = reason.mask(~shaped & digits & cleaned.str.len().eq(11), "not_mobile_prefix")
+    reason = reason.mask(shaped & ~valid, "not_mobile_range")
+    reason = reason.mask(fraction, "not_integer")
     reason = reason.mask(scientific, "scientific_notation")
     reason = reason.mask(missing, "missing")
     mobile = cleaned.where(valid.astype(bool), pd.NA)
@@ -106,14 +130,25 @@ def _longest_match(prefix: str, table: dict[str, str]) -> str:
 
 
 @functools.cache
+def _mobile_ranges() -> str:
+    """libphonenumber's pattern of Chinese mobile numbers (national, 11 digits)."""
+    from phonenumbers import PhoneMetadata
+
+    metadata = PhoneMetadata.metadata_for_region("CN")
+    return f"(?:{metadata.mobile.national_number_pattern})"
+
+
+@functools.cache
 def _china_carriers() -> dict[str, str]:
     """Mobile prefixes (without 86) -> carrier, from libphonenumber's carrier data."""
     from phonenumbers.carrierdata import CARRIER_DATA
 
-    table = {}
-    for key, names in CARRIER_DATA.items():
-        if key.startswith("861") and names.get("en"):
-            prefix = key[2:]
-            virtual = prefix.startswith(_VIRTUAL_PREFIXES)
-            table[prefix] = f"{names['en']} (virtual)" if virtual else names["en"]
-    return table
+    carriers = {
+        key[2:]: names["en"] for key, names in CARRIER_DATA.items() if key.startswith("861") and names.get("en")
+    }
+    # Ranges libphonenumber lists as mobile but names no carrier for (MIIT allocations).
+    carriers = {"162": "China Telecom", "165": "China Mobile", "1349": "China Satcom"} | carriers
+    return {
+        prefix: f"{name} (virtual)" if prefix.startswith(_VIRTUAL_PREFIXES) else name
+        for prefix, name in carriers.items()
+    }

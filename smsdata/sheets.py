@@ -30,7 +30,9 @@ def read_campaign(path: str | Path, sheet: str | int | None = None) -> pd.DataFr
     Args:
         path: a ``.csv``, ``.txt`` (CSV) or ``.xlsx`` file. CSV may be UTF-8 (with or
             without BOM) or GB18030, as Excel in China saves it.
-        sheet: XLSX sheet name or 0-based position; the first sheet by default.
+        sheet: XLSX sheet name or 0-based position; by default the sheet the file opens
+            on in Excel (its active sheet), or the first visible one if that is hidden.
+            A hidden sheet is read only when named.
 
     Raises:
         SmsdataError: the file is missing, of another kind, or unreadable (the message says which).
@@ -75,7 +77,7 @@ def _read_xlsx(path: Path, sheet: str | int | None) -> pd.DataFrame:
     try:
         names = book.sheetnames
         if sheet is None:
-            sheet = names[0]
+            sheet = _default_sheet(book, path)
         elif isinstance(sheet, int):
             if not 0 <= sheet < len(names):
                 raise SmsdataError(f"{path}: no sheet number {sheet}; sheets are {names}")
@@ -92,6 +94,17 @@ def _read_xlsx(path: Path, sheet: str | int | None) -> pd.DataFrame:
     while body and all(v is None for v in body[-1]):
         body.pop()  # trailing formatted-but-empty rows
     return pd.DataFrame(body, columns=header, dtype="str")
+
+
+def _default_sheet(book: object, path: Path) -> str:
+    """The active sheet (where Excel opens the file) if visible, else the first visible one."""
+    active = book.active  # type: ignore[attr-defined]
+    if active is not None and active.sheet_state == "visible":
+        return active.title
+    visible = [ws.title for ws in book.worksheets if ws.sheet_state == "visible"]  # type: ignore[attr-defined]
+    if not visible:
+        raise SmsdataError(f"{path}: every sheet is hidden; name one with sheet=")
+    return visible[0]
 
 
 def _cell_text(value: object) -> str:

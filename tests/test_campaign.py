@@ -1,4 +1,4 @@
-"""Planning and sending campaigns through the ledger."""
+"""Sending campaigns through the ledger: records, resume, stops, unknowns, leases, interrupts."""
 
 from __future__ import annotations
 
@@ -12,109 +12,13 @@ import pandas as pd
 import pytest
 
 import smsdata as sms
-from smsdata.campaign import plan_campaign, send_campaign
+from smsdata.campaign import send_campaign
 from smsdata.errors import SmsdataError
 from smsdata.ledger import Ledger
+from smsdata.planning import plan_campaign
 from smsdata.simulator import Account, GatewaySimulator
 
 from .conftest import BASE, CANARY
-
-
-@pytest.fixture
-def customers() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "phone": ["138 0013 8000", "+8613912345678", "13800138000", "1.38E+10", "18600001111", "17040000000"],
-            "name": ["Li", "Wang", "Li again", "Sci", None, "Zhao"],
-            "order": ["A1", "A2", "A3", "A4", "A5", "A6"],
-        },
-        index=pd.RangeIndex(2, 8, name="row"),
-    )
-
-
-def test_plan_recipients_rejects_and_requests(customers: pd.DataFrame) -> None:
-    plan = plan_campaign(customers, mobile="phone", template="Hi {name}, order {order} shipped")
-    assert plan.recipients[["row", "mobile", "content", "segments", "request"]].to_dict("records") == [
-        {"row": 2, "mobile": "13800138000", "content": "Hi Li, order A1 shipped", "segments": 1, "request": 0},
-        {"row": 3, "mobile": "13912345678", "content": "Hi Wang, order A2 shipped", "segments": 1, "request": 1},
-        {"row": 7, "mobile": "17040000000", "content": "Hi Zhao, order A6 shipped", "segments": 1, "request": 2},
-    ]
-    assert plan.recipients["carrier"].tolist() == ["China Mobile", "China Mobile", "China Unicom (virtual)"]
-    rejected = plan.rejected.astype(object).where(plan.rejected.notna(), None)
-    assert rejected.to_dict("records") == [
-        {"row": 4, "value": "13800138000", "reason": "duplicate", "detail": None},
-        {"row": 5, "value": "1.38E+10", "reason": "invalid_mobile", "detail": "scientific_notation"},
-        {"row": 6, "value": "18600001111", "reason": "missing_value", "detail": None},
-    ]
-    summary = plan.summary()
-    assert (summary.recipients, summary.requests, summary.segments, summary.estimated_cost) == (3, 3, 3, 3)
-    assert summary.rejected == {
-        "invalid_mobile": 1,
-        "missing_value": 1,
-        "empty_content": 0,
-        "content_too_long": 0,
-        "suppressed": 0,
-        "duplicate": 1,
-    }
-
-
-def test_identical_content_is_grouped_in_requests_of_5000() -> None:
-    df = pd.DataFrame({"m": [f"139{i:08d}" for i in range(12001)], "c": ["Sale"] * 12000 + ["Other"]})
-    plan = plan_campaign(df, mobile="m", content="c")
-    assert plan.requests["recipients"].tolist() == [5000, 5000, 2000, 1]
-    assert plan.requests["content"].tolist() == ["Sale", "Sale", "Sale", "Other"]
-    assert plan.requests["mobiles"].iloc[1].split(",")[0] == "13900005000"
-    assert plan.recipients.groupby("request").size().tolist() == [5000, 5000, 2000, 1]
-
-
-def test_content_rejections_and_suppression(tmp_path: Path) -> None:
-    suppress = tmp_path / "stop.txt"
-    suppress.write_text("+86 139 0000 0003\n")
-    df = pd.DataFrame({"m": [f"1390000000{i}" for i in range(5)], "c": ["ok", "   ", "x" * 269, "ok", "y" * 71]})
-    plan = plan_campaign(df, mobile="m", content="c", suppress=suppress)
-    assert plan.rejected[["row", "reason"]].to_dict("records") == [
-        {"row": 1, "reason": "empty_content"},
-        {"row": 2, "reason": "content_too_long"},
-        {"row": 3, "reason": "suppressed"},
-    ]
-    assert plan.rejected["detail"].iloc[1] == "269 characters"
-    assert plan.recipients["segments"].tolist() == [1, 2]
-    assert plan_campaign(df, mobile="m", content="c", suppress=["13900000000"]).rejected["reason"].tolist()[0] == (
-        "suppressed"
-    )
-
-
-def test_dedupe_off_keeps_different_content_to_same_number() -> None:
-    df = pd.DataFrame({"m": ["13900000000"] * 3, "c": ["a", "b", "a"]})
-    plan = plan_campaign(df, mobile="m", content="c", dedupe=False)
-    assert plan.recipients["content"].tolist() == ["a", "b"]
-    assert plan.rejected["reason"].tolist() == ["duplicate"]
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "message"),
-    [
-        pytest.param({"mobile": "nope", "content": "c"}, "column 'nope' not found", id="mobile-column"),
-        pytest.param({"mobile": "m"}, "exactly one of", id="no-content"),
-        pytest.param({"mobile": "m", "content": "c", "template": "x"}, "exactly one of", id="both"),
-        pytest.param({"mobile": "m", "template": "Hi {who}"}, r"column\(s\) \['who'\]", id="template-column"),
-    ],
-)
-def test_plan_errors(kwargs, message) -> None:
-    with pytest.raises(SmsdataError, match=message):
-        plan_campaign(pd.DataFrame({"m": ["13900000000"], "c": ["x"]}), **kwargs)
-
-
-def test_summary_warns_when_balance_short(gateway) -> None:
-    df = pd.DataFrame({"m": [f"139{i:08d}" for i in range(1001)], "c": ["x"] * 1001})
-    plan = plan_campaign(df, mobile="m", content="c")
-    with pytest.warns(sms.BalanceWarning, match="does not cover"):
-        summary = plan.summary(gateway)
-    assert summary.covered is False
-    assert "WARNING" in str(summary)
-
-
-# ------------------------------------------------------------ sending
 
 
 def agw(sim: GatewaySimulator, uid: str = "demo", **kwargs) -> sms.AsyncGateway:
@@ -177,7 +81,7 @@ def test_account_level_code_stops_and_resume_finishes(sim, tmp_path: Path) -> No
     ledger = tmp_path / "l.sqlite"
     sim.accounts["demo"].balance = Decimal(10)
     plan = plan_campaign(personal(25), mobile="m", content="c")
-    with pytest.raises(sms.CampaignStopped, match="smsdata resume c1") as info:
+    with pytest.raises(sms.CampaignStopped, match=r"resume_campaign\(.c1., gateway=...\)") as info:
         send_campaign(plan, gateway=agw(sim), name="c1", ledger=ledger, progress=False, allow_partial=True)
     stopped = info.value.result
     assert isinstance(info.value.cause, sms.InsufficientBalance)

@@ -1,0 +1,317 @@
+"""The sending engine of a campaign run: bounded concurrency, a rate limit, group commit, claims.
+
+Every request is claimed in the ledger (``planned -> in_flight``, one guarded
+update checked by row count, under the run's lease) before its HTTP call, and
+its outcome is written after it. Writes of many concurrent requests share
+transactions (:class:`_GroupCommit`). All SQL lives in :mod:`smsdata.ledger`.
+
+Stopping: an account-level code, an unreachable gateway or a lost lease stops
+the run: nothing more is claimed, claimed requests not yet sent go back to
+``planned``. Cancellation (Ctrl-C) does the same, and requests already on the
+wire are answered and recorded first; a second cancellation abandons them
+(``unknown`` if a byte left, ``planned`` if not).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from . import _faults
+from .errors import GatewayError, GatewayUnreachable, LeaseLost, LedgerError, OutcomeUnknown, ProtocolError
+from .gateway import AsyncGateway, SendResult
+from .ledger import Lease, Ledger, LedgerBatch, Outcome, PlannedRequest, utcnow
+
+__all__ = ["Sender"]
+
+log = logging.getLogger("smsdata.campaign")
+
+Op = Callable[[LedgerBatch], Any]
+
+
+class _GroupCommit:
+    """Batches a run's ledger writes from many concurrent requests into few durable transactions.
+
+    ``submit(op)`` returns a future of ``op``'s result once it is on disk;
+    ``enqueue(op)`` does not wait. One transaction at a time takes everything
+    queued meanwhile, so with many requests in flight one fsync serves many. It
+    runs on the event loop itself (after one yield, so that every answer already
+    read can queue its write): handing each commit to a worker thread cost more
+    CPU in thread switches than the fsync it moved (measured in bench/send.py).
+    """
+
+    def __init__(self, ledger: Ledger, lease: Lease) -> None:
+        self._ledger = ledger
+        self._lease = lease
+        self.window = 0.0  # seconds to gather writes before each transaction
+        self.confirmed_at = time.time()  # when a transaction last found the lease ours
+        self.failure: LedgerError | None = None
+        self._ops: list[tuple[Op, asyncio.Future[Any] | None]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def enqueue(self, op: Op) -> None:
+        """Queue ``op`` for the next transaction."""
+        self._ops.append((op, None))
+        self._kick()
+
+    def submit(self, op: Op) -> asyncio.Future[Any]:
+        """Queue ``op``; the future resolves to its result once it is on disk (or to the LedgerError)."""
+        waiter = asyncio.get_running_loop().create_future()
+        self._ops.append((op, waiter))
+        self._kick()
+        return waiter
+
+    def _kick(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._drain())
+
+    async def _drain(self) -> None:
+        while self._ops:
+            await asyncio.sleep(self.window)
+            self._commit()
+
+    def _commit(self) -> None:
+        ops, self._ops = self._ops, []
+        if not ops:
+            return
+        started = time.time()
+        try:
+            with self._ledger.batch(self._lease) as batch:
+                results = [op(batch) for op, _ in ops]
+        except LedgerError as exc:
+            self.failure = self.failure or exc
+            for _, waiter in ops:
+                if waiter is not None and not waiter.done():
+                    waiter.set_exception(exc)
+            return
+        if batch.lease_confirmed:
+            self.confirmed_at = started
+        for (_, waiter), result in zip(ops, results, strict=True):
+            if waiter is not None and not waiter.done():
+                waiter.set_result(result)
+
+    def flush(self) -> None:
+        """Commit everything queued now, synchronously (it works while the run is being cancelled).
+
+        Raises:
+            LedgerError: this or an earlier transaction failed: its writes are not recorded.
+        """
+        self._commit()
+        if self._task is not None and not self._task.done():
+            self._task.cancel()  # it has nothing left to do
+        if self.failure is not None:
+            raise self.failure
+
+
+class _Wire:
+    """Whether a request's first byte has gone on the wire (see ``AsyncGateway.send(on_write=)``)."""
+
+    written = False
+
+    def mark(self) -> None:
+        self.written = True
+        _faults.reached("written")
+
+
+class Sender:
+    """Sends a run's planned requests with bounded concurrency and an optional rate limit.
+
+    Attributes:
+        stopped: the error that stopped the run early (account-level code,
+            unreachable gateway, lost lease), else ``None``.
+        sent: requests sent by this run (handed to the gateway).
+    """
+
+    def __init__(
+        self,
+        gateway: AsyncGateway,
+        ledger: Ledger,
+        lease: Lease,
+        *,
+        concurrency: int,
+        rate_limit: float | None,
+    ) -> None:
+        self.gateway = gateway
+        self.lease = lease
+        self.commits = _GroupCommit(ledger, lease)
+        self.concurrency = concurrency
+        self.interval = 1.0 / rate_limit if rate_limit else 0.0
+        self.stopped: GatewayError | GatewayUnreachable | LeaseLost | None = None
+        self.sent = 0
+        self._latency = 0.0  # moving average of one request's round trip, seconds
+        self._next_start = 0.0
+        self._stopping = False
+        self._warned = False
+
+    async def run(self, todo: list[PlannedRequest], *, progress: bool, name: str) -> None:
+        """Send ``todo``; return when every request is recorded, or the run stopped.
+
+        Raises:
+            LedgerError: the ledger could not be written (the run stops first).
+            asyncio.CancelledError: the run was cancelled (after recording what it did).
+        """
+        from tqdm.auto import tqdm
+
+        queue = iter(todo)
+        total = sum(r.recipients for r in todo)
+        failure: BaseException | None = None
+        with tqdm(total=total, desc=name, unit="msg", disable=not progress or not todo) as bar:
+            heartbeat = asyncio.get_running_loop().create_task(self._heartbeat())
+            try:
+                async with asyncio.TaskGroup() as workers:
+                    for _ in range(min(self.concurrency, len(todo))):
+                        workers.create_task(self._worker(queue, bar))
+            except* LedgerError as group:
+                failure = group.exceptions[0]
+            finally:
+                heartbeat.cancel()
+                self.commits.flush()
+        if failure is not None:
+            raise failure
+
+    def _stop(self, reason: GatewayError | GatewayUnreachable | LeaseLost) -> None:
+        self.stopped = self.stopped or reason
+        self._stopping = True
+
+    async def _heartbeat(self) -> None:
+        """Renew the lease while requests are slow to come back (each claim renews it too)."""
+        while True:
+            await asyncio.sleep(self.lease.ttl / 6)
+            try:
+                renewed = await self.commits.submit(LedgerBatch.heartbeat)
+            except LedgerError:
+                return  # kept in commits.failure; raised when the run ends
+            if not renewed:
+                self._stop(LeaseLost(f"campaign {self.lease.campaign!r} was taken over by another run"))
+                return
+
+    def _claim(self, queue: Iterator[PlannedRequest], claimed: list[PlannedRequest]) -> asyncio.Future[bool] | None:
+        """Start claiming the next request (one ahead of the one on the wire); ``None`` when none is left."""
+        if self._stopping or self.commits.failure is not None:
+            return None
+        request = next(queue, None)
+        if request is None:
+            return None
+        claimed.append(request)
+        return self.commits.submit(functools.partial(LedgerBatch.claim, request_id=request.id))
+
+    async def _worker(self, queue: Iterator[PlannedRequest], bar: Any) -> None:
+        # The next request is claimed while this one is on the wire, which takes the
+        # fsync off every request's path. A kill -9 can then leave one claimed request
+        # per worker that never went out; the next run finds it in_flight and settles it
+        # as unknown, which is safe: resent only on request, byte-identical, deduplicated.
+        claimed: list[PlannedRequest] = []  # claimed (or being claimed) by this worker, not yet sent
+        ahead = self._claim(queue, claimed)
+        try:
+            while ahead is not None:
+                if not await ahead:
+                    self._stop(LeaseLost(f"campaign {self.lease.campaign!r} was taken over by another run"))
+                    return
+                _faults.reached("claimed")
+                if self._stopping or not await self._lease_fresh():
+                    return
+                request = claimed.pop(0)
+                ahead = self._claim(queue, claimed)
+                await self._pace()
+                await self._send(request)
+                bar.update(request.recipients)
+        finally:
+            for request in claimed:  # claimed but never handed to the gateway
+                self._record_put_back(request, "not sent: the run stopped before it")
+
+    async def _lease_fresh(self) -> bool:
+        """Whether this run may still send: its lease was confirmed recently enough that no
+        other run can have taken it over (a takeover needs ``ttl`` seconds of silence)."""
+        if time.time() - self.commits.confirmed_at < self.lease.ttl / 2:
+            return True
+        if await self.commits.submit(LedgerBatch.heartbeat):
+            return True
+        self._stop(LeaseLost(f"campaign {self.lease.campaign!r} was taken over by another run"))
+        return False
+
+    async def _pace(self) -> None:
+        if not self.interval:
+            return
+        now = time.monotonic()
+        start = max(now, self._next_start)
+        self._next_start = start + self.interval
+        if start > now:
+            await asyncio.sleep(start - now)
+
+    async def _send(self, request: PlannedRequest) -> None:
+        """Send one claimed request and record what became of it.
+
+        A first cancellation lets a request already on the wire finish (its answer
+        is recorded) and cancels one that is not; a second abandons it.
+        """
+        wire = _Wire()
+        sent_at = utcnow()
+        started = time.monotonic()
+        self.sent += 1
+        call = asyncio.ensure_future(self.gateway.send(request.mobiles, request.content, on_write=wire.mark))
+        try:
+            await asyncio.wait([call])  # neither raises the call's error nor cancels it when cancelled
+        except asyncio.CancelledError:
+            self._interrupted(call, wire)
+            try:
+                await asyncio.wait([call])
+            except asyncio.CancelledError:  # a second interrupt: abandon it
+                call.cancel()
+                self._record_abandoned(request, wire, sent_at)
+                raise
+        if call.cancelled():
+            self._record_abandoned(request, wire, sent_at)
+            return
+        _faults.reached("answered")
+        self._gather_for(time.monotonic() - started)
+        self._record(request, call, sent_at)
+
+    def _interrupted(self, call: asyncio.Future[SendResult], wire: _Wire) -> None:
+        self._stopping = True
+        if not wire.written:
+            call.cancel()  # it never left: it goes back to planned
+        elif not self._warned:
+            self._warned = True
+            log.warning(
+                "interrupted: waiting for the requests already sent to be answered (interrupt again to stop now)"
+            )
+
+    def _record(self, request: PlannedRequest, call: asyncio.Future[SendResult], sent_at: str) -> None:
+        exc = call.exception()
+        if (isinstance(exc, GatewayError) and exc.account_level) or isinstance(exc, GatewayUnreachable):
+            self._stop(exc)  # type: ignore[arg-type]
+            self._record_put_back(request, f"not sent: {exc}")
+            return
+        if isinstance(exc, GatewayError):
+            outcome = ("rejected", str(exc.code), exc.message, None)
+        elif isinstance(exc, OutcomeUnknown | ProtocolError):
+            outcome = ("unknown", None, str(exc), None)
+        elif exc is not None:
+            raise exc
+        else:
+            result = call.result()
+            outcome = ("accepted", str(result.code), result.message, result.msgid)
+        self._record_outcome(request, Outcome(*outcome, sent_at=sent_at, finished_at=utcnow()))
+
+    def _record_abandoned(self, request: PlannedRequest, wire: _Wire, sent_at: str) -> None:
+        if wire.written:
+            message = "interrupted while the request was on the wire: it may or may not have reached the gateway"
+            self._record_outcome(request, Outcome("unknown", None, message, None, sent_at, utcnow()))
+        else:
+            self._record_put_back(request, "not sent: interrupted before it went out")
+
+    def _record_outcome(self, request: PlannedRequest, outcome: Outcome) -> None:
+        self.commits.enqueue(functools.partial(LedgerBatch.record, request_id=request.id, outcome=outcome))
+
+    def _record_put_back(self, request: PlannedRequest, message: str) -> None:
+        self.commits.enqueue(functools.partial(LedgerBatch.put_back, request_id=request.id, message=message))
+
+    def _gather_for(self, latency: float) -> None:
+        # Requests are claimed one ahead (see _worker), so the ledger may gather writes
+        # for a quarter of a round trip into one fsync and delay no request.
+        self._latency = latency if not self._latency else 0.9 * self._latency + 0.1 * latency
+        self.commits.window = min(0.02, self._latency / 4)

@@ -1,0 +1,333 @@
+"""Planning a campaign from a DataFrame: clean numbers, render content, group requests.
+
+Planning is pure and vectorised; nothing is sent or recorded. Sending a plan
+is :func:`smsdata.campaign.send_campaign`'s job.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from .content import MAX_CHARS, MULTI_SEGMENT, SINGLE_SEGMENT, count_segments, render_template
+from .content import _as_text as _column_text
+from .errors import SmsdataError
+from .gateway import MAX_MOBILES
+from .numbers import carrier_of, normalise_mobiles
+
+if TYPE_CHECKING:
+    from .gateway import Gateway
+
+__all__ = ["REJECT_REASONS", "BalanceWarning", "CampaignPlan", "PlanSummary", "plan_campaign"]
+
+REJECT_REASONS = (
+    "invalid_mobile",
+    "missing_value",
+    "empty_content",
+    "content_too_long",
+    "control_character",
+    "suppressed",
+    "duplicate",
+)
+
+
+class BalanceWarning(UserWarning):
+    """The balance does not cover the estimated cost of a plan."""
+
+
+@dataclass(frozen=True)
+class PlanSummary:
+    """What a plan will do and cost. Cost and balance are in the gateway's units."""
+
+    recipients: int
+    rejected: dict[str, int]
+    requests: int
+    segments: int
+    estimated_cost: Decimal
+    balance: Decimal | None = None
+
+    @property
+    def covered(self) -> bool | None:
+        """Whether the balance covers the estimated cost (``None`` without a balance)."""
+        return None if self.balance is None else self.balance >= self.estimated_cost
+
+    def to_frame(self) -> pd.DataFrame:
+        """The summary as a one-column DataFrame."""
+        items: dict[str, object] = {"recipients": self.recipients, "requests": self.requests}
+        items |= {f"rejected: {k}": v for k, v in self.rejected.items()}
+        items |= {"segments": self.segments, "estimated cost": self.estimated_cost}
+        if self.balance is not None:
+            items |= {"balance": self.balance, "balance covers cost": self.covered}
+        return pd.DataFrame({"value": list(items.values())}, index=list(items))
+
+    def __str__(self) -> str:
+        lines = [f"{k:<24} {v}" for k, v in self.to_frame()["value"].items()]
+        if self.covered is False:
+            lines.append(f"WARNING: balance {self.balance} does not cover the estimated cost {self.estimated_cost}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        warning = (
+            f"<p style='color:#b00'><b>Balance {self.balance} does not cover the estimated cost "
+            f"{self.estimated_cost}.</b></p>"
+            if self.covered is False
+            else ""
+        )
+        return self.to_frame().to_html() + warning
+
+
+@dataclass(frozen=True)
+class CampaignPlan:
+    """What :func:`plan_campaign` decided; nothing is sent or recorded yet.
+
+    Attributes:
+        recipients: ``row, mobile, carrier, content, segments, request`` (one per message).
+        rejected: ``row, value, reason, detail`` (reason one of :data:`REJECT_REASONS`).
+        requests: ``request, content, mobiles, recipients, segments`` (identical content
+            grouped, at most 5,000 numbers each; ``segments`` per message).
+    """
+
+    recipients: pd.DataFrame
+    rejected: pd.DataFrame
+    requests: pd.DataFrame
+    price: Decimal = Decimal(1)
+    _fingerprint: list[str] = field(default_factory=list, repr=False, compare=False)
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 of every request's exact content and numbers, in order."""
+        if not self._fingerprint:
+            digest = hashlib.sha256()
+            for content, mobiles in zip(self.requests["content"], self.requests["mobiles"], strict=True):
+                digest.update(f"{len(content)}:{content}\x00{mobiles}\x01".encode())
+            self._fingerprint.append(digest.hexdigest())
+        return self._fingerprint[0]
+
+    @property
+    def segments(self) -> int:
+        """Segments the gateway will charge: every message's segments, summed."""
+        return int((self.requests["recipients"] * self.requests["segments"]).sum())
+
+    @property
+    def estimated_cost(self) -> Decimal:
+        """Segments times the price per segment, in balance units."""
+        return self.price * self.segments
+
+    def summary(self, gateway: Gateway | None = None) -> PlanSummary:
+        """Recipients, rejects by reason, requests, segments, cost, and the balance if a gateway is given.
+
+        Warns with :class:`BalanceWarning` when the balance does not cover the cost.
+        """
+        balance = gateway.balance().value if gateway is not None else None
+        counts = self.rejected["reason"].value_counts()
+        result = PlanSummary(
+            recipients=len(self.recipients),
+            rejected={reason: int(counts.get(reason, 0)) for reason in REJECT_REASONS},
+            requests=len(self.requests),
+            segments=self.segments,
+            estimated_cost=self.estimated_cost,
+            balance=balance,
+        )
+        if result.covered is False:
+            warnings.warn(
+                f"balance {balance} does not cover the estimated cost {result.estimated_cost}",
+                BalanceWarning,
+                stacklevel=2,
+            )
+        return result
+
+    def __repr__(self) -> str:
+        return (
+            f"CampaignPlan({len(self.recipients)} recipients, {len(self.rejected)} rejected, "
+            f"{len(self.requests)} requests)"
+        )
+
+
+def plan_campaign(
+    df: pd.DataFrame,
+    *,
+    mobile: str,
+    content: str | None = None,
+    template: str | None = None,
+    suppress: Iterable[str] | pd.Series | str | Path | None = None,
+    dedupe: bool = True,
+    price: Decimal | float | int | str = 1,
+    single_segment: int = SINGLE_SEGMENT,
+    multi_segment: int = MULTI_SEGMENT,
+    any_mobile_range: bool = False,
+) -> CampaignPlan:
+    """Plan a campaign from a DataFrame: clean numbers, fill content, group into requests.
+
+    Args:
+        df: one row per intended recipient (e.g. from :func:`~smsdata.sheets.read_campaign`);
+            its index is kept as the ``row`` of recipients and rejects.
+        mobile: the column with phone numbers.
+        content: the column with each row's message; or
+        template: a ``str.format`` template of column names, e.g. ``"Hi {name}"``.
+        suppress: numbers that must never receive anything: an iterable, a Series,
+            or a file (``.csv``/``.xlsx`` with a ``mobile`` column or one column; any
+            other file: one number per line).
+        dedupe: keep only the first row of each number (else only exact
+            (number, content) repeats are dropped, which the gateway would drop anyway).
+        price: balance units per segment, for the cost estimate; stored with the
+            campaign, so resuming checks the balance at the same price.
+        single_segment, multi_segment: segment sizes in characters.
+        any_mobile_range: accept every 11-digit ``1[3-9]`` number, also ranges that
+            libphonenumber does not list as mobile (IoT, satellite, unallocated), for
+            gateways that take them; by default they are ``invalid_mobile``
+            (``not_mobile_range``).
+
+    Returns:
+        A :class:`CampaignPlan`. Rejected rows carry a reason: ``invalid_mobile``
+        (``detail`` says why), ``missing_value`` (a template column is empty),
+        ``empty_content``, ``content_too_long`` (over 268 characters),
+        ``control_character`` (NUL, escape, tab... anything but a line break; ``detail``
+        names the first), ``suppressed`` or ``duplicate``.
+
+    Raises:
+        SmsdataError: a named column is missing, or neither/both of content and template given.
+
+    >>> plan = plan_campaign(pd.DataFrame({"phone": ["138 0013 8000"], "name": ["Li"]}),
+    ...                      mobile="phone", template="Hi {name}")
+    >>> plan.recipients[["mobile", "content", "segments"]].to_dict("records")
+    [{'mobile': '13800138000', 'content': 'Hi Li', 'segments': 1}]
+    """
+    if (content is None) == (template is None):
+        raise SmsdataError("give exactly one of content= (a column) or template= (a text with {column} fields)")
+    for column in [mobile] + ([content] if content else []):
+        if column not in df.columns:
+            raise SmsdataError(f"column {column!r} not found; columns are {list(df.columns)}")
+
+    price = _price(price)
+    cleaned = normalise_mobiles(df[mobile], any_range=any_mobile_range)
+    if template is not None:
+        text, complete = render_template(df, template)
+    else:
+        text = _column_text(df[content])
+        complete = pd.Series(True, index=df.index)
+    length = text.str.len().fillna(0).astype("int64")
+
+    reason = pd.Series(pd.NA, index=df.index, dtype="str")
+    detail = cleaned["reason"]
+    reason = reason.mask(~complete, "missing_value")
+    reason = reason.mask(complete & text.fillna("").str.strip().eq(""), "empty_content")
+    control = _first_control_character(text)
+    reason = reason.mask(control.notna(), "control_character")
+    reason = reason.mask(length.gt(MAX_CHARS), "content_too_long")
+    reason = reason.mask(cleaned["mobile"].isna(), "invalid_mobile")
+    if suppress is not None:
+        blocked = _suppressed(suppress)
+        reason = reason.mask(reason.isna() & cleaned["mobile"].isin(blocked), "suppressed")
+    ok = reason.isna()
+    keys = [cleaned["mobile"]] if dedupe else [cleaned["mobile"], text]
+    repeat = pd.concat(keys, axis=1)[ok].duplicated(keep="first").reindex(df.index, fill_value=False)
+    reason = reason.mask(repeat, "duplicate")
+    ok = reason.isna()
+
+    detail = detail.where(reason.eq("invalid_mobile"), pd.NA)
+    detail = detail.mask(reason.eq("content_too_long"), length.astype("str") + " characters")
+    detail = detail.mask(reason.eq("control_character"), control)
+    rejected = pd.DataFrame(
+        {"row": df.index[~ok], "value": df[mobile][~ok].astype("str").to_numpy(), "reason": reason[~ok].to_numpy()}
+    )
+    rejected["detail"] = detail[~ok].to_numpy()
+
+    recipients = pd.DataFrame(
+        {
+            "row": df.index[ok],
+            "mobile": cleaned["mobile"][ok].to_numpy(),
+            "content": text[ok].to_numpy(),
+        }
+    )
+    recipients["carrier"] = carrier_of(recipients["mobile"]).to_numpy()
+    recipients["segments"] = count_segments(recipients["content"].str.len(), single=single_segment, multi=multi_segment)
+    recipients["request"] = _request_numbers(recipients["content"])
+    recipients = recipients[["row", "mobile", "carrier", "content", "segments", "request"]]
+    return CampaignPlan(recipients, rejected, _requests(recipients), price)
+
+
+def _price(price: Decimal | float | int | str) -> Decimal:
+    try:
+        value = Decimal(str(price))
+    except ArithmeticError:
+        value = Decimal("NaN")
+    if not value.is_finite() or value < 0:
+        raise SmsdataError(f"price must be a non-negative number of balance units per segment, got {price!r}")
+    return value
+
+
+# C0 and C1 controls and DEL, but the line breaks a message may hold; spelt as literal
+# characters so pandas keeps the search on Arrow's vectorised kernels.
+_CONTROL = "[" + "".join(chr(c) for c in [*range(0x0A), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0xA0)]) + "]"
+
+
+def _first_control_character(text: pd.Series) -> pd.Series:
+    """Per row, ``"U+0000 at position 5"`` for the first control character, else missing."""
+    found = text.fillna("").str.contains(_CONTROL, regex=True)
+    detail = pd.Series(pd.NA, index=text.index, dtype="str")
+    if found.any():  # rare: describe those rows only, in Python
+        detail[found] = [_describe_control(value) for value in text[found]]
+    return detail
+
+
+def _describe_control(value: str) -> str:
+    for i, char in enumerate(value):
+        if (ord(char) < 0x20 and char not in "\n\r") or 0x7F <= ord(char) < 0xA0:
+            return f"U+{ord(char):04X} at position {i + 1}"
+    return "control character"
+
+
+def _request_numbers(content: pd.Series) -> pd.Series:
+    """Identical content shares requests of at most 5,000 numbers; numbered in order of first row."""
+    codes, _ = pd.factorize(content)
+    chunk = pd.Series(codes).groupby(codes).cumcount() // MAX_MOBILES
+    request, _ = pd.factorize(pd.Series(codes).astype("int64") * (len(content) // MAX_MOBILES + 1) + chunk)
+    return pd.Series(request, index=content.index, dtype="int64")
+
+
+def _requests(recipients: pd.DataFrame) -> pd.DataFrame:
+    """One row per request; ``mobiles`` joined in recipient order with Arrow (no per-group Python)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    request = recipients["request"].to_numpy()
+    order = np.argsort(request, kind="stable")
+    counts = np.bincount(request, minlength=int(request.max()) + 1 if len(request) else 0)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    mobiles = pa.array(recipients["mobile"].to_numpy(dtype=object)[order], type=pa.string())
+    joined = pc.binary_join(pa.LargeListArray.from_arrays(offsets, mobiles), ",")
+    first = order[offsets[:-1]]
+    return pd.DataFrame(
+        {
+            "request": np.arange(len(counts), dtype=np.int64),
+            "content": recipients["content"].to_numpy()[first],
+            "mobiles": pd.Series(joined.to_pandas(), dtype="str").to_numpy(),
+            "recipients": counts.astype(np.int64),
+            "segments": recipients["segments"].to_numpy()[first],
+        }
+    )
+
+
+def _suppressed(suppress: Iterable[str] | pd.Series | str | Path) -> pd.Series:
+    if isinstance(suppress, str | Path):
+        path = Path(suppress)
+        if path.suffix.lower() in (".csv", ".xlsx", ".xlsm"):
+            from .sheets import read_campaign
+
+            frame = read_campaign(path)
+            values = frame["mobile"] if "mobile" in frame.columns else frame.iloc[:, 0]
+        elif path.is_file():
+            values = pd.Series(path.read_text(encoding="utf-8-sig").splitlines())
+        else:
+            raise SmsdataError(f"suppression file {path} does not exist")
+    else:
+        values = pd.Series(list(suppress), dtype="str")
+    return normalise_mobiles(values)["mobile"].dropna()
