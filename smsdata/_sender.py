@@ -49,7 +49,7 @@ class _GroupCommit:
         self._lease = lease
         self.window = 0.0  # seconds to gather writes before each transaction
         self.confirmed_at = time.time()  # when a transaction last found the lease ours
-        self.failure: LedgerError | None = None
+        self.failure: Exception | None = None
         self._ops: list[tuple[Op, asyncio.Future[Any] | None]] = []
         self._task: asyncio.Task[None] | None = None
 
@@ -82,7 +82,7 @@ class _GroupCommit:
         try:
             with self._ledger.batch(self._lease) as batch:
                 results = [op(batch) for op, _ in ops]
-        except LedgerError as exc:
+        except Exception as exc:  # a LedgerError, or a bug: either way no waiter may hang on it
             self.failure = self.failure or exc
             for _, waiter in ops:
                 if waiter is not None and not waiter.done():
@@ -98,7 +98,8 @@ class _GroupCommit:
         """Commit everything queued now, synchronously (it works while the run is being cancelled).
 
         Raises:
-            LedgerError: this or an earlier transaction failed: its writes are not recorded.
+            LedgerError: this or an earlier transaction failed: its writes are not recorded
+                (raised by every later flush too: it is never forgotten).
         """
         self._commit()
         if self._task is not None and not self._task.done():
@@ -146,6 +147,7 @@ class Sender:
         self._next_start = 0.0
         self._stopping = False
         self._warned = False
+        self._calls: set[asyncio.Future[SendResult]] = set()
 
     async def run(self, todo: list[PlannedRequest], *, progress: bool, name: str) -> None:
         """Send ``todo``; return when every request is recorded, or the run stopped.
@@ -172,6 +174,13 @@ class Sender:
                 self.commits.flush()
         if failure is not None:
             raise failure
+
+    def abandon(self) -> None:
+        """Stop now (a second Ctrl-C): cancel every request on the wire; they are recorded
+        ``unknown`` if a byte of them left, ``planned`` if not."""
+        self._stopping = True
+        for call in list(self._calls):
+            call.cancel()
 
     def _stop(self, reason: GatewayError | GatewayUnreachable | LeaseLost) -> None:
         self.stopped = self.stopped or reason
@@ -253,6 +262,8 @@ class Sender:
         started = time.monotonic()
         self.sent += 1
         call = asyncio.ensure_future(self.gateway.send(request.mobiles, request.content, on_write=wire.mark))
+        self._calls.add(call)
+        call.add_done_callback(self._calls.discard)
         try:
             await asyncio.wait([call])  # neither raises the call's error nor cancels it when cancelled
         except asyncio.CancelledError:

@@ -53,7 +53,8 @@ class BalanceBurn:
         daily: per local day: ``day, spent, topped_up, messages, segments``.
         campaigns: per campaign: ``campaign, messages, segments, expected_cost,
             spent, gap, delivered, cost_per_delivered``. ``expected_cost`` is
-            one unit per segment per accepted number; ``spent`` the balance
+            the campaign's price per segment (one unit unless planned with ``price=``)
+            times the segments of every accepted number; ``spent`` the balance
             drop measured around the campaign's runs; ``gap = spent -
             expected_cost`` (non-zero: price per segment differs, another
             sender used the account meanwhile, or de-duplicated numbers were
@@ -109,6 +110,8 @@ def balance_burn(
     accepted = sends[sends["state"] == "accepted"]
     if "segments" not in accepted.columns:  # frames built by hand: one segment each
         accepted = accepted.assign(segments=1)
+    if "price" not in accepted.columns:  # frames built by hand: one unit per segment
+        accepted = accepted.assign(price=1.0)
     daily = _daily(_steps(history), accepted, tz)
     campaigns = _campaigns(history, accepted, reports)
     return BalanceBurn(daily, campaigns, *_forecast(history, now, tz), now)
@@ -143,8 +146,12 @@ def _daily(steps: pd.DataFrame, accepted: pd.DataFrame, tz: str) -> pd.DataFrame
 
 
 def _campaigns(history: pd.DataFrame, accepted: pd.DataFrame, reports: pd.DataFrame | None) -> pd.DataFrame:
-    volume = accepted.groupby("campaign").agg(messages=("mobile", "size"), segments=("segments", "sum"))
-    volume["expected_cost"] = volume["segments"].astype(float)
+    cost = accepted["segments"] * accepted["price"].astype(float)
+    volume = (
+        accepted.assign(cost=cost)
+        .groupby("campaign")
+        .agg(messages=("mobile", "size"), segments=("segments", "sum"), expected_cost=("cost", "sum"))
+    )
     volume["spent"] = _spent_by_campaign(history).reindex(volume.index).fillna(0.0)
     volume["gap"] = volume["spent"] - volume["expected_cost"]
     if reports is not None:

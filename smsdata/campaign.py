@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import dataclasses
 import logging
+import signal
 import threading
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -86,10 +88,45 @@ class CampaignResult:
 
 @dataclass
 class _Run:
-    """What a run has done so far, readable after it was interrupted."""
+    """What a run has done so far (readable after it was interrupted), and its Ctrl-C presses.
+
+    The first press cancels the run, which then stops gracefully (requests on the
+    wire are answered and recorded); a later press abandons what is on the wire.
+    Never a KeyboardInterrupt raised into the middle of a ledger write.
+    """
 
     sent: int = 0
     balance_before: Decimal | None = None
+    presses: int = 0
+    task: asyncio.Task[Any] | None = None
+    sender: Sender | None = None
+
+    def press(self) -> None:
+        """Ctrl-C (called on the run's event loop)."""
+        self.presses += 1
+        if self.presses == 1 and self.task is not None:
+            self.task.cancel()
+        elif self.sender is not None:
+            self.sender.abandon()
+
+    @contextlib.contextmanager
+    def catching_ctrl_c(self) -> Iterator[None]:
+        """Route SIGINT to :meth:`press` while the run lasts (main thread only; elsewhere the
+        waiting thread forwards its KeyboardInterrupt, see :func:`_run_sync`)."""
+        self.task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        try:
+            loop.add_signal_handler(signal.SIGINT, self.press)
+        except (NotImplementedError, RuntimeError):  # Windows' loops have no signal handlers
+            yield
+            return
+        try:
+            yield
+        finally:
+            loop.remove_signal_handler(signal.SIGINT)
 
 
 def send_campaign(
@@ -158,6 +195,7 @@ def send_campaign(
     with using_ledger(ledger) as opened:
         try:
             return _run_sync(
+                run.press,
                 lambda: _send(
                     plan,
                     gateway=gateway,
@@ -170,9 +208,9 @@ def send_campaign(
                     dry_run=dry_run,
                     resend_unknown=resend_unknown,
                     allow_partial=allow_partial,
-                )
+                ),
             )
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, asyncio.CancelledError):
             result = _result(opened, name, run.sent, run.balance_before, None)
             planned = result.requests.get("planned", 0)
             unknown = f" and resend_unknown=True for the {len(result.unknown)} unknown" if len(result.unknown) else ""
@@ -239,22 +277,23 @@ def _plan_of(
     return plan_or_df
 
 
-def _run_sync(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+def _run_sync(on_interrupt: Callable[[], None], make: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run a coroutine from plain code, also inside a running event loop (Jupyter).
 
     Inside a running loop it runs on a loop of its own in a worker thread; a
-    KeyboardInterrupt of the waiting thread (a notebook interrupt) cancels it there,
-    as Ctrl-C cancels ``asyncio.run``, and waits for it to record what it did.
+    KeyboardInterrupt of the waiting thread (a notebook interrupt) is handed to
+    ``on_interrupt`` on that loop, as SIGINT is in the main thread, and the wait
+    goes on until the run has recorded what it did.
     """
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         return asyncio.run(make())
     started = threading.Event()
-    holder: dict[str, Any] = {}
+    loops: list[asyncio.AbstractEventLoop] = []
 
     async def main() -> T:
-        holder["loop"], holder["task"] = asyncio.get_running_loop(), asyncio.current_task()
+        loops.append(asyncio.get_running_loop())
         started.set()
         return await make()
 
@@ -263,13 +302,9 @@ def _run_sync(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
         while True:
             try:
                 return future.result()
-            except concurrent.futures.CancelledError:
-                raise KeyboardInterrupt from None
-            except asyncio.CancelledError:
-                raise KeyboardInterrupt from None
             except KeyboardInterrupt:
                 if started.wait(timeout=5):
-                    holder["loop"].call_soon_threadsafe(holder["task"].cancel)
+                    loops[0].call_soon_threadsafe(on_interrupt)
 
 
 def _async_gateway(gateway: Gateway | AsyncGateway) -> tuple[AsyncGateway, bool]:
@@ -299,18 +334,19 @@ async def _send(
             return _dry_run(plan, name, ledger, await agw.balance())
         lease = ledger.acquire_lease(name)
         try:
-            return await _send_leased(
-                plan,
-                gateway=agw,
-                ledger=ledger,
-                lease=lease,
-                run=run,
-                concurrency=concurrency,
-                rate_limit=rate_limit,
-                progress=progress,
-                resend_unknown=resend_unknown,
-                allow_partial=allow_partial,
-            )
+            with run.catching_ctrl_c():
+                return await _send_leased(
+                    plan,
+                    gateway=agw,
+                    ledger=ledger,
+                    lease=lease,
+                    run=run,
+                    concurrency=concurrency,
+                    rate_limit=rate_limit,
+                    progress=progress,
+                    resend_unknown=resend_unknown,
+                    allow_partial=allow_partial,
+                )
         finally:
             ledger.release_lease(lease)
     finally:
@@ -343,7 +379,7 @@ async def _send_leased(
     _check_cost(name, todo, balance, allow_partial, ledger.price(name))
     ledger.record_balance(balance.value, name, "before")
     run.balance_before = balance.value
-    sender = Sender(gateway, ledger, lease, concurrency=concurrency, rate_limit=rate_limit)
+    sender = run.sender = Sender(gateway, ledger, lease, concurrency=concurrency, rate_limit=rate_limit)
     try:
         await sender.run(todo, progress=progress, name=name)
     finally:

@@ -527,7 +527,9 @@ class Gateway(_Core):
     def _post(self, url: str, body: _RequestBody, headers: dict[str, str], watch: _WireWatch) -> httpx.Response:
         watch.handing_over()
         try:
-            return self._client.post(url, content=body, headers=headers, extensions=watch.extensions(asynchronous=False))
+            return self._client.post(
+                url, content=body, headers=headers, extensions=watch.extensions(asynchronous=False)
+            )
         except httpx.HTTPError as exc:
             error = _transport_error(exc, self.base_url, self._pwd)
         raise error  # outside the except block: see _transport_error

@@ -334,10 +334,12 @@ class Ledger:
                 self._db.execute("BEGIN IMMEDIATE")
                 yield
                 self._db.execute("COMMIT")
-            except (sqlite3.Error, OSError) as exc:
+            except BaseException as exc:  # whatever stops it, nothing of it stays half-done
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
-                raise LedgerError(f"{failure}: {exc}") from exc
+                if isinstance(exc, sqlite3.Error | OSError):
+                    raise LedgerError(f"{failure}: {exc}") from exc
+                raise
 
     def fingerprint(self, name: str) -> str | None:
         """The stored plan fingerprint of campaign ``name``, or ``None`` if there is none."""

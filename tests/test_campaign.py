@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
+import threading
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -14,7 +20,7 @@ import pytest
 import smsdata as sms
 from smsdata.campaign import send_campaign
 from smsdata.errors import SmsdataError
-from smsdata.ledger import Ledger
+from smsdata.ledger import LEASE_TTL, Ledger
 from smsdata.planning import plan_campaign
 from smsdata.simulator import Account, GatewaySimulator
 
@@ -207,3 +213,292 @@ def test_dry_run_of_existing_campaign_reports_its_state(sim, tmp_path: Path) -> 
     assert result.recipients == {"accepted": 4}
     assert result.sent_now == 0
     assert len(sim.accepted) == 4
+
+
+# ------------------------------------------------------------ one run at a time
+
+
+def gated(sim: GatewaySimulator, *, at: int, entered: threading.Event, release: threading.Event) -> sms.AsyncGateway:
+    """A gateway on ``sim`` whose ``at``-th send waits for ``release`` (after setting ``entered``)."""
+    sends = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/Message/send"):
+            sends.append(request)
+            if len(sends) == at:
+                entered.set()
+                await asyncio.to_thread(release.wait, 10)
+        return await httpx.ASGITransport(app=sim.app).handle_async_request(request)
+
+    return sms.AsyncGateway(BASE, "demo", CANARY, transport=httpx.MockTransport(handler), backoff=0)
+
+
+def test_second_run_of_a_campaign_is_refused_while_the_first_sends(sim, tmp_path: Path) -> None:
+    ledger = tmp_path / "l.sqlite"
+    plan = plan_campaign(personal(20), mobile="m", content="c")
+    entered, release = threading.Event(), threading.Event()
+    first: list[object] = []
+
+    def run_first() -> None:
+        gw = gated(sim, at=3, entered=entered, release=release)
+        first.append(send_campaign(plan, gateway=gw, name="x", ledger=ledger, progress=False, concurrency=1))
+
+    thread = threading.Thread(target=run_first)
+    thread.start()
+    try:
+        assert entered.wait(10)
+        for again in (plan, None):  # the same cell run twice, or a resume beside it
+            with pytest.raises(sms.CampaignBusy, match=rf"pid {os.getpid()} on .*last heartbeat") as info:
+                send_campaign(again, gateway=agw(sim), name="x", ledger=ledger, progress=False)
+            assert "nothing was done" in str(info.value)
+        with Ledger(ledger) as opened:  # the refused runs turned none of the live run's in_flight unknown
+            states = opened.requests("x")["state"].value_counts().to_dict()
+        assert "unknown" not in states
+        assert 1 <= states["in_flight"] <= 2  # the one on the wire, and the one claimed ahead
+    finally:
+        release.set()
+        thread.join(30)
+    assert first[0].recipients == {"accepted": 20}
+    assert len(sim.accepted_rows()) == 20
+    assert sim.deduplicated == 0
+    again = send_campaign(plan, gateway=agw(sim), name="x", ledger=ledger, progress=False)  # lease released
+    assert again.sent_now == 0
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def _leave_lease(ledger: Path, *, machine: str, pid: int, age: float) -> None:
+    beat = (datetime.now(UTC) - timedelta(seconds=age)).isoformat()
+    with sqlite3.connect(ledger) as db:
+        db.execute("INSERT OR REPLACE INTO leases VALUES ('k', 'old-holder', ?, ?, ?, ?)", (machine, pid, beat, beat))
+        db.execute("UPDATE requests SET state = 'in_flight', claimed_by = 'old-holder', msgid = NULL WHERE seq = 1")
+
+
+def _stored(sim: GatewaySimulator, ledger: Path) -> None:
+    send_campaign(personal(3), mobile="m", content="c", gateway=agw(sim), name="k", ledger=ledger, progress=False)
+
+
+@pytest.mark.parametrize(
+    ("where", "age", "taken"),
+    [
+        pytest.param("here-dead", 0, True, id="dead-process-on-this-machine-at-once"),
+        pytest.param("here-alive", 5, False, id="live-process-on-this-machine"),
+        pytest.param("here-alive", LEASE_TTL + 5, True, id="live-pid-silent-past-ttl"),
+        pytest.param("elsewhere", 5, False, id="other-machine-fresh"),
+        pytest.param("elsewhere", LEASE_TTL + 5, True, id="other-machine-silent-past-ttl"),
+    ],
+)
+def test_a_lease_is_taken_over_only_from_a_run_that_is_gone(sim, tmp_path: Path, where, age, taken) -> None:
+    from smsdata.ledger import _machine
+
+    ledger = tmp_path / "l.sqlite"
+    _stored(sim, ledger)
+    machine = "other-host/1" if where == "elsewhere" else _machine()
+    pid = _dead_pid() if where == "here-dead" else os.getpid()
+    _leave_lease(ledger, machine=machine, pid=pid, age=age)
+    if not taken:
+        with pytest.raises(sms.CampaignBusy):
+            sms.resume_campaign("k", gateway=agw(sim), ledger=ledger, progress=False)
+        with Ledger(ledger) as opened:
+            assert opened.requests("k")["state"].tolist() == ["accepted", "in_flight", "accepted"]
+        return
+    result = sms.resume_campaign("k", gateway=agw(sim), ledger=ledger, progress=False)
+    assert result.recipients == {"accepted": 2, "unknown": 1}  # its in_flight request: unknown, not resent
+    assert len(sim.accepted_rows()) == 3
+
+
+def test_a_run_whose_lease_is_taken_over_stops_claiming(sim, tmp_path: Path) -> None:
+    ledger = tmp_path / "l.sqlite"
+    plan = plan_campaign(personal(30), mobile="m", content="c")
+    sends: list[httpx.Request] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/Message/send"):
+            sends.append(request)
+            if len(sends) == 5:  # another run takes the campaign over while this one is stalled
+                with sqlite3.connect(ledger) as db:
+                    db.execute("UPDATE leases SET holder = 'usurper'")
+        return await httpx.ASGITransport(app=sim.app).handle_async_request(request)
+
+    gw = sms.AsyncGateway(BASE, "demo", CANARY, transport=httpx.MockTransport(handler), backoff=0)
+    with pytest.raises(sms.CampaignStopped) as info:
+        send_campaign(plan, gateway=gw, name="t", ledger=ledger, progress=False, concurrency=1)
+    assert isinstance(info.value.cause, sms.LeaseLost)
+    assert len(sends) == 5  # nothing claimed after the takeover
+    states = info.value.result.recipients
+    assert states == {"accepted": 5, "planned": 25}  # the request on the wire kept its true outcome
+    with sqlite3.connect(ledger) as db:
+        assert db.execute("SELECT holder FROM leases").fetchall() == [("usurper",)]  # not released: not ours
+
+
+# ------------------------------------------------------------ interrupts
+
+
+def interrupting(sim: GatewaySimulator, *, at: int, times: int = 1) -> tuple[sms.AsyncGateway, list[bytes]]:
+    """A gateway on ``sim`` that presses Ctrl-C ``times`` while its ``at``-th send is on the wire."""
+    bodies: list[bytes] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/Message/send"):
+            bodies.append(request.read())
+            if len(bodies) == at:
+                for _ in range(times):
+                    signal.raise_signal(signal.SIGINT)
+                    await asyncio.sleep(0)
+                await asyncio.sleep(0.05)
+        return await httpx.ASGITransport(app=sim.app).handle_async_request(request)
+
+    return sms.AsyncGateway(BASE, "demo", CANARY, transport=httpx.MockTransport(handler), backoff=0), bodies
+
+
+def test_ctrl_c_answers_what_is_on_the_wire_and_puts_the_rest_back(sim, tmp_path: Path) -> None:
+    ledger = tmp_path / "l.sqlite"
+    plan = plan_campaign(personal(40), mobile="m", content="c")
+    gw, bodies = interrupting(sim, at=6)
+    with pytest.raises(sms.CampaignInterrupted, match=r"resume_campaign\('i', gateway=\.\.\.\)") as info:
+        send_campaign(plan, gateway=gw, name="i", ledger=ledger, progress=False, concurrency=4)
+    result = info.value.result
+    assert isinstance(info.value, KeyboardInterrupt)
+    assert "unknown" not in result.recipients  # every request on the wire was answered and recorded
+    assert result.recipients["accepted"] == len(bodies) == len(sim.accepted_rows())
+    assert result.recipients["accepted"] + result.recipients["planned"] == 40
+    with Ledger(ledger) as opened:
+        assert opened.requests("i")["state"].isin(["accepted", "planned"]).all()
+        assert opened.requests("i").query("state == 'planned'")["attempts"].eq(0).all()
+    done = sms.resume_campaign("i", gateway=agw(sim), ledger=ledger, progress=False)
+    assert done.recipients == {"accepted": 40}
+    assert sim.deduplicated == 0
+
+
+def test_second_ctrl_c_abandons_what_is_on_the_wire_as_unknown(sim, tmp_path: Path) -> None:
+    ledger = tmp_path / "l.sqlite"
+    plan = plan_campaign(personal(40), mobile="m", content="c")
+    gw, _ = interrupting(sim, at=6, times=2)
+    with pytest.raises(sms.CampaignInterrupted) as info:
+        send_campaign(plan, gateway=gw, name="i2", ledger=ledger, progress=False, concurrency=4)
+    result = info.value.result
+    assert 1 <= result.requests.get("unknown", 0) <= 4  # at most one on the wire per worker
+    assert "in_flight" not in result.requests
+    assert sum(result.recipients.values()) == 40
+    assert "resend_unknown=True" in str(info.value)
+
+
+def test_cli_speaks_cli_words_and_python_python_words(sim, tmp_path: Path) -> None:
+    from smsdata.cli import _describe
+
+    ledger = tmp_path / "l.sqlite"
+    calls: list[int] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/Message/send"):
+            calls.append(1)
+            if len(calls) == 2:
+                raise httpx.ReadTimeout("slow", request=request)
+        return await httpx.ASGITransport(app=sim.app).handle_async_request(request)
+
+    gw = sms.AsyncGateway(BASE, "demo", CANARY, transport=httpx.MockTransport(handler), backoff=0)
+    result = send_campaign(personal(3), mobile="m", content="c", gateway=gw, name="w", ledger=ledger, progress=False)
+    assert "resume_campaign('w', gateway=..., resend_unknown=True)" in str(result)
+    assert "smsdata" not in str(result)
+    assert "`smsdata resume w --resend-unknown`" in _describe(result)
+    assert "resend_unknown=True" not in _describe(result)
+
+
+# ------------------------------------------------------------ options, price, internals
+
+
+def test_a_mock_transport_is_kept_through_send_campaign(tmp_path: Path) -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.path)
+        return httpx.Response(200, json={"status": "success", "respCode": "0", "respMsg": "100", "msgid": "9"})
+
+    for transport in (httpx.MockTransport(handler), _BlockingOnly(handler)):
+        seen.clear()
+        with sms.Gateway(
+            "http://nowhere.invalid/Admin/index.php", "demo", CANARY, transport=transport, timeout=3, retries=0
+        ) as gw:
+            async_gw = gw.to_async()
+            assert (async_gw.timeout, async_gw.retries, async_gw.encoding) == (3, 0, "form")
+            result = send_campaign(
+                personal(2), mobile="m", content="c", gateway=gw, name=type(transport).__name__,
+                ledger=tmp_path / "l", progress=False,
+            )  # fmt: skip
+        assert result.recipients == {"accepted": 2}
+        assert seen.count("/Admin/index.php/Message/send") == 2  # through the mock: nowhere.invalid is never asked
+
+
+class _BlockingOnly(httpx.BaseTransport):
+    """A transport with no async face, as a user's custom one may be."""
+
+    def __init__(self, handler) -> None:
+        self.handler = handler
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        request.read()
+        return self.handler(request)
+
+
+def test_price_is_stored_and_used_on_resume(sim, tmp_path: Path) -> None:
+    ledger = tmp_path / "l.sqlite"
+    sim.accounts["demo"].balance = Decimal(4)  # the simulator charges 1 a segment: 4 of 6 go out
+    plan = plan_campaign(personal(6), mobile="m", content="c", price="1.5")
+    assert plan.estimated_cost == Decimal("9.0")
+    with pytest.raises(sms.CampaignStopped):
+        send_campaign(plan, gateway=agw(sim), name="p", ledger=ledger, progress=False, allow_partial=True)
+    sim.accounts["demo"].balance = Decimal(2)  # covers 2 messages at 1 unit, not at 1.5
+    with pytest.raises(sms.InsufficientBalance, match=r"estimated cost 3\.0 "):
+        sms.resume_campaign("p", gateway=agw(sim), ledger=ledger, progress=False)
+    sends = sms.read_sends(ledger)
+    assert sends["price"].eq(1.5).all()
+    burn = sms.balance_burn(ledger=ledger, sends=sends)
+    accepted = int(sends["state"].eq("accepted").sum())
+    assert burn.campaigns.set_index("campaign").loc["p", "expected_cost"] == pytest.approx(1.5 * accepted)
+
+
+def test_misspelt_options_are_type_errors(sim, tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match="concurency"):
+        send_campaign(personal(1), mobile="m", content="c", gateway=agw(sim), name="o", concurency=8)
+    with pytest.raises(TypeError, match="mobile"):
+        sms.resume_campaign("o", gateway=agw(sim), mobile="m")
+    with pytest.raises(SmsdataError, match="only apply when a DataFrame is given"):
+        send_campaign(plan_campaign(personal(1), mobile="m", content="c"), mobile="m", gateway=agw(sim), name="o")
+
+
+def test_a_failed_ledger_write_is_raised_not_lost(sim, tmp_path: Path) -> None:
+    from smsdata._sender import _GroupCommit
+    from smsdata.ledger import LedgerBatch
+
+    ledger_path = tmp_path / "l.sqlite"
+    _stored(sim, ledger_path)
+
+    async def scenario(ledger: Ledger) -> None:
+        commits = _GroupCommit(ledger, ledger.acquire_lease("k"))
+        commits.enqueue(lambda batch: batch.heartbeat())
+        await asyncio.sleep(0.01)  # committed
+        commits.enqueue(lambda batch: (_ for _ in ()).throw(sms.LedgerError("disk full")))
+        await asyncio.sleep(0.01)  # that batch failed in the background, nobody waiting on it
+        with pytest.raises(sms.LedgerError, match="disk full"):
+            commits.flush()
+        waiter = commits.submit(LedgerBatch.heartbeat)
+        with pytest.raises(sms.LedgerError, match="disk full"):  # still raised: it is never forgotten
+            commits.flush()
+        assert waiter.result() is True  # later writes are still committed
+
+    with Ledger(ledger_path) as opened:
+        asyncio.run(scenario(opened))
+
+
+def test_cost_is_summed_in_one_place() -> None:
+    import inspect
+
+    import smsdata.campaign
+    import smsdata.planning
+
+    sources = inspect.getsource(smsdata.planning) + inspect.getsource(smsdata.campaign)
+    assert sources.count('["recipients"] * ') == 1  # CampaignPlan.segments

@@ -20,6 +20,7 @@ def test_demo_runs_the_whole_flow_then_sends_nothing_twice(tmp_path: Path) -> No
         "missing_value": 11,
         "empty_content": 0,
         "content_too_long": 0,
+        "control_character": 0,
         "suppressed": 0,
         "duplicate": 14,
     }

@@ -105,5 +105,3 @@ def test_summary_warns_when_balance_short(gateway) -> None:
         summary = plan.summary(gateway)
     assert summary.covered is False
     assert "WARNING" in str(summary)
-
-
