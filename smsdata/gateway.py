@@ -172,6 +172,15 @@ def parse_answer(body: str, status_code: int | None = None) -> dict[str, Any]:
     return fields
 
 
+def _number_in(text: str) -> Decimal | None:
+    """The first number in ``text`` (thousands separators allowed), or ``None``."""
+    match = _NUMBER_RE.search(text.replace(",", ""))
+    try:
+        return Decimal(match.group(0)) if match else None
+    except InvalidOperation:
+        return None
+
+
 def mobile_list(mobiles: str | Iterable[str]) -> list[str]:
     """Split ``mobiles`` (a comma-separated string or an iterable) into clean items.
 
@@ -361,7 +370,9 @@ class _Core:
             if response.is_server_error
             else "not a gateway answer"
         )
-        raise ProtocolError(what, status_code=response.status_code, body=self._pwd.redact(text))
+        error = ProtocolError(what, status_code=response.status_code, body=self._pwd.redact(text))
+        del text  # may hold the password: no local of a raising frame may (tracebacks show locals)
+        raise error
 
     def _failure(self, fields: dict[str, Any], response: httpx.Response) -> tuple[int | str, str, str]:
         """``(code, message, body)`` of a failure answer, redacted for showing."""
@@ -373,29 +384,30 @@ class _Core:
         code = fields["respCode"]
         log.debug("send of %d numbers -> code %s", count, code)
         if code != 0:
-            raise send_error(*self._failure(fields, response))
+            error = send_error(*self._failure(fields, response))
+            del fields  # may hold the password (see _answer)
+            raise error
         if not fields["msgid"]:
             log.warning("the gateway accepted a send without a msgid; its reports cannot be matched")
         return SendResult(msgid=fields["msgid"], code=code, message=fields["respMsg"])
 
     def _balance_result(self, response: httpx.Response) -> Balance:
         fields = self._answer(response)
-        code = fields["respCode"]
-        if code != 0:
-            raise balance_error(*self._failure(fields, response))
-        raw = fields["respMsg"]
-        match = _NUMBER_RE.search(raw.replace(",", ""))
-        try:
-            value = Decimal(match.group(0)) if match else None
-        except InvalidOperation:
-            value = None
-        if value is None:
-            raise ProtocolError(
+        if fields["respCode"] != 0:
+            error = balance_error(*self._failure(fields, response))
+        else:
+            raw = fields["respMsg"]
+            value = _number_in(raw)
+            if value is not None:
+                return Balance(value=value, raw=raw)
+            error = ProtocolError(
                 "balance answer has no number in respMsg",
                 status_code=response.status_code,
                 body=self._pwd.redact(_decode(response.content)),
             )
-        return Balance(value=value, raw=raw)
+            del raw
+        del fields  # may hold the password (see _answer)
+        raise error
 
     def _should_retry(self, exc: Exception, attempt: int, *, idempotent: bool) -> bool:
         if attempt >= self.retries:

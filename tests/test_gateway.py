@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
+from collections.abc import Callable
 from decimal import Decimal
 from urllib.parse import parse_qs
 
@@ -437,3 +439,89 @@ def test_password_absent_from_every_failure(mock_gateway, canary_logs, failure) 
     with pytest.raises(E.SmsdataError) as info:
         gw.send("13800138000", "Hi")
     assert CANARY not in "".join(traceback.format_exception(info.value))
+
+
+def _every_form(pwd: str) -> set[str]:
+    """The forms a server may echo a password back in."""
+    from html import escape
+    from urllib.parse import quote, quote_plus
+
+    return {pwd, quote(pwd, safe=""), quote_plus(pwd), escape(pwd), json.dumps(pwd)[1:-1]}
+
+
+def _shown(exc: BaseException) -> str:
+    """All a person or an error tracker can see of ``exc``: its chain formatted with frame locals,
+    and the request bodies any exception in the chain still holds."""
+    import traceback
+
+    text = "".join(traceback.TracebackException.from_exception(exc, capture_locals=True).format())
+    seen: BaseException | None = exc
+    while seen is not None:
+        request = getattr(seen, "_request", None)
+        if request is not None:
+            text += request.content.decode("latin-1")
+        text += repr(vars(seen))
+        seen = seen.__cause__ or seen.__context__
+    return text
+
+
+@pytest.mark.parametrize("pwd", ["800001", "1", "p", "p@ss/w0rd=1"])
+def test_a_password_inside_an_answer_never_corrupts_it(pwd: str) -> None:
+    success = '{"status":"success","respCode":"0","respMsg":"send success","msgid":"800001""}'
+    with Gateway(BASE, "demo", pwd, transport=httpx.MockTransport(lambda r: answer(None, raw=success))) as gw:
+        result = gw.send("13800138000", "Hi")
+    assert (result.msgid, result.code, result.message) == ("800001", 0, "send success")
+    balance = '{"status":"success","respCode":"0","respMsg":"1800.10","msgid":""}'
+    with Gateway(BASE, "demo", pwd, transport=httpx.MockTransport(lambda r: answer(None, raw=balance))) as gw:
+        assert str(gw.balance().value) == "1800.10"
+
+
+@pytest.mark.parametrize("pwd", ["800001", "p@ss/w0rd=1", CANARY])
+@pytest.mark.parametrize(
+    "failure",
+    [
+        pytest.param("refused", id="connection-refused"),
+        pytest.param("timeout", id="read-timeout"),
+        pytest.param("html-500", id="html-500-echoing-the-form"),
+        pytest.param("code-1", id="code-1-echoing-the-password"),
+    ],
+)
+def test_no_failure_shows_the_password_in_any_form(pwd: str, failure: str) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        form = request.content.decode()
+        if failure == "refused":
+            raise httpx.ConnectError("refused", request=request)
+        if failure == "timeout":
+            raise httpx.ReadTimeout("slow", request=request)
+        if failure == "html-500":
+            page = f"<html><p>{form}</p><p>{escape(pwd)}</p><script>{json.dumps(pwd)}</script></html>"
+            return httpx.Response(500, text=page)
+        return answer(1, f"wrong pwd {pwd} ({form})")
+
+    from html import escape
+
+    with Gateway(BASE, "demo", pwd, transport=httpx.MockTransport(handler), retries=0) as gw:
+        error = _failure_of(functools.partial(gw.send, "13800138000", "Hi"))
+    assert isinstance(error, E.SmsdataError)
+    shown = _shown(error)
+    assert "body = <request body" in shown  # locals were captured: the canary can fail
+    assert not any(form in shown for form in _every_form(pwd)), shown
+    assert error.__cause__ is None  # no httpx error holding the body ...
+    assert error.__context__ is None  # ... not even implicitly
+
+
+def _failure_of(call: Callable[[], object]) -> BaseException:
+    """The exception ``call`` raises; caught here, in a frame holding no password."""
+    try:
+        call()
+    except BaseException as exc:
+        return exc
+    raise AssertionError("no exception")
+
+
+def test_redaction_covers_every_echoed_form() -> None:
+    from smsdata.config import Secret
+
+    secret = Secret("p@ss/w0rd=1")
+    for form in _every_form("p@ss/w0rd=1") | {"p%40ss%2fw0rd%3d1"}:
+        assert secret.redact(f"<{form}>") == "<**********>"

@@ -105,3 +105,33 @@ def test_summary_warns_when_balance_short(gateway) -> None:
         summary = plan.summary(gateway)
     assert summary.covered is False
     assert "WARNING" in str(summary)
+
+
+def test_control_characters_reject_the_row_naming_the_first() -> None:
+    df = pd.DataFrame(
+        {"m": [f"1390000000{i}" for i in range(5)], "c": ["ok", "nul\x00here", "two\nlines", "esc\x1b[31m", "tab\tx"]}
+    )
+    plan = plan_campaign(df, mobile="m", content="c")
+    assert plan.recipients["content"].tolist() == ["ok", "two\nlines"]
+    assert plan.rejected[["row", "reason", "detail"]].to_dict("records") == [
+        {"row": 1, "reason": "control_character", "detail": "U+0000 at position 4"},
+        {"row": 3, "reason": "control_character", "detail": "U+001B at position 4"},
+        {"row": 4, "reason": "control_character", "detail": "U+0009 at position 4"},
+    ]
+
+
+def test_non_mobile_ranges_are_rejected_unless_allowed() -> None:
+    df = pd.DataFrame({"m": ["14012345678", "13800138000", "1380013800.8"], "c": ["a", "b", "c"]})
+    plan = plan_campaign(df, mobile="m", content="c")
+    assert plan.rejected[["row", "reason", "detail"]].to_dict("records") == [
+        {"row": 0, "reason": "invalid_mobile", "detail": "not_mobile_range"},
+        {"row": 2, "reason": "invalid_mobile", "detail": "not_integer"},
+    ]
+    loose = plan_campaign(df, mobile="m", content="c", any_mobile_range=True)
+    assert loose.recipients["mobile"].tolist() == ["14012345678", "13800138000"]
+
+
+@pytest.mark.parametrize("price", ["-1", "NaN", "abc", float("inf")])
+def test_price_must_be_a_number(price) -> None:
+    with pytest.raises(SmsdataError, match="price must be"):
+        plan_campaign(pd.DataFrame({"m": ["13900000000"], "c": ["x"]}), mobile="m", content="c", price=price)

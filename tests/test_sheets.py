@@ -55,3 +55,38 @@ def test_bad_files(tmp_path: Path, name: str, content: bytes, message: str) -> N
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(SmsdataError, match="does not exist"):
         read_campaign(tmp_path / "nope.csv")
+
+
+def test_default_sheet_is_the_visible_active_one_never_a_hidden_one(tmp_path: Path) -> None:
+    path = tmp_path / "sheets.xlsx"
+    wb = openpyxl.Workbook()
+    hidden = wb.active
+    hidden.title = "lookup"
+    hidden.append(["phone"])
+    hidden.append(["13900000001"])
+    hidden.sheet_state = "hidden"
+    for title in ("first", "customers"):
+        ws = wb.create_sheet(title)
+        ws.append(["phone"])
+        ws.append([f"1390000000{len(wb.sheetnames)}"])
+    wb.active = 2
+    wb.save(path)
+    assert read_campaign(path)["phone"].tolist() == ["13900000003"]  # the active sheet
+    wb.active = 0  # the hidden one is active: the first visible instead
+    wb.save(path)
+    assert read_campaign(path)["phone"].tolist() == ["13900000002"]
+    assert read_campaign(path, sheet="lookup")["phone"].tolist() == ["13900000001"]  # named: read
+
+
+def test_a_fractional_phone_cell_is_rejected_not_turned_into_digits(tmp_path: Path) -> None:
+    from smsdata.planning import plan_campaign
+
+    path = tmp_path / "c.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active.append(["phone", "c"])
+    wb.active.append([1380013800.8, "x"])
+    wb.active.append([13800138000.0, "y"])
+    wb.save(path)
+    plan = plan_campaign(read_campaign(path), mobile="phone", content="c")
+    assert plan.recipients["mobile"].tolist() == ["13800138000"]
+    assert plan.rejected[["value", "detail"]].to_dict("records") == [{"value": "1380013800.8", "detail": "not_integer"}]
