@@ -3,8 +3,10 @@
 Timing a kill with a sleep depends on the machine; a named point does not.
 ``SMSDATA_FAULTS`` lists ``point:N=ACTION`` items, comma-separated: the Nth
 time the process passes ``point``, it does ACTION: ``SIGINT`` (what Ctrl-C
-sends), ``SIGKILL`` / ``SIGTERM`` (any signal name), or ``print`` (a line
-``smsdata-fault: point N`` on stderr, for a test to wait on).
+sends), ``SIGKILL`` / ``SIGTERM`` (any signal name), ``print`` (a line
+``smsdata-fault: point N`` on stderr, for a test to wait on), or
+``wait:PATH`` (print that line, then hold still until the file PATH exists:
+the test acts while this process is at the point, then lets it go on).
 
 Points: ``claimed`` (a request committed in flight), ``written`` (its first
 byte about to go on the wire), ``answered`` (its answer read, outcome not yet
@@ -17,7 +19,9 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections import Counter
+from pathlib import Path
 
 __all__ = ["reached"]
 
@@ -47,7 +51,10 @@ def reached(point: str) -> None:
     target, action = _FAULTS[point]
     if count != target:
         return
-    if action == "print":
+    if action == "print" or action.startswith("wait:"):
         print(f"smsdata-fault: {point} {count}", file=sys.stderr, flush=True)
+        deadline = time.monotonic() + 60
+        while action.startswith("wait:") and not Path(action[5:]).exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
     else:
         signal.raise_signal(getattr(signal, action))
