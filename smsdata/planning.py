@@ -330,4 +330,4 @@ def _suppressed(suppress: Iterable[str] | pd.Series | str | Path) -> pd.Series:
             raise SmsdataError(f"suppression file {path} does not exist")
     else:
         values = pd.Series(list(suppress), dtype="str")
-    return normalise_mobiles(values)["mobile"].dropna()
+    return normalise_mobiles(values, any_range=True)["mobile"].dropna()  # block whatever is listed

@@ -428,7 +428,7 @@ def _general_path(
     count, (msgid, mobile, status, when) = _four_fields(body.str.replace(_REPORT_PREFIX, "", regex=True))
     reason = reason.mask(reason.isna() & (count != 4), "wrong_field_count")
     status = status.str.upper()
-    mobiles = normalise_mobiles(mobile)
+    mobiles = normalise_mobiles(mobile, any_range=True)  # a report is about a number the gateway took
     report_us, time_reason = _parse_times(when, tz)
     for bad, why in (
         (_flag(msgid.eq("")), "empty_msgid"),
