@@ -124,7 +124,8 @@ class Sender:
     Attributes:
         stopped: the error that stopped the run early (account-level code,
             unreachable gateway, lost lease), else ``None``.
-        sent: requests sent by this run (handed to the gateway).
+        sent: requests this run sent (their outcome recorded: accepted, rejected or
+            unknown); requests put back to ``planned`` do not count.
     """
 
     def __init__(
@@ -260,7 +261,6 @@ class Sender:
         wire = _Wire()
         sent_at = utcnow()
         started = time.monotonic()
-        self.sent += 1
         call = asyncio.ensure_future(self.gateway.send(request.mobiles, request.content, on_write=wire.mark))
         self._calls.add(call)
         call.add_done_callback(self._calls.discard)
@@ -316,6 +316,7 @@ class Sender:
             self._record_put_back(request, "not sent: interrupted before it went out")
 
     def _record_outcome(self, request: PlannedRequest, outcome: Outcome) -> None:
+        self.sent += 1  # it went out (or may have): what was put back never counts
         self.commits.enqueue(functools.partial(LedgerBatch.record, request_id=request.id, outcome=outcome))
 
     def _record_put_back(self, request: PlannedRequest, message: str) -> None:

@@ -113,7 +113,6 @@ class _Run:
     def catching_ctrl_c(self) -> Iterator[None]:
         """Route SIGINT to :meth:`press` while the run lasts (main thread only; elsewhere the
         waiting thread forwards its KeyboardInterrupt, see :func:`_run_sync`)."""
-        self.task = asyncio.current_task()
         loop = asyncio.get_running_loop()
         if threading.current_thread() is not threading.main_thread():
             yield
@@ -304,7 +303,8 @@ def _run_sync(on_interrupt: Callable[[], None], make: Callable[[], Coroutine[Any
                 return future.result()
             except KeyboardInterrupt:
                 if started.wait(timeout=5):
-                    loops[0].call_soon_threadsafe(on_interrupt)
+                    with contextlib.suppress(RuntimeError):  # its loop has just closed: the run is over
+                        loops[0].call_soon_threadsafe(on_interrupt)
 
 
 def _async_gateway(gateway: Gateway | AsyncGateway) -> tuple[AsyncGateway, bool]:
@@ -327,6 +327,7 @@ async def _send(
     resend_unknown: bool,
     allow_partial: bool,
 ) -> CampaignResult:
+    run.task = asyncio.current_task()
     agw, owned = _async_gateway(gateway)
     try:
         if dry_run:
@@ -371,7 +372,7 @@ async def _send_leased(
     stored = _check_plan(plan, name, ledger)  # under the lease: no other run is creating it now
     balance = await gateway.balance()
     if not stored and plan is not None:
-        ledger.create_campaign(name, plan.fingerprint, plan.requests, plan.recipients, price=plan.price)
+        ledger.create_campaign(name, plan)
     ledger.settle_in_flight(lease)
     if resend_unknown:
         ledger.requeue_unknown(lease)
@@ -408,6 +409,11 @@ def _check_plan(plan: CampaignPlan | None, name: str, ledger: Ledger) -> bool:
         raise SmsdataError(
             f"campaign {name!r} already exists in {ledger.path} with a different plan; "
             "choose a new name, or resume it without a plan"
+        )
+    if plan is not None and stored is not None and ledger.price(name) != plan.price:
+        raise SmsdataError(
+            f"campaign {name!r} is stored at price {ledger.price(name)} per segment, this plan says {plan.price}; "
+            "plan it with the stored price, or resume it without a plan"
         )
     return stored is not None
 

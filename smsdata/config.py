@@ -87,16 +87,19 @@ class Secret:
 
 
 def _forms_pattern(value: str) -> re.Pattern[str]:
-    """One pattern matching ``value`` in every form a server might echo it back in."""
-    forms = {
-        value,
-        html.escape(value, quote=True),
-        html.escape(value, quote=False),
-        json.dumps(value)[1:-1],
-        json.dumps(value, ensure_ascii=False)[1:-1],
-    }
-    for encoded in (quote(value, safe=""), quote(value), quote_plus(value)):
-        forms |= {encoded, re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), encoded)}
+    """One pattern matching ``value`` in every form a server might echo it back in: as is;
+    HTML-escaped (named, decimal and hex entities for quotes, as PHP's htmlspecialchars
+    writes them); JSON-escaped (ASCII or not, ``\\/`` for ``/`` as PHP's json_encode writes,
+    either hex case); percent-encoded (as a form or a URL carries it, either hex case)."""
+    html_forms = {html.escape(value, quote=True), html.escape(value, quote=False)}
+    html_forms |= {f.replace("&#x27;", q) for f in html_forms for q in ("&#039;", "&#39;", "&apos;")}
+    html_forms |= {f.replace("&quot;", q) for f in html_forms for q in ("&#034;", "&#34;")}
+    json_forms = {json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]}
+    json_forms |= {f.replace("/", "\\/") for f in json_forms}
+    json_forms |= {re.sub(r"\\u[0-9a-f]{4}", lambda m: m.group(0).upper().replace("\\U", "\\u"), f) for f in json_forms}
+    percent_forms = {quote(value, safe=""), quote(value), quote_plus(value)}
+    percent_forms |= {re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), f) for f in percent_forms}
+    forms = {value} | html_forms | json_forms | percent_forms
     # Longest first, so that a form containing another is masked whole.
     return re.compile("|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True)))
 

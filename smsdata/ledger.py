@@ -38,12 +38,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from .config import load_settings
 from .errors import CampaignBusy, LeaseLost, LedgerError
+
+if TYPE_CHECKING:
+    from .planning import CampaignPlan
 
 __all__ = [
     "LEASE_TTL",
@@ -106,7 +109,7 @@ CREATE TABLE IF NOT EXISTS leases (
     campaign     TEXT PRIMARY KEY,
     holder       TEXT NOT NULL,
     machine      TEXT NOT NULL,
-    pid          INTEGER NOT NULL,
+    process      TEXT NOT NULL,
     started_at   TEXT NOT NULL,
     heartbeat_at TEXT NOT NULL
 );
@@ -167,14 +170,26 @@ def _machine() -> str:
     return f"{socket.gethostname()}/{namespace}"
 
 
-def _pid_alive(pid: int) -> bool:
+def _process(pid: int) -> str:
+    """``pid:start``: a process, told apart from a later one given the same PID by its start
+    time (clock ticks after boot, from /proc; empty where there is no /proc)."""
+    try:
+        start = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        start = ""
+    return f"{pid}:{start}"
+
+
+def _process_alive(process: str) -> bool:
+    """Whether the process ``pid:start`` (of this machine) still exists."""
+    pid = int(process.split(":", 1)[0])
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except OSError:  # PermissionError: it exists, owned by someone else
-        return True
-    return True
+        pass
+    return _process(pid) == process or process.endswith(":")
 
 
 @dataclass(frozen=True)
@@ -187,12 +202,12 @@ class Lease:
     taken_over: str | None = None
 
     @staticmethod
-    def describe(machine: str, pid: int, started_at: str, heartbeat_at: str) -> str:
+    def describe(machine: str, process: str, started_at: str, heartbeat_at: str) -> str:
         """A holder in words: which process, where, since when, last heard of when."""
         age = (datetime.now(UTC) - datetime.fromisoformat(heartbeat_at)).total_seconds()
         return (
-            f"pid {pid} on {machine.split('/')[0]!r}, running since {started_at[:19].replace('T', ' ')} UTC, "
-            f"last heartbeat {max(age, 0):.0f} s ago"
+            f"pid {process.split(':')[0]} on {machine.split('/')[0]!r}, running since "
+            f"{started_at[:19].replace('T', ' ')} UTC, last heartbeat {max(age, 0):.0f} s ago"
         )
 
 
@@ -356,36 +371,27 @@ class Ledger:
     def acquire_lease(self, name: str, *, ttl: float = LEASE_TTL) -> Lease:
         """Take the right to send campaign ``name`` for this run.
 
-        A live lease of another run is never taken. A lease whose holder is gone
-        is taken over (``Lease.taken_over`` then describes the old holder): at once
-        if it was a process on this machine that no longer exists, else once its
-        last heartbeat is ``ttl`` seconds old.
+        A live lease of another run is never taken. A lease held by a process of
+        this machine is taken over once that process no longer exists (at once,
+        however long ago its last heartbeat: a stopped or suspended process still
+        holds it); one held from another machine once its last heartbeat is ``ttl``
+        seconds old. ``Lease.taken_over`` then describes the old holder.
 
         Raises:
             CampaignBusy: another run holds a live lease (the message names it).
             LedgerError: the ledger could not be written.
         """
         lease = Lease(name, secrets.token_hex(8), ttl)
-        machine, pid, now = _machine(), os.getpid(), utcnow()
+        machine, process, now = _machine(), _process(os.getpid()), utcnow()
         with self._writing(f"cannot take the lease of campaign {name!r} in {self.path}"):
             row = self._db.execute(
-                "SELECT machine, pid, started_at, heartbeat_at FROM leases WHERE campaign = ?", (name,)
+                "SELECT machine, process, started_at, heartbeat_at FROM leases WHERE campaign = ?", (name,)
             ).fetchone()
             if row is not None:
-                holder = Lease.describe(*row)
-                silent = (datetime.now(UTC) - datetime.fromisoformat(row[3])).total_seconds()
-                gone = row[0] == machine and not _pid_alive(row[1])
-                if not gone and silent < ttl:
-                    raise CampaignBusy(
-                        f"campaign {name!r} is being sent by another run ({holder}); nothing was done. "
-                        f"Wait for it to finish. If that process is gone, its lease is taken over "
-                        f"{'now' if row[0] == machine else f'once its heartbeat is {ttl:.0f} s old'}",
-                        holder,
-                    )
-                lease = Lease(name, lease.holder, ttl, taken_over=holder)
-                log.warning("campaign %r: taking over the lease of a run that is gone (%s)", name, holder)
+                lease = Lease(name, lease.holder, ttl, taken_over=_check_gone(name, row, machine, ttl))
             self._db.execute(
-                "INSERT OR REPLACE INTO leases VALUES (?, ?, ?, ?, ?, ?)", (name, lease.holder, machine, pid, now, now)
+                "INSERT OR REPLACE INTO leases VALUES (?, ?, ?, ?, ?, ?)",
+                (name, lease.holder, machine, process, now, now),
             )
         return lease
 
@@ -403,28 +409,16 @@ class Ledger:
         with self._writing(f"cannot write the ledger {self.path}"):
             yield LedgerBatch(self._db, lease)
 
-    def create_campaign(
-        self, name: str, fingerprint: str, requests: pd.DataFrame, recipients: pd.DataFrame, *, price: Decimal
-    ) -> None:
-        """Store a new campaign with its requests (all ``planned``) and recipients, atomically.
-
-        ``requests``: ``request, content, mobiles, recipients, segments``;
-        ``recipients``: ``request, row, mobile, carrier``; ``price``: balance units per segment.
-        """
+    def create_campaign(self, name: str, plan: CampaignPlan) -> None:
+        """Store a new campaign: the plan's requests (all ``planned``), recipients, totals and
+        price, atomically."""
+        requests, recipients = plan.requests, plan.recipients
         with self._writing(f"cannot store campaign {name!r} in {self.path}"):
             base = self._db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM requests").fetchone()[0]
             self._db.execute(
                 "INSERT INTO campaigns (name, fingerprint, created_at, recipients, requests, segments, price) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    name,
-                    fingerprint,
-                    utcnow(),
-                    int(requests["recipients"].sum()),
-                    len(requests),
-                    int((requests["recipients"] * requests["segments"]).sum()),
-                    str(price),
-                ),
+                (name, plan.fingerprint, utcnow(), len(recipients), len(requests), plan.segments, str(plan.price)),
             )
             self._db.executemany(
                 "INSERT INTO requests (id, campaign, seq, content, mobiles, recipients, segments, state) "
@@ -538,6 +532,33 @@ class Ledger:
                 f"{sql} WHERE {alias}campaign = ? ORDER BY {alias}id", self._db, params=(campaign,)
             )
         return pd.read_sql_query(f"{sql} ORDER BY {alias}id", self._db)
+
+
+def _check_gone(name: str, row: tuple[str, str, str, str], machine: str, ttl: float) -> str:
+    """Describe the holder of a lease row that may be taken over; raise CampaignBusy if it is live."""
+    holder = Lease.describe(*row)
+    silent = (datetime.now(UTC) - datetime.fromisoformat(row[3])).total_seconds()
+    if row[0] == machine:
+        if _process_alive(row[1]):
+            stalled = (
+                f"; it is alive but silent for {silent:.0f} s: stopped, suspended or in a debugger? "
+                "Let it go on, or end it"
+                if silent >= ttl
+                else ""
+            )
+            raise CampaignBusy(
+                f"campaign {name!r} is being sent by another run ({holder}); nothing was done{stalled}. "
+                "Wait for it to finish: once that process is gone, the next run takes over at once",
+                holder,
+            )
+    elif silent < ttl:
+        raise CampaignBusy(
+            f"campaign {name!r} is being sent by another run ({holder}); nothing was done. Wait for it to "
+            f"finish: if it is gone, the next run takes over once its heartbeat is {ttl:.0f} s old",
+            holder,
+        )
+    log.warning("campaign %r: taking over the lease of a run that is gone (%s)", name, holder)
+    return holder
 
 
 def using_ledger(ledger: Ledger | str | Path | None = None) -> contextlib.AbstractContextManager[Ledger]:

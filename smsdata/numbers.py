@@ -19,8 +19,9 @@ Rejection reasons (``reason`` column):
 ``not_digits``           letters or other characters remain after cleaning
 ``wrong_length``         not 11 digits after removing a country prefix
 ``not_mobile_prefix``    11 digits that do not start with 13-19
-``not_mobile_range``     ``1[3-9]`` but not a mobile range (IoT data-only 140-144,
-                         146, 148, 149; satellite 1740, 149; unallocated 154, 160...)
+``not_mobile_range``     ``1[3-9]`` but not a mobile range by libphonenumber (IoT
+                         data-only 140-144, 146, 148; satellite and maritime 1740[6-9],
+                         1741-1749, 149; unallocated 154, 160, 179, 194...)
 =======================  =====================================================
 """
 

@@ -189,8 +189,9 @@ def plan_campaign(
         A :class:`CampaignPlan`. Rejected rows carry a reason: ``invalid_mobile``
         (``detail`` says why), ``missing_value`` (a template column is empty),
         ``empty_content``, ``content_too_long`` (over 268 characters),
-        ``control_character`` (NUL, escape, tab... anything but a line break; ``detail``
-        names the first), ``suppressed`` or ``duplicate``.
+        ``control_character`` (NUL, escape, tab, bidirectional overrides, line
+        separators... anything unprintable but a line break; ``detail`` names the first),
+        ``suppressed`` or ``duplicate``.
 
     Raises:
         SmsdataError: a named column is missing, or neither/both of content and template given.
@@ -264,9 +265,20 @@ def _price(price: Decimal | float | int | str) -> Decimal:
     return value
 
 
-# C0 and C1 controls and DEL, but the line breaks a message may hold; spelt as literal
+# C0 and C1 controls and DEL but the line breaks a message may hold, the Unicode line and
+# paragraph separators (gateways mangle them) and the bidirectional overrides and isolates
+# (they make a message display other than it reads: a spoofing tool). Spelt as literal
 # characters so pandas keeps the search on Arrow's vectorised kernels.
-_CONTROL = "[" + "".join(chr(c) for c in [*range(0x0A), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0xA0)]) + "]"
+_CONTROL_CODES = [
+    *range(0x0A),
+    0x0B,
+    0x0C,
+    *range(0x0E, 0x20),
+    *range(0x7F, 0xA0),
+    *range(0x2028, 0x202F),
+    *range(0x2066, 0x206A),
+]
+_CONTROL = "[" + "".join(map(chr, _CONTROL_CODES)) + "]"
 
 
 def _first_control_character(text: pd.Series) -> pd.Series:
@@ -279,10 +291,9 @@ def _first_control_character(text: pd.Series) -> pd.Series:
 
 
 def _describe_control(value: str) -> str:
-    for i, char in enumerate(value):
-        if (ord(char) < 0x20 and char not in "\n\r") or 0x7F <= ord(char) < 0xA0:
-            return f"U+{ord(char):04X} at position {i + 1}"
-    return "control character"
+    codes = set(_CONTROL_CODES)
+    position, char = next((i, c) for i, c in enumerate(value, start=1) if ord(c) in codes)
+    return f"U+{ord(char):04X} at position {position}"
 
 
 def _request_numbers(content: pd.Series) -> pd.Series:

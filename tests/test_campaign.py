@@ -271,10 +271,12 @@ def _dead_pid() -> int:
     return child.pid
 
 
-def _leave_lease(ledger: Path, *, machine: str, pid: int, age: float) -> None:
+def _leave_lease(ledger: Path, *, machine: str, process: str, age: float) -> None:
     beat = (datetime.now(UTC) - timedelta(seconds=age)).isoformat()
     with sqlite3.connect(ledger) as db:
-        db.execute("INSERT OR REPLACE INTO leases VALUES ('k', 'old-holder', ?, ?, ?, ?)", (machine, pid, beat, beat))
+        db.execute(
+            "INSERT OR REPLACE INTO leases VALUES ('k', 'old-holder', ?, ?, ?, ?)", (machine, process, beat, beat)
+        )
         db.execute("UPDATE requests SET state = 'in_flight', claimed_by = 'old-holder', msgid = NULL WHERE seq = 1")
 
 
@@ -286,20 +288,21 @@ def _stored(sim: GatewaySimulator, ledger: Path) -> None:
     ("where", "age", "taken"),
     [
         pytest.param("here-dead", 0, True, id="dead-process-on-this-machine-at-once"),
+        pytest.param("here-reused", 0, True, id="its-pid-reused-by-another-process"),
         pytest.param("here-alive", 5, False, id="live-process-on-this-machine"),
-        pytest.param("here-alive", LEASE_TTL + 5, True, id="live-pid-silent-past-ttl"),
+        pytest.param("here-alive", LEASE_TTL + 5, False, id="live-process-silent-past-ttl-stopped-not-gone"),
         pytest.param("elsewhere", 5, False, id="other-machine-fresh"),
         pytest.param("elsewhere", LEASE_TTL + 5, True, id="other-machine-silent-past-ttl"),
     ],
 )
 def test_a_lease_is_taken_over_only_from_a_run_that_is_gone(sim, tmp_path: Path, where, age, taken) -> None:
-    from smsdata.ledger import _machine
+    from smsdata.ledger import _machine, _process
 
     ledger = tmp_path / "l.sqlite"
     _stored(sim, ledger)
     machine = "other-host/1" if where == "elsewhere" else _machine()
-    pid = _dead_pid() if where == "here-dead" else os.getpid()
-    _leave_lease(ledger, machine=machine, pid=pid, age=age)
+    process = {"here-dead": _process(_dead_pid()), "here-reused": f"{os.getpid()}:1"}.get(where, _process(os.getpid()))
+    _leave_lease(ledger, machine=machine, process=process, age=age)
     if not taken:
         with pytest.raises(sms.CampaignBusy):
             sms.resume_campaign("k", gateway=agw(sim), ledger=ledger, progress=False)
@@ -364,7 +367,7 @@ def test_ctrl_c_answers_what_is_on_the_wire_and_puts_the_rest_back(sim, tmp_path
     result = info.value.result
     assert isinstance(info.value, KeyboardInterrupt)
     assert "unknown" not in result.recipients  # every request on the wire was answered and recorded
-    assert result.recipients["accepted"] == len(bodies) == len(sim.accepted_rows())
+    assert result.recipients["accepted"] == len(bodies) == len(sim.accepted_rows()) == result.sent_now
     assert result.recipients["accepted"] + result.recipients["planned"] == 40
     with Ledger(ledger) as opened:
         assert opened.requests("i")["state"].isin(["accepted", "planned"]).all()
@@ -454,6 +457,8 @@ def test_price_is_stored_and_used_on_resume(sim, tmp_path: Path) -> None:
     sim.accounts["demo"].balance = Decimal(2)  # covers 2 messages at 1 unit, not at 1.5
     with pytest.raises(sms.InsufficientBalance, match=r"estimated cost 3\.0 "):
         sms.resume_campaign("p", gateway=agw(sim), ledger=ledger, progress=False)
+    with pytest.raises(SmsdataError, match=r"stored at price 1\.5 per segment, this plan says 1"):
+        send_campaign(plan_campaign(personal(6), mobile="m", content="c"), gateway=agw(sim), name="p", ledger=ledger)
     sends = sms.read_sends(ledger)
     assert sends["price"].eq(1.5).all()
     burn = sms.balance_burn(ledger=ledger, sends=sends)
@@ -498,7 +503,41 @@ def test_cost_is_summed_in_one_place() -> None:
     import inspect
 
     import smsdata.campaign
+    import smsdata.ledger
     import smsdata.planning
 
-    sources = inspect.getsource(smsdata.planning) + inspect.getsource(smsdata.campaign)
-    assert sources.count('["recipients"] * ') == 1  # CampaignPlan.segments
+    modules = (smsdata.planning, smsdata.campaign, smsdata.ledger)
+    sources = "".join(inspect.getsource(module) for module in modules)
+    assert sources.count('["recipients"] * ') == 1  # CampaignPlan.segments, for a plan
+    assert sources.count("self.recipients * self.segments") == 1  # PlannedRequest.billed_segments, for the rest
+
+
+def test_a_notebook_interrupt_stops_the_run_in_its_thread_gracefully(sim, tmp_path: Path) -> None:
+    ledger = tmp_path / "l.sqlite"
+    sends: list[httpx.Request] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/Message/send"):
+            sends.append(request)
+            if len(sends) == 6:
+                os.kill(os.getpid(), signal.SIGINT)  # the kernel's "interrupt": KeyboardInterrupt in the main thread
+                await asyncio.sleep(0.05)
+        return await httpx.ASGITransport(app=sim.app).handle_async_request(request)
+
+    gw = sms.AsyncGateway(BASE, "demo", CANARY, transport=httpx.MockTransport(handler), backoff=0)
+
+    async def notebook_cell() -> sms.CampaignResult:  # a cell runs inside the kernel's event loop
+        return send_campaign(
+            personal(40), mobile="m", content="c", gateway=gw, name="nb", ledger=ledger, progress=False
+        )
+
+    loop = asyncio.new_event_loop()  # like ipykernel: no asyncio SIGINT handler, KeyboardInterrupt is raised
+    try:
+        with pytest.raises(sms.CampaignInterrupted) as info:
+            loop.run_until_complete(notebook_cell())
+    finally:
+        loop.close()
+    result = info.value.result
+    assert "unknown" not in result.recipients
+    assert result.recipients["accepted"] == len(sends) == len(sim.accepted_rows())
+    assert result.recipients["accepted"] + result.recipients["planned"] == 40

@@ -198,7 +198,7 @@ def test_two_runs_of_one_campaign_at_once_never_double_send(tmp_path: Path) -> N
                 pd.DataFrame({"m": numbers, "c": [f"{name} {i}" for i in range(60)]}), mobile="m", content="c"
             )
             with Ledger(ledger) as opened:
-                opened.create_campaign(name, plan.fingerprint, plan.requests, plan.recipients, price=plan.price)
+                opened.create_campaign(name, plan)
             offset = rng.randint(0, 40)  # the second starts once the first has claimed this many (0: at once)
             command = [sys.executable, "-m", "smsdata", "resume", name, "--concurrency", str(rng.choice([1, 4]))]
             go_on = tmp_path / f"go-{round_}"

@@ -446,7 +446,11 @@ def _every_form(pwd: str) -> set[str]:
     from html import escape
     from urllib.parse import quote, quote_plus
 
-    return {pwd, quote(pwd, safe=""), quote_plus(pwd), escape(pwd), json.dumps(pwd)[1:-1]}
+    php = {
+        escape(pwd).replace("&#x27;", "&#039;"),
+        json.dumps(pwd)[1:-1].replace("/", "\\/"),
+    }  # htmlspecialchars, json_encode
+    return {pwd, quote(pwd, safe=""), quote_plus(pwd), escape(pwd), json.dumps(pwd)[1:-1], *php}
 
 
 def _shown(exc: BaseException) -> str:
@@ -476,7 +480,7 @@ def test_a_password_inside_an_answer_never_corrupts_it(pwd: str) -> None:
         assert str(gw.balance().value) == "1800.10"
 
 
-@pytest.mark.parametrize("pwd", ["800001", "p@ss/w0rd=1", CANARY])
+@pytest.mark.parametrize("pwd", ["800001", "p@ss/w0rd=1", 'it\'s/"ä"', CANARY])
 @pytest.mark.parametrize(
     "failure",
     [
@@ -494,7 +498,9 @@ def test_no_failure_shows_the_password_in_any_form(pwd: str, failure: str) -> No
         if failure == "timeout":
             raise httpx.ReadTimeout("slow", request=request)
         if failure == "html-500":
-            page = f"<html><p>{form}</p><p>{escape(pwd)}</p><script>{json.dumps(pwd)}</script></html>"
+            php = escape(pwd).replace("&#x27;", "&#039;")
+            slashes = json.dumps(pwd).replace("/", "\\/")
+            page = f"<html><p>{form}</p><p>{escape(pwd)} {php}</p><script>{json.dumps(pwd)} {slashes}</script></html>"
             return httpx.Response(500, text=page)
         return answer(1, f"wrong pwd {pwd} ({form})")
 

@@ -109,7 +109,10 @@ def test_summary_warns_when_balance_short(gateway) -> None:
 
 def test_control_characters_reject_the_row_naming_the_first() -> None:
     df = pd.DataFrame(
-        {"m": [f"1390000000{i}" for i in range(5)], "c": ["ok", "nul\x00here", "two\nlines", "esc\x1b[31m", "tab\tx"]}
+        {
+            "m": [f"1390000000{i}" for i in range(7)],
+            "c": ["ok", "nul\x00here", "two\nlines", "esc\x1b[31m", "tab\tx", "pay\u202eevil", "a\u2028b"],
+        }
     )
     plan = plan_campaign(df, mobile="m", content="c")
     assert plan.recipients["content"].tolist() == ["ok", "two\nlines"]
@@ -117,6 +120,8 @@ def test_control_characters_reject_the_row_naming_the_first() -> None:
         {"row": 1, "reason": "control_character", "detail": "U+0000 at position 4"},
         {"row": 3, "reason": "control_character", "detail": "U+001B at position 4"},
         {"row": 4, "reason": "control_character", "detail": "U+0009 at position 4"},
+        {"row": 5, "reason": "control_character", "detail": "U+202E at position 4"},
+        {"row": 6, "reason": "control_character", "detail": "U+2028 at position 2"},
     ]
 
 
