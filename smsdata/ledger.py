@@ -220,10 +220,10 @@ class LedgerBatch:
         self._lease_ok: bool | None = None
 
     def _holds_lease(self) -> bool:
+        # A read, not a write: a claim's transaction then writes only the request's page.
         if self._lease_ok is None:
             row = self._db.execute(
-                "UPDATE leases SET heartbeat_at = ? WHERE campaign = ? AND holder = ? RETURNING 1",
-                (utcnow(), self._lease.campaign, self._lease.holder),
+                "SELECT 1 FROM leases WHERE campaign = ? AND holder = ?", (self._lease.campaign, self._lease.holder)
             ).fetchone()
             self._lease_ok = row is not None
         return self._lease_ok
@@ -235,7 +235,12 @@ class LedgerBatch:
 
     def heartbeat(self) -> bool:
         """Renew the lease; ``False`` if another run has taken it over."""
-        return self._holds_lease()
+        row = self._db.execute(
+            "UPDATE leases SET heartbeat_at = ? WHERE campaign = ? AND holder = ? RETURNING 1",
+            (utcnow(), self._lease.campaign, self._lease.holder),
+        ).fetchone()
+        self._lease_ok = row is not None
+        return self._lease_ok
 
     def claim(self, request_id: int) -> bool:
         """``planned -> in_flight`` for this run; ``False`` if the request is not planned or the lease is lost."""
