@@ -5,11 +5,12 @@ update checked by row count, under the run's lease) before its HTTP call, and
 its outcome is written after it. Writes of many concurrent requests share
 transactions (:class:`_GroupCommit`). All SQL lives in :mod:`smsdata.ledger`.
 
-Stopping: an account-level code, an unreachable gateway or a lost lease stops
-the run: nothing more is claimed, claimed requests not yet sent go back to
-``planned``. Cancellation (Ctrl-C) does the same, and requests already on the
-wire are answered and recorded first; a second cancellation abandons them
-(``unknown`` if a byte left, ``planned`` if not).
+Stopping: an account-level code, an unreachable gateway, a lost lease or a
+first Ctrl-C (:meth:`Sender.stop`) stops the run gracefully: nothing more is
+claimed, requests already on the wire are answered and recorded, claimed
+requests not yet sent go back to ``planned``. :meth:`Sender.abandon` (a second
+Ctrl-C) and any cancellation cancel the workers: a request cancelled on the
+wire is ``unknown`` if a byte of it left, ``planned`` if not.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from . import _faults
-from .errors import GatewayError, GatewayUnreachable, LeaseLost, LedgerError, OutcomeUnknown, ProtocolError
-from .gateway import AsyncGateway, SendResult
+from .errors import GatewayError, GatewayUnreachable, LeaseLost, LedgerError, SmsdataError
+from .gateway import AsyncGateway
 from .ledger import Lease, Ledger, LedgerBatch, Outcome, PlannedRequest, utcnow
 
 __all__ = ["Sender"]
@@ -147,8 +148,7 @@ class Sender:
         self._latency = 0.0  # moving average of one request's round trip, seconds
         self._next_start = 0.0
         self._stopping = False
-        self._warned = False
-        self._calls: set[asyncio.Future[SendResult]] = set()
+        self._workers: list[asyncio.Task[None]] = []
 
     async def run(self, todo: list[PlannedRequest], *, progress: bool, name: str) -> None:
         """Send ``todo``; return when every request is recorded, or the run stopped.
@@ -166,8 +166,9 @@ class Sender:
             heartbeat = asyncio.get_running_loop().create_task(self._heartbeat())
             try:
                 async with asyncio.TaskGroup() as workers:
-                    for _ in range(min(self.concurrency, len(todo))):
-                        workers.create_task(self._worker(queue, bar))
+                    self._workers = [
+                        workers.create_task(self._worker(queue, bar)) for _ in range(min(self.concurrency, len(todo)))
+                    ]
             except* LedgerError as group:
                 failure = group.exceptions[0]
             finally:
@@ -176,12 +177,20 @@ class Sender:
         if failure is not None:
             raise failure
 
-    def abandon(self) -> None:
-        """Stop now (a second Ctrl-C): cancel every request on the wire; they are recorded
-        ``unknown`` if a byte of them left, ``planned`` if not."""
+    def stop(self) -> None:
+        """Stop gracefully (a first Ctrl-C): claim nothing more; what is on the wire is answered and recorded."""
+        if not self._stopping:
+            log.warning(
+                "interrupted: waiting for the requests already sent to be answered (interrupt again to stop now)"
+            )
         self._stopping = True
-        for call in list(self._calls):
-            call.cancel()
+
+    def abandon(self) -> None:
+        """Stop now (a second Ctrl-C): cancel the workers; a request on the wire is recorded
+        ``unknown`` if a byte of it left, ``planned`` if not."""
+        self._stopping = True
+        for worker in self._workers:
+            worker.cancel()
 
     def _stop(self, reason: GatewayError | GatewayUnreachable | LeaseLost) -> None:
         self.stopped = self.stopped or reason
@@ -253,60 +262,31 @@ class Sender:
             await asyncio.sleep(start - now)
 
     async def _send(self, request: PlannedRequest) -> None:
-        """Send one claimed request and record what became of it.
-
-        A first cancellation lets a request already on the wire finish (its answer
-        is recorded) and cancels one that is not; a second abandons it.
-        """
+        """Send one claimed request and record what became of it (also when cancelled on the wire)."""
         wire = _Wire()
         sent_at = utcnow()
         started = time.monotonic()
-        call = asyncio.ensure_future(self.gateway.send(request.mobiles, request.content, on_write=wire.mark))
-        self._calls.add(call)
-        call.add_done_callback(self._calls.discard)
         try:
-            await asyncio.wait([call])  # neither raises the call's error nor cancels it when cancelled
+            result = await self.gateway.send(request.mobiles, request.content, on_write=wire.mark)
         except asyncio.CancelledError:
-            self._interrupted(call, wire)
-            try:
-                await asyncio.wait([call])
-            except asyncio.CancelledError:  # a second interrupt: abandon it
-                call.cancel()
-                self._record_abandoned(request, wire, sent_at)
-                raise
-        if call.cancelled():
             self._record_abandoned(request, wire, sent_at)
+            raise
+        except SmsdataError as exc:
+            self._record_failure(request, exc, sent_at)
             return
         _faults.reached("answered")
         self._gather_for(time.monotonic() - started)
-        self._record(request, call, sent_at)
+        outcome = Outcome("accepted", str(result.code), result.message, result.msgid, sent_at, utcnow())
+        self._record_outcome(request, outcome)
 
-    def _interrupted(self, call: asyncio.Future[SendResult], wire: _Wire) -> None:
-        self._stopping = True
-        if not wire.written:
-            call.cancel()  # it never left: it goes back to planned
-        elif not self._warned:
-            self._warned = True
-            log.warning(
-                "interrupted: waiting for the requests already sent to be answered (interrupt again to stop now)"
-            )
-
-    def _record(self, request: PlannedRequest, call: asyncio.Future[SendResult], sent_at: str) -> None:
-        exc = call.exception()
+    def _record_failure(self, request: PlannedRequest, exc: SmsdataError, sent_at: str) -> None:
         if (isinstance(exc, GatewayError) and exc.account_level) or isinstance(exc, GatewayUnreachable):
             self._stop(exc)  # type: ignore[arg-type]
             self._record_put_back(request, f"not sent: {exc}")
-            return
-        if isinstance(exc, GatewayError):
-            outcome = ("rejected", str(exc.code), exc.message, None)
-        elif isinstance(exc, OutcomeUnknown | ProtocolError):
-            outcome = ("unknown", None, str(exc), None)
-        elif exc is not None:
-            raise exc
-        else:
-            result = call.result()
-            outcome = ("accepted", str(result.code), result.message, result.msgid)
-        self._record_outcome(request, Outcome(*outcome, sent_at=sent_at, finished_at=utcnow()))
+        elif isinstance(exc, GatewayError):
+            self._record_outcome(request, Outcome("rejected", str(exc.code), exc.message, None, sent_at, utcnow()))
+        else:  # OutcomeUnknown, ProtocolError: it may have been processed
+            self._record_outcome(request, Outcome("unknown", None, str(exc), None, sent_at, utcnow()))
 
     def _record_abandoned(self, request: PlannedRequest, wire: _Wire, sent_at: str) -> None:
         if wire.written:

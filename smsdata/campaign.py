@@ -90,9 +90,9 @@ class CampaignResult:
 class _Run:
     """What a run has done so far (readable after it was interrupted), and its Ctrl-C presses.
 
-    The first press cancels the run, which then stops gracefully (requests on the
-    wire are answered and recorded); a later press abandons what is on the wire.
-    Never a KeyboardInterrupt raised into the middle of a ledger write.
+    Once sending, the first press stops the run gracefully (requests on the wire
+    are answered and recorded), a later one abandons what is on the wire; before,
+    a press cancels the run. Never a KeyboardInterrupt raised into a ledger write.
     """
 
     sent: int = 0
@@ -104,9 +104,12 @@ class _Run:
     def press(self) -> None:
         """Ctrl-C (called on the run's event loop)."""
         self.presses += 1
-        if self.presses == 1 and self.task is not None:
-            self.task.cancel()
-        elif self.sender is not None:
+        if self.sender is None:
+            if self.task is not None:
+                self.task.cancel()
+        elif self.presses == 1:
+            self.sender.stop()
+        else:
             self.sender.abandon()
 
     @contextlib.contextmanager
@@ -385,6 +388,8 @@ async def _send_leased(
         await sender.run(todo, progress=progress, name=name)
     finally:
         run.sent = sender.sent
+    if run.presses:
+        raise asyncio.CancelledError  # recorded; send_campaign turns it into CampaignInterrupted
     after = await _balance_or_none(gateway)
     if after is not None:
         ledger.record_balance(after.value, name, "after")
