@@ -83,9 +83,11 @@ def _empty(ax: Axes, message: str) -> None:
 def plot_delivery_rate(
     sends: pd.DataFrame,
     reports: pd.DataFrame,
-    by: str | Sequence[str] | None = "campaign",
-    freq: str = "D",
     *,
+    by: str | Sequence[str] | None = None,
+    freq: str = "D",
+    within: str | pd.Timedelta | None = None,
+    as_of: str | pd.Timestamp | None = None,
     tz: str | None = None,
     ax: Axes | None = None,
 ) -> Figure:
@@ -94,10 +96,10 @@ def plot_delivery_rate(
     Raises:
         KpiError: a column is missing or ``freq`` is unknown.
     """
-    rates = kpi.delivery_rate(sends, reports, by=by, freq=freq, tz=tz)
+    rates = kpi.delivery_rate(sends, reports, by=by, freq=freq, within=within, as_of=as_of, tz=tz)
     figure, ax = _axes(ax)
     groups = kpi._columns(by)
-    series = list(rates.groupby(groups, sort=True)) if groups else [("all", rates)]
+    series = list(rates.groupby(groups, sort=True)) if groups else [("all", rates)] * (not rates.empty)
     for (key, frame), color in zip(series, _colors(len(series)), strict=True):
         ax.plot(frame["period"], frame["delivery_rate"], marker="o", ms=3, color=color, label=_label(key))
         ax.fill_between(frame["period"], frame["ci_low"], frame["ci_high"], color=color, alpha=0.15, linewidth=0)
@@ -117,8 +119,10 @@ def plot_delivery_rate(
 def plot_status_breakdown(
     sends: pd.DataFrame,
     reports: pd.DataFrame,
-    by: str | Sequence[str] | None = "campaign",
     *,
+    by: str | Sequence[str] | None = None,
+    within: str | pd.Timedelta | None = None,
+    as_of: str | pd.Timestamp | None = None,
     top: int = 7,
     ax: Axes | None = None,
 ) -> Figure:
@@ -130,7 +134,7 @@ def plot_status_breakdown(
     Raises:
         KpiError: a column is missing.
     """
-    breakdown = kpi.status_breakdown(sends, reports, by=by)
+    breakdown = kpi.status_breakdown(sends, reports, by=by, within=within, as_of=as_of)
     groups = kpi._columns(by)
     if not groups:
         breakdown = breakdown.assign(group="all")
@@ -163,8 +167,8 @@ def plot_status_breakdown(
 def plot_latency(
     sends: pd.DataFrame,
     reports: pd.DataFrame,
-    by: str | Sequence[str] | None = "campaign",
     *,
+    by: str | Sequence[str] | None = None,
     as_of: str | pd.Timestamp | None = None,
     ax: Axes | None = None,
 ) -> Figure:
@@ -178,7 +182,7 @@ def plot_latency(
         KpiError: a column is missing.
     """
     curves = kpi.time_to_receipt(sends, reports, by=by, as_of=as_of)
-    marks = kpi.latency(sends, reports, by=by)
+    marks = kpi.latency(sends, reports, by=by, as_of=as_of)
     groups = kpi._columns(by)
     figure, ax = _axes(ax)
     series = list(curves.groupby(groups, sort=True)) if groups else [("all", curves)]
@@ -242,13 +246,21 @@ def plot_balance(
     return figure
 
 
-def plot_carrier_rates(sends: pd.DataFrame, reports: pd.DataFrame, *, ax: Axes | None = None) -> Figure:
+def plot_carrier_rates(
+    sends: pd.DataFrame,
+    reports: pd.DataFrame,
+    *,
+    within: str | pd.Timedelta | None = None,
+    as_of: str | pd.Timestamp | None = None,
+    ax: Axes | None = None,
+) -> Figure:
     """Delivery rate by carrier, with Wilson 95% intervals and the number sent on each bar.
 
     Raises:
         KpiError: ``sends`` has no ``carrier`` column, or another is missing.
     """
-    rates = kpi.delivery_rate(sends, reports, by="carrier").sort_values("sent", ascending=False)
+    rates = kpi.delivery_rate(sends, reports, by="carrier", within=within, as_of=as_of)
+    rates = rates.sort_values("sent", ascending=False)
     figure, ax = _axes(ax, width=max(6.0, 0.9 * len(rates) + 3))
     x = np.arange(len(rates))
     error = np.vstack([rates["delivery_rate"] - rates["ci_low"], rates["ci_high"] - rates["delivery_rate"]])

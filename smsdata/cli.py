@@ -292,7 +292,9 @@ def ingest(source: str, dataset: str, source_tz: str | None, progress: bool) -> 
 @click.option("--out", default="report.html", show_default=True, type=click.Path(dir_okay=False), help="HTML file.")
 @_dataset_option("Reports dataset (from `smsdata ingest`).")
 @click.option("--campaign", "campaigns", multiple=True, help="Only this campaign (repeat for several).")
-@click.option("--expire-after", default="72h", show_default=True, help="Pending longer than this counts as expired.")
+@click.option(
+    "--expire-after", default="72h", show_default=True, help="No report this long after sending counts as no_report."
+)
 @click.option("--no-mask", is_flag=True, help="Show mobiles in full (masked as 138****8000 by default).")
 def report(out: str, dataset: str, campaigns: tuple[str, ...], expire_after: str, no_mask: bool) -> None:
     """Write one self-contained HTML report: KPIs, audit, balance and charts.

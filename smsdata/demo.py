@@ -205,8 +205,8 @@ def run_demo(directory: str | Path | None = None, *, progress: bool = False) -> 
     reports = read_reports(root / "warehouse")
     # The simulator stamps reports with uncompressed latencies (up to minutes ahead of the clock).
     as_of = max(pd.Timestamp.now(tz="UTC"), reports["report_time"].max() if len(reports) else pd.Timestamp(0, tz="UTC"))
-    rates = delivery_rate(sends, reports)
-    delays = latency(sends, reports)
+    rates = delivery_rate(sends, reports, as_of=as_of)
+    delays = latency(sends, reports, as_of=as_of)
     spent = balance_burn(ledger, sends, as_of=as_of).campaigns.set_index("campaign")["spent"]
     report = build_report(
         root / "report.html", sends=sends, reports=reports, ledger=ledger, as_of=as_of, title="smsdata demo"

@@ -140,9 +140,11 @@ def parse_answer(body: str, status_code: int | None = None) -> dict[str, Any]:
     """
     text = body.strip().lstrip("\ufeff")
     fields: dict[str, Any] = {}
-    parsed = _loads(text)
-    if parsed is None and text.endswith('""}'):
-        parsed = _loads(text[:-3] + '"}')  # the document's own success shape, the common case
+    # The document's own success shape ("msgid":"123""}) is the common case: mend it first
+    # rather than after a failed parse (an exception per answer).
+    parsed = _loads(text[:-3] + '"}') if text.endswith('""}') else None
+    if parsed is None:
+        parsed = _loads(text)
     if isinstance(parsed, dict):
         fields = {_KEYS[k.lower()]: v for k, v in parsed.items() if k.lower() in _KEYS}
     else:

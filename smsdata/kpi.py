@@ -6,21 +6,34 @@ exactly (DESIGN.md, "KPI definitions"):
 
 * **sent**: recipients of ``accepted`` requests. A recipient is keyed by
   (msgid, mobile): one msgid covers every number of its request.
-* **outcome** of a recipient: ``delivered`` if any of its reports is
-  ``DELIVRD``; else ``failed`` if it has any report; else ``pending``. With
-  ``expire_after``, a pending recipient sent longer than that before
-  ``as_of`` is ``expired`` instead.
+* **point in time**: every KPI describes the data as it stood at ``as_of``
+  (default: now): sends after it and reports after it do not exist for it.
+* **outcome** of a recipient, judged at ``as_of``: ``delivered`` if any of its
+  reports is ``DELIVRD``; else ``failed`` if it has any report; else
+  ``pending``, or ``no_report`` once it was sent ``expire_after`` (default
+  72 h) or longer before.
+* **windows**: with ``within`` (``"24h"``), each recipient is judged at
+  ``sent_at + within`` instead, so campaigns of different ages compare
+  ("delivered within 24 h"); a recipient whose window is still open at
+  ``as_of`` is not judged: it is counted in ``open`` and left out of ``sent``.
 * **delivery rate** = delivered / sent, with a Wilson 95% interval.
 * **latency** of a delivered recipient: its first ``DELIVRD`` report_time
-  minus sent_at, in seconds. Negative latencies (clock skew) are left out of
-  the statistics and counted as ``skewed``. Quantiles interpolate linearly.
+  minus sent_at, in seconds. Gateways stamp reports to the whole second, so a
+  report up to 1 s before sent_at is not clock skew: its latency is 0. Earlier
+  ones are left out of the statistics and counted as ``skewed``. Quantiles
+  interpolate linearly.
 * Reports that match no sent recipient are orphans: they never enter a rate
   (see :func:`audit`).
 
 Grouping: ``by`` names columns of the sends (``"campaign"``, ``"carrier"``,
-``["campaign", "segments"]``...); ``freq`` (``"h"``, ``"D"``, ``"W"``) buckets
-``sent_at`` into hours, days or weeks (Monday first) of the local time zone
-``tz`` (default ``SMSDATA_TZ``), in a ``period`` column.
+``["campaign", "segments"]``, any column you add...); ``freq`` (``"h"``,
+``"D"``, ``"W"``, ``"M"``) buckets ``sent_at`` into hours, days, weeks (Monday
+first) or months of the local time zone ``tz`` (default ``SMSDATA_TZ``), in a
+tz-aware ``period`` column: one row per real local period, across daylight
+saving changes too (the repeated autumn hour is two rows).
+
+Timestamps may be of any resolution (s, ms, us, ns), tz-aware in any zone or
+naive (read as UTC).
 
 The joins and aggregations run in DuckDB over Arrow (about 5 s for 10
 million sends and 10 million reports on 2 cores). The tests check
@@ -59,12 +72,17 @@ __all__ = [
 
 Z95 = 1.959963984540054
 PENDING = "(pending)"
-FREQ_NAMES = {"h": "hour", "D": "day", "W": "week"}
+EXPIRE_AFTER = "72h"
+"""The default ``expire_after`` of every KPI, chart and the report."""
+SKEW_TOLERANCE = pd.Timedelta(seconds=1)
+"""A report up to this long before its send is a whole-second stamp, not clock skew."""
+FREQ_NAMES = {"h": "hour", "D": "day", "W": "week", "M": "month"}
 _SENDS_NEED = ("msgid", "mobile", "state", "sent_at")
 _REPORTS_NEED = ("msgid", "mobile", "status", "report_time")
 
 By = str | Sequence[str] | None
 Moment = str | pd.Timestamp | None
+Duration = str | pd.Timedelta
 
 
 class KpiError(SmsdataError, ValueError):
@@ -115,9 +133,26 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+_TIMES = ("sent_at", "report_time")
+
+
 def _arrow(frame: pd.DataFrame, columns: Sequence[str]) -> pa.Table:
-    table = pa.Table.from_pandas(frame[list(dict.fromkeys(columns))], preserve_index=False)
+    """The columns as Arrow; times as UTC microseconds whatever their resolution or zone."""
+    picked = frame[list(dict.fromkeys(columns))]
+    times = [c for c in _TIMES if c in picked.columns]
+    if times:
+        picked = picked.assign(**{c: _utc_us(picked[c], c) for c in times})
+    table = pa.Table.from_pandas(picked, preserve_index=False)
     return table.replace_schema_metadata(None)
+
+
+def _utc_us(values: pd.Series, name: str) -> pd.Series:
+    """Any datetime column as tz-aware UTC in microseconds (naive means UTC)."""
+    try:
+        stamps = pd.to_datetime(values, utc=True)
+    except (TypeError, ValueError) as exc:
+        raise KpiError(f"column {name!r} holds values that are not times: {exc}") from exc
+    return stamps.dt.as_unit("us")
 
 
 @contextmanager
@@ -136,20 +171,30 @@ def _duckdb(sends: pd.DataFrame, reports: pd.DataFrame, by: Sequence[str], extra
         con.close()
 
 
-def _result(con: Any, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
-    return con.sql(sql, params=list(params) or None).to_arrow_table().to_pandas()  # text comes back as str
+def _result(con: Any, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> pd.DataFrame:
+    # DuckDB refuses named parameters a query does not use: bind only the ones it names.
+    bound = {k: v for k, v in params.items() if f"${k}" in sql} if isinstance(params, dict) else list(params)
+    return con.sql(sql, params=bound or None).to_arrow_table().to_pandas()  # text comes back as str
 
 
+# Every KPI starts from this: the accepted recipients sent by $as_of, each with the time it
+# is judged at ($as_of, or sent_at + $within), its first DELIVRD time and first report time
+# among the reports by $as_of. Parameters are named: $as_of, $within (NULL: no window).
 _RECIPIENTS = """
     recipients AS (
-        SELECT {by_select} s.sent_at, r.delivered_at, coalesce(r.reports, 0) AS reports
-        FROM sends AS s
+        SELECT {by_select} s.sent_at, s.judged_at, r.first_delivered, r.first_report,
+               s.judged_at > $as_of AS open,
+               r.first_delivered <= s.judged_at AS delivered,
+               coalesce(r.first_report <= s.judged_at, false) AS reported
+        FROM (
+            SELECT *, CASE WHEN $within IS NULL THEN $as_of ELSE sent_at + $within END AS judged_at
+            FROM sends WHERE state = 'accepted' AND sent_at <= $as_of
+        ) AS s
         LEFT JOIN (
-            SELECT msgid, mobile, count(*) AS reports,
-                   min(report_time) FILTER (WHERE status = 'DELIVRD') AS delivered_at
-            FROM reports GROUP BY msgid, mobile
+            SELECT msgid, mobile, min(report_time) AS first_report,
+                   min(report_time) FILTER (WHERE status = 'DELIVRD') AS first_delivered
+            FROM reports WHERE report_time <= $as_of GROUP BY msgid, mobile
         ) AS r ON s.msgid = r.msgid AND s.mobile = r.mobile
-        WHERE s.state = 'accepted'
     )
 """
 
@@ -157,8 +202,26 @@ _RECIPIENTS = """
 def _recipients_cte(by: Sequence[str], period: str | None = None, tz: str = "UTC") -> str:
     select = "".join(f"s.{_quote(c)}, " for c in by)
     if period is not None:
-        select += f"date_trunc('{period}', timezone('{tz}', s.sent_at)) AS period, "
+        select += _period_key(period, tz) + " AS period, "
     return "WITH " + _RECIPIENTS.format(by_select=select)
+
+
+def _period_key(period: str, tz: str) -> str:
+    """SQL for the start of ``sent_at``'s local period, as a UTC instant.
+
+    An hour starts at its local wall-clock hour *in the offset of that moment*, so
+    the repeated autumn hour gives two instants (two rows); days, weeks and months
+    start at local midnight, localised in pandas (:func:`_localise_period`).
+    """
+    local = f"timezone('{tz}', s.sent_at)"
+    if period == "hour":
+        # local wall time minus the UTC offset of that moment: a unique instant per real hour
+        return f"(date_trunc('hour', {local}) - ({local} - s.sent_at::TIMESTAMP))"
+    return f"date_trunc('{period}', {local})"
+
+
+def _params(as_of: pd.Timestamp, within: pd.Timedelta | None, **more: Any) -> dict[str, Any]:
+    return {"as_of": as_of.to_pydatetime(), "within": within.to_pytimedelta() if within is not None else None, **more}
 
 
 def _group(by: Sequence[str], period: bool = False) -> tuple[str, str]:
@@ -170,9 +233,15 @@ def _group(by: Sequence[str], period: bool = False) -> tuple[str, str]:
     return listed + ", ", f"GROUP BY {listed} ORDER BY {listed}"
 
 
-def _localise_period(frame: pd.DataFrame, tz: str) -> pd.DataFrame:
-    if "period" in frame.columns:
-        frame["period"] = pd.to_datetime(frame["period"]).dt.tz_localize(tz)
+def _localise_period(frame: pd.DataFrame, period: str | None, tz: str) -> pd.DataFrame:
+    if period is None:
+        return frame
+    stamps = pd.to_datetime(frame["period"])
+    if period == "hour":  # already instants (UTC)
+        frame["period"] = stamps.dt.tz_localize("UTC").dt.tz_convert(tz)
+    else:  # local midnights; one that daylight saving skips starts at the first moment after it
+        ambiguous = np.ones(len(stamps), dtype=bool)
+        frame["period"] = stamps.dt.tz_localize(tz, ambiguous=ambiguous, nonexistent="shift_forward")
     return frame
 
 
@@ -182,64 +251,81 @@ def _localise_period(frame: pd.DataFrame, tz: str) -> pd.DataFrame:
 def delivery_rate(
     sends: pd.DataFrame,
     reports: pd.DataFrame,
+    *,
     by: By = None,
     freq: str | None = None,
-    expire_after: str | pd.Timedelta | None = None,
+    within: Duration | None = None,
     as_of: Moment = None,
+    expire_after: Duration = EXPIRE_AFTER,
     tz: str | None = None,
 ) -> pd.DataFrame:
-    """Sent, delivered, failed and pending recipients and the delivery rate, per group.
+    """Sent, delivered, failed, pending and no-report recipients and the delivery rate, per group.
 
     Args:
         sends, reports: from :func:`smsdata.read_sends` / :func:`smsdata.read_reports`.
         by: columns of ``sends`` to group by.
-        freq: ``"h"``, ``"D"`` or ``"W"``: also group by that bucket of
+        freq: ``"h"``, ``"D"``, ``"W"`` or ``"M"``: also group by that local period of
             ``sent_at`` in zone ``tz`` (column ``period``, tz-aware).
-        expire_after: a duration (``"72h"``): pending recipients sent longer
-            than that before ``as_of`` are counted in ``expired`` instead.
-        as_of: the moment of the count (default: now); naive means UTC.
+        within: a duration (``"24h"``): judge each recipient at ``sent_at + within``
+            (delivered only if its first ``DELIVRD`` came by then); recipients whose
+            window is still open at ``as_of`` are counted in ``open``, not in ``sent``.
+        as_of: the moment of the count (default: now; naive means UTC): sends and
+            reports after it are ignored.
+        expire_after: a recipient with no report this long after it was sent counts
+            in ``no_report`` instead of ``pending``.
         tz: zone of the ``period`` buckets (default ``SMSDATA_TZ``).
 
     Returns:
-        ``[*by, period?, sent, delivered, failed, pending, expired?,
-        delivery_rate, ci_low, ci_high]``; ``delivered + failed + pending
-        (+ expired) == sent`` on every row. Rates are fractions (0-1).
+        ``[*by, period?, sent, delivered, failed, pending, no_report, open?,
+        delivery_rate, ci_low, ci_high]`` (``open`` with ``within``);
+        ``delivered + failed + pending + no_report == sent`` on every row. Rates
+        are fractions (0-1).
 
     Raises:
-        KpiError: a column is missing or ``freq`` is unknown.
+        KpiError: a column is missing, or ``freq``, ``within``, ``expire_after`` or ``tz`` is invalid.
 
-    >>> delivery_rate(sends, reports, by="campaign", expire_after="72h")  # doctest: +SKIP
+    >>> delivery_rate(sends, reports, by="campaign", within="24h")  # doctest: +SKIP
     """
     group = _columns(by)
-    tz = _zone(tz)
+    zone = _zone(tz) if freq is not None else "UTC"
     period = _period(freq)
-    expiry = ""
-    params: list[Any] = []
-    if expire_after is not None:
-        cutoff = _moment(as_of) - pd.Timedelta(expire_after)
-        expiry = ", count(*) FILTER (WHERE delivered_at IS NULL AND reports = 0 AND sent_at < ?) AS expired"
-        params = [cutoff, cutoff]
-    pending_filter = "delivered_at IS NULL AND reports = 0" + (" AND NOT sent_at < ?" if expiry else "")
+    window = _duration(within, "within")
+    expiry = _duration(expire_after, "expire_after")
     prefix, clause = _group(group, period is not None)
     sql = (
-        _recipients_cte(group, period, tz)
+        _recipients_cte(group, period, zone)
         + f"""
-        SELECT {prefix} count(*) AS sent,
-               count(delivered_at) AS delivered,
-               count(*) FILTER (WHERE delivered_at IS NULL AND reports > 0) AS failed,
-               count(*) FILTER (WHERE {pending_filter}) AS pending
-               {expiry}
+        SELECT {prefix} count(*) FILTER (WHERE NOT open) AS sent,
+               count(*) FILTER (WHERE NOT open AND delivered) AS delivered,
+               count(*) FILTER (WHERE NOT open AND NOT coalesce(delivered, false) AND reported) AS failed,
+               count(*) FILTER (WHERE NOT open AND NOT reported AND judged_at - sent_at < $expiry) AS pending,
+               count(*) FILTER (WHERE NOT open AND NOT reported AND judged_at - sent_at >= $expiry) AS no_report,
+               count(*) FILTER (WHERE open) AS open
         FROM recipients {clause}
         """
     )
     with _duckdb(sends, reports, group) as con:
-        frame = _result(con, sql, params)
-    frame = _localise_period(frame, tz)
-    counts = ["sent", "delivered", "failed", "pending", *(["expired"] if expiry else [])]
+        frame = _result(con, sql, _params(_moment(as_of), window, expiry=expiry.to_pytimedelta()))
+    frame = _localise_period(frame, period, zone)
+    counts = ["sent", "delivered", "failed", "pending", "no_report", "open"]
     frame[counts] = frame[counts].astype("int64")
+    if window is None:
+        frame = frame.drop(columns="open")
     frame["delivery_rate"] = frame["delivered"] / frame["sent"].where(frame["sent"] > 0)
     frame["ci_low"], frame["ci_high"] = wilson_interval(frame["delivered"], frame["sent"])
     return frame
+
+
+def _duration(value: Duration | None, name: str) -> pd.Timedelta | None:
+    if value is None:
+        return None
+    try:
+        duration = pd.Timedelta(value)
+    except (TypeError, ValueError) as exc:
+        raise KpiError(f"{name}={value!r} is not a duration (write it like '24h' or '3 days')") from exc
+    if pd.isna(duration) or duration < pd.Timedelta(0):
+        raise KpiError(f"{name}={value!r} must be a duration of zero or more")
+    return duration
 
 
 def _zone(tz: str | None) -> str:
@@ -259,19 +345,28 @@ def _period(freq: str | None) -> str | None:
     return FREQ_NAMES[freq]
 
 
-def latency(sends: pd.DataFrame, reports: pd.DataFrame, by: By = None) -> pd.DataFrame:
+def latency(
+    sends: pd.DataFrame,
+    reports: pd.DataFrame,
+    *,
+    by: By = None,
+    within: Duration | None = None,
+    as_of: Moment = None,
+) -> pd.DataFrame:
     """Time from sending to the first ``DELIVRD`` report, per group, in seconds.
 
-    Over delivered recipients only; negative latencies (report_time before
-    sent_at: clock skew) are left out and counted in ``skewed``.
-    Quantiles interpolate linearly (as pandas' default).
+    Over recipients delivered by ``as_of`` (with ``within``: delivered within that
+    time of their send, windows closed by ``as_of``). A report up to 1 s before
+    its send is a whole-second stamp: latency 0. Earlier ones (clock skew) are
+    left out and counted in ``skewed``. Quantiles interpolate linearly (as
+    pandas' default).
 
     Returns:
         ``[*by, count, p50, p90, p99, mean, skewed]``; statistics are NaN
         for a group with nothing delivered.
 
     Raises:
-        KpiError: a column is missing.
+        KpiError: a column is missing, or ``within`` is invalid.
 
     >>> latency(sends, reports, by="carrier")  # doctest: +SKIP
     """
@@ -281,32 +376,42 @@ def latency(sends: pd.DataFrame, reports: pd.DataFrame, by: By = None) -> pd.Dat
         _recipients_cte(group)
         + f""",
         latencies AS (
-            SELECT {prefix} (epoch_us(delivered_at) - epoch_us(sent_at)) / 1e6 AS seconds FROM recipients
+            SELECT {prefix} first_delivered < sent_at - $tolerance AS skewed,
+                   greatest(epoch_us(first_delivered) - epoch_us(sent_at), 0) / 1e6 AS seconds
+            FROM recipients WHERE NOT open AND delivered
         )
         SELECT {prefix}
-               count(seconds) FILTER (WHERE seconds >= 0) AS count,
-               quantile_cont(seconds, [0.5, 0.9, 0.99]) FILTER (WHERE seconds >= 0) AS q,
-               avg(seconds) FILTER (WHERE seconds >= 0) AS mean,
-               count(seconds) FILTER (WHERE seconds < 0) AS skewed
+               count(seconds) FILTER (WHERE NOT skewed) AS count,
+               quantile_cont(seconds, [0.5, 0.9, 0.99]) FILTER (WHERE NOT skewed) AS q,
+               avg(seconds) FILTER (WHERE NOT skewed) AS mean,
+               count(*) FILTER (WHERE skewed) AS skewed
         FROM latencies {clause}
         """
     )
+    params = _params(_moment(as_of), _duration(within, "within"), tolerance=SKEW_TOLERANCE.to_pytimedelta())
     with _duckdb(sends, reports, group) as con:
-        frame = _result(con, sql)
+        frame = _result(con, sql, params)
+    if group:  # groups with nothing delivered still get their row
+        with _duckdb(sends, reports, group) as con:
+            keys = _result(
+                con, _recipients_cte(group) + f"SELECT DISTINCT {prefix[:-2]} FROM recipients WHERE NOT open", params
+            )
+        frame = keys.merge(frame, on=group, how="left").sort_values(group, ignore_index=True)
     quantiles = frame.pop("q")
     for i, name in enumerate(("p50", "p90", "p99")):
-        frame[name] = [q[i] if q is not None else np.nan for q in quantiles]
-    frame[["count", "skewed"]] = frame[["count", "skewed"]].astype("int64")
+        frame[name] = [q[i] if isinstance(q, list | np.ndarray) else np.nan for q in quantiles]
+    frame[["count", "skewed"]] = frame[["count", "skewed"]].fillna(0).astype("int64")
     return frame[[*group, "count", "p50", "p90", "p99", "mean", "skewed"]]
 
 
-def time_to_receipt(sends: pd.DataFrame, reports: pd.DataFrame, by: By = None, as_of: Moment = None) -> pd.DataFrame:
-    """Kaplan-Meier curve of the time to a ``DELIVRD`` report, per group.
+def time_to_receipt(sends: pd.DataFrame, reports: pd.DataFrame, *, by: By = None, as_of: Moment = None) -> pd.DataFrame:
+    """Kaplan-Meier curve of the time to a ``DELIVRD`` report, per group, as it stood at ``as_of``.
 
-    A delivered recipient is an event at its latency (clock skew counts as
-    0 s). Every other recipient (pending, or failed: it may still be
-    delivered, as carriers retry) is censored at ``as_of - sent_at``, so a
-    campaign still in progress is not biased fast.
+    A recipient delivered by ``as_of`` is an event at its latency (a report
+    before its send counts as 0 s). Every other recipient sent by ``as_of``
+    (pending, or failed: it may still be delivered, as carriers retry) is
+    censored at ``as_of - sent_at``, so a campaign still in progress is not
+    biased fast; deliveries after ``as_of`` do not exist for it.
 
     Returns:
         ``[*by, seconds, at_risk, events, censored, delivered_share]``, one
@@ -326,10 +431,9 @@ def time_to_receipt(sends: pd.DataFrame, reports: pd.DataFrame, by: By = None, a
         + f""",
         durations AS (
             SELECT {prefix}
-                   CASE WHEN delivered_at IS NOT NULL
-                        THEN greatest(epoch_us(delivered_at) - epoch_us(sent_at), 0)
-                        ELSE greatest(epoch_us(?::TIMESTAMPTZ) - epoch_us(sent_at), 0) END / 1e6 AS seconds,
-                   delivered_at IS NOT NULL AS delivered
+                   greatest(epoch_us(CASE WHEN delivered THEN first_delivered ELSE $as_of END)
+                            - epoch_us(sent_at), 0) / 1e6 AS seconds,
+                   coalesce(delivered, false) AS delivered
             FROM recipients
         )
         SELECT {prefix} seconds,
@@ -339,7 +443,7 @@ def time_to_receipt(sends: pd.DataFrame, reports: pd.DataFrame, by: By = None, a
         """
     )
     with _duckdb(sends, reports, group) as con:
-        steps = _result(con, sql, [_moment(as_of)])
+        steps = _result(con, sql, _params(_moment(as_of), None))
     return kaplan_meier(steps, group)
 
 
@@ -372,42 +476,53 @@ def kaplan_meier(steps: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFrame:
     return out[[*keys, "seconds", "at_risk", "events", "censored", "delivered_share"]].reset_index(drop=True)
 
 
-def status_breakdown(sends: pd.DataFrame, reports: pd.DataFrame, by: By = None) -> pd.DataFrame:
-    """Final status of every sent recipient, per group, carriers' codes kept.
+def status_breakdown(
+    sends: pd.DataFrame,
+    reports: pd.DataFrame,
+    *,
+    by: By = None,
+    within: Duration | None = None,
+    as_of: Moment = None,
+) -> pd.DataFrame:
+    """Final status of every sent recipient, per group, carriers' codes kept, as it stood at ``as_of``.
 
-    A recipient's final status is ``DELIVRD`` if any report says so, else the
-    status of its latest report (ties: the greatest code), else
-    ``(pending)``.
+    A recipient's final status is ``DELIVRD`` if any report by the time it is
+    judged (``as_of``, or ``sent_at + within``) says so, else the status of its
+    latest report by then (ties: the greatest code), else ``(pending)``.
+    With ``within``, recipients whose window is still open are left out.
 
     Returns:
-        ``[*by, status, count, share]``, share of the group's sent (0-1),
-        most frequent first.
+        ``[*by, status, count, share]``, share of the group's judged recipients
+        (0-1), most frequent first.
 
     Raises:
-        KpiError: a column is missing.
+        KpiError: a column is missing, or ``within`` is invalid.
 
     >>> status_breakdown(sends, reports, by="carrier")  # doctest: +SKIP
     """
     group = _columns(by)
     prefix, _ = _group(group)
     keys = ", ".join([*(_quote(c) for c in group), "status"])
+    outer = "".join(f"s.{_quote(c)}, " for c in group)
     sql = f"""
-        WITH latest AS (
-            SELECT msgid, mobile,
-                   bool_or(status = 'DELIVRD') AS delivered,
-                   last(status ORDER BY report_time, status) AS status
-            FROM reports GROUP BY msgid, mobile
+        WITH judged AS (
+            SELECT *, row_number() OVER () AS recipient,
+                   CASE WHEN $within IS NULL THEN $as_of ELSE sent_at + $within END AS judged_at
+            FROM sends WHERE state = 'accepted' AND sent_at <= $as_of
         ),
         final AS (
-            SELECT {"".join(f"s.{_quote(c)}, " for c in group)}
-                   CASE WHEN l.delivered THEN 'DELIVRD' ELSE coalesce(l.status, '{PENDING}') END AS status
-            FROM sends AS s LEFT JOIN latest AS l ON s.msgid = l.msgid AND s.mobile = l.mobile
-            WHERE s.state = 'accepted'
+            SELECT {outer}
+                   CASE WHEN bool_or(r.status = 'DELIVRD') THEN 'DELIVRD'
+                        ELSE coalesce(arg_max(r.status, (r.report_time, r.status)), '{PENDING}') END AS status
+            FROM judged AS s
+            LEFT JOIN reports AS r ON s.msgid = r.msgid AND s.mobile = r.mobile AND r.report_time <= s.judged_at
+            WHERE s.judged_at <= $as_of
+            GROUP BY {outer} s.recipient
         )
         SELECT {prefix} status, count(*) AS count FROM final GROUP BY {keys}
     """
     with _duckdb(sends, reports, group) as con:
-        frame = _result(con, sql)
+        frame = _result(con, sql, _params(_moment(as_of), _duration(within, "within")))
     frame["count"] = frame["count"].astype("int64")
     totals = frame.groupby(group)["count"].transform("sum") if group else frame["count"].sum()
     frame["share"] = frame["count"] / totals
@@ -416,13 +531,23 @@ def status_breakdown(sends: pd.DataFrame, reports: pd.DataFrame, by: By = None) 
     return frame.sort_values(order, ascending=ascending, ignore_index=True)[[*group, "status", "count", "share"]]
 
 
-def compare(sends: pd.DataFrame, reports: pd.DataFrame, by: By, baseline: Any = None) -> pd.DataFrame:
+def compare(
+    sends: pd.DataFrame,
+    reports: pd.DataFrame,
+    *,
+    by: By,
+    baseline: Any = None,
+    within: Duration | None = None,
+    as_of: Moment = None,
+) -> pd.DataFrame:
     """Delivery rate of each group against a baseline group.
 
     Args:
         by: the grouping column(s).
         baseline: the baseline group's value (a tuple for several columns);
             default the group with the most sent.
+        within, as_of: as in :func:`delivery_rate` (``within="24h"`` compares
+            campaigns of different ages fairly).
 
     Returns:
         ``[*by, sent, delivered, delivery_rate, diff, diff_low, diff_high,
@@ -439,7 +564,7 @@ def compare(sends: pd.DataFrame, reports: pd.DataFrame, by: By, baseline: Any = 
     group = _columns(by)
     if not group:
         raise KpiError("compare needs by= (the groups to compare)")
-    rates = delivery_rate(sends, reports, by=group)
+    rates = delivery_rate(sends, reports, by=group, within=within, as_of=as_of)
     keys = list(rates[group].itertuples(index=False, name=None))
     if baseline is None:
         base = int(rates["sent"].idxmax())
@@ -465,16 +590,25 @@ def compare(sends: pd.DataFrame, reports: pd.DataFrame, by: By, baseline: Any = 
     return out
 
 
-def dead_numbers(sends: pd.DataFrame, reports: pd.DataFrame, min_failures: int = 3) -> pd.DataFrame:
-    """Numbers that failed every time, at least ``min_failures`` times.
+def dead_numbers(
+    sends: pd.DataFrame,
+    reports: pd.DataFrame,
+    *,
+    min_failures: int = 3,
+    min_campaigns: int = 2,
+    as_of: Moment = None,
+) -> pd.DataFrame:
+    """Numbers that failed every time: at least ``min_failures`` times over at least ``min_campaigns`` campaigns.
 
-    A number qualifies when none of its sent messages was delivered and at
-    least ``min_failures`` of them failed (got a report that is not
-    ``DELIVRD``); pending ones do not count either way.
+    A number qualifies when none of its sent messages was delivered (by
+    ``as_of``) and at least ``min_failures`` of them failed (got a report that
+    is not ``DELIVRD``), in at least ``min_campaigns`` different campaigns;
+    pending ones do not count either way. The defaults keep one bad day (a
+    phone switched off: ``UNKNOWN``, ``EXPIRED``) from costing a customer.
 
     Returns:
-        ``[mobile, failures, last_status, last_report_time]``, most failures
-        first; pass ``dead["mobile"]`` to ``plan_campaign(suppress=...)``.
+        ``[mobile, failures, campaigns, last_status, last_report_time]``, most
+        failures first; pass ``dead["mobile"]`` to ``plan_campaign(suppress=...)``.
 
     Raises:
         KpiError: a column is missing.
@@ -482,23 +616,28 @@ def dead_numbers(sends: pd.DataFrame, reports: pd.DataFrame, min_failures: int =
     >>> dead = dead_numbers(sends, reports)  # doctest: +SKIP
     >>> plan_campaign(customers, mobile="phone", content="...", suppress=dead["mobile"])  # doctest: +SKIP
     """
-    sql = """
+    if min_failures < 1 or min_campaigns < 1:
+        raise KpiError(f"min_failures and min_campaigns must be at least 1, got {min_failures}, {min_campaigns}")
+    campaign = "s.campaign" if "campaign" in sends.columns else "s.msgid"  # hand-built frames: a msgid each
+    sql = f"""
         WITH per_recipient AS (
-            SELECT s.mobile, bool_or(r.status = 'DELIVRD') AS delivered, count(r.status) AS reports,
-                   last(r.status ORDER BY r.report_time, r.status) AS status, max(r.report_time) AS last_at
+            SELECT s.mobile, {campaign} AS campaign, bool_or(r.status = 'DELIVRD') AS delivered,
+                   arg_max(r.status, (r.report_time, r.status)) AS status, max(r.report_time) AS last_at
             FROM sends AS s JOIN reports AS r ON s.msgid = r.msgid AND s.mobile = r.mobile
-            WHERE s.state = 'accepted'
-            GROUP BY s.msgid, s.mobile
+            WHERE s.state = 'accepted' AND s.sent_at <= $as_of AND r.report_time <= $as_of
+            GROUP BY s.msgid, s.mobile, {campaign}
         )
-        SELECT mobile, count(*) AS failures, last(status ORDER BY last_at, status) AS last_status,
-               max(last_at) AS last_report_time
+        SELECT mobile, count(*) AS failures, count(DISTINCT campaign) AS campaigns,
+               arg_max(status, (last_at, status)) AS last_status, max(last_at) AS last_report_time
         FROM per_recipient GROUP BY mobile
-        HAVING NOT bool_or(delivered) AND count(*) >= ?
+        HAVING NOT bool_or(delivered) AND count(*) >= $failures AND count(DISTINCT campaign) >= $campaigns
         ORDER BY failures DESC, mobile
     """
-    with _duckdb(sends, reports, []) as con:
-        frame = _result(con, sql, [min_failures])
-    frame["failures"] = frame["failures"].astype("int64")
+    extra = ["campaign"] if "campaign" in sends.columns else []
+    params = _params(_moment(as_of), None, failures=min_failures, campaigns=min_campaigns)
+    with _duckdb(sends, reports, [], extra=extra) as con:
+        frame = _result(con, sql, params)
+    frame[["failures", "campaigns"]] = frame[["failures", "campaigns"]].astype("int64")
     return frame
 
 
@@ -517,11 +656,15 @@ AUDIT_CHECKS = {
 def audit(
     sends: pd.DataFrame,
     reports: pd.DataFrame,
-    expire_after: str | pd.Timedelta = "72h",
+    *,
     as_of: Moment = None,
+    expire_after: Duration = EXPIRE_AFTER,
     examples: int = 3,
 ) -> pd.DataFrame:
-    """Problems in the receipt stream, one row per check, with counts and examples.
+    """Problems in the receipt stream as it stood at ``as_of``, one row per check, with counts and examples.
+
+    Sends and reports after ``as_of`` are ignored; ``clock_skew`` counts reports
+    more than 1 s before their send (a whole-second stamp is not skew).
 
     Checks (``check`` column): ``orphan_reports``, ``wrong_number``,
     ``repeated_reports``, ``clock_skew``, ``delivered_after_failure``,
@@ -538,7 +681,8 @@ def audit(
 
     >>> audit(sends, reports).query("count > 0")  # doctest: +SKIP
     """
-    cutoff = _moment(as_of) - pd.Timedelta(expire_after)
+    moment = _moment(as_of)
+    cutoff = moment - _duration(expire_after, "expire_after")
     queries = {
         "orphan_reports": (
             "SELECT r.msgid, r.mobile, r.status FROM reports r "
@@ -554,7 +698,8 @@ def audit(
         ),
         "clock_skew": (
             "SELECT r.msgid, r.mobile, r.report_time, s.sent_at FROM reports r "
-            "JOIN sends s ON s.msgid = r.msgid AND s.mobile = r.mobile WHERE r.report_time < s.sent_at"
+            "JOIN sends s ON s.msgid = r.msgid AND s.mobile = r.mobile "
+            "WHERE r.report_time < s.sent_at - $tolerance"
         ),
         "delivered_after_failure": (
             "SELECT msgid, mobile FROM reports GROUP BY msgid, mobile "
@@ -562,7 +707,7 @@ def audit(
             "> min(report_time) FILTER (WHERE status <> 'DELIVRD')"
         ),
         "no_report_after_expiry": (
-            "SELECT s.msgid, s.mobile, s.sent_at FROM sends s WHERE s.state = 'accepted' AND s.sent_at < ? "
+            "SELECT s.msgid, s.mobile, s.sent_at FROM sends s WHERE s.state = 'accepted' AND s.sent_at < $cutoff "
             "AND NOT EXISTS (SELECT 1 FROM reports r WHERE r.msgid = s.msgid AND r.mobile = s.mobile)"
         ),
         "unknown_requests_with_reports": (
@@ -574,8 +719,15 @@ def audit(
     }
     rows = []
     with _duckdb(sends, reports, [], extra=["request_id"]) as con:
+        # the data as it stood at as_of: later sends and reports do not exist
+        then = f"TIMESTAMPTZ '{moment.isoformat()}'"  # our own formatting of a Timestamp: views take no parameters
+        con.execute(f"CREATE TEMP VIEW sends_then AS SELECT * FROM sends WHERE sent_at <= {then}")
+        con.execute(f"CREATE TEMP VIEW reports_then AS SELECT * FROM reports WHERE report_time <= {then}")
         for check, sql in queries.items():
-            params = [cutoff] if "?" in sql else []
+            sql = sql.replace("FROM sends", "FROM sends_then").replace("JOIN sends", "JOIN sends_then")
+            sql = sql.replace("FROM reports", "FROM reports_then").replace("JOIN reports", "JOIN reports_then")
+            wanted = {"tolerance": SKEW_TOLERANCE.to_pytimedelta(), "cutoff": cutoff.to_pydatetime()}
+            params = {k: v for k, v in wanted.items() if f"${k}" in sql}  # as in _result
             count = con.execute(f"SELECT count(*) FROM ({sql})", params).fetchone()[0]
             sample = con.execute(f"SELECT * FROM ({sql}) ORDER BY ALL LIMIT {int(examples)}", params)
             names = [d[0] for d in sample.description]

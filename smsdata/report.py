@@ -43,7 +43,7 @@ def build_report(
     ledger: LedgerLike = None,
     dataset: str | os.PathLike[str] | None = "warehouse",
     campaigns: Sequence[str] | None = None,
-    expire_after: str = "72h",
+    expire_after: str = kpi.EXPIRE_AFTER,
     as_of: str | pd.Timestamp | None = None,
     title: str = "SMS delivery report",
     mask: bool = True,
@@ -58,7 +58,7 @@ def build_report(
         ledger: the ledger (default ``$SMSDATA_HOME/ledger.sqlite``).
         dataset: the reports dataset folder.
         campaigns: only these campaigns (default: all).
-        expire_after: pending longer than this is counted as expired.
+        expire_after: no report this long after sending counts as ``no_report``.
         as_of: the moment the report describes (default: now).
         title: the page title.
         mask: mask mobiles in the audit examples (``138****8000``).
@@ -84,14 +84,19 @@ def build_report(
     sections = [
         _header(title, sends, reports, moment),
         _summary(sends, reports, expire_after, moment),
-        _chart("Delivery rate over time", charts.plot_delivery_rate(sends, reports)),
-        _chart("Final status", charts.plot_status_breakdown(sends, reports)),
-        _table("Final status by campaign", _percent(kpi.status_breakdown(sends, reports, by="campaign"), ["share"])),
-        _chart("Time to delivery receipt", charts.plot_latency(sends, reports, as_of=moment)),
-        _table("Latency of delivered messages (seconds)", kpi.latency(sends, reports, by="campaign").round(1)),
+        _chart("Delivery rate over time", charts.plot_delivery_rate(sends, reports, by="campaign", as_of=moment)),
+        _chart("Final status", charts.plot_status_breakdown(sends, reports, by="campaign", as_of=moment)),
+        _table(
+            "Final status by campaign",
+            _percent(kpi.status_breakdown(sends, reports, by="campaign", as_of=moment), ["share"]),
+        ),
+        _chart("Time to delivery receipt", charts.plot_latency(sends, reports, by="campaign", as_of=moment)),
+        _table(
+            "Latency of delivered messages (seconds)", kpi.latency(sends, reports, by="campaign", as_of=moment).round(1)
+        ),
     ]
     if "carrier" in sends.columns:
-        sections.append(_chart("Delivery rate by carrier", charts.plot_carrier_rates(sends, reports)))
+        sections.append(_chart("Delivery rate by carrier", charts.plot_carrier_rates(sends, reports, as_of=moment)))
     sections += [
         _audit(sends, reports, expire_after, moment, mask),
         _balance(ledger, sends, reports, moment),
@@ -124,7 +129,7 @@ def _header(title: str, sends: pd.DataFrame, reports: pd.DataFrame, moment: pd.T
 def _summary(sends: pd.DataFrame, reports: pd.DataFrame, expire_after: str, moment: pd.Timestamp) -> str:
     rates = kpi.delivery_rate(sends, reports, by="campaign", expire_after=expire_after, as_of=moment)
     return _table(
-        f"Delivery by campaign (pending over {expire_after} counted as expired)",
+        f"Delivery by campaign (no report {expire_after} after sending counted as no_report)",
         _percent(rates, ["delivery_rate", "ci_low", "ci_high"]),
     )
 
@@ -159,7 +164,7 @@ def _balance(ledger: LedgerLike, sends: pd.DataFrame, reports: pd.DataFrame, mom
 def _definitions() -> str:
     return (
         "<h2>Definitions</h2><p class='note'>Sent: recipients of accepted requests. Delivered: a DELIVRD report; "
-        "failed: any other report; pending: no report yet (expired: pending longer than the limit). Delivery rate "
+        "failed: any other report; pending: no report yet (no_report: none for longer than the limit). Delivery rate "
         "= delivered / sent, with a Wilson 95% interval. Latency: first DELIVRD report time minus send time, over "
         "delivered messages; negative latencies (clock skew) are counted, not used. Time to receipt: Kaplan-Meier, "
         "messages not delivered (yet) censored at the time the report describes. Reports for msgids never sent "

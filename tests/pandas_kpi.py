@@ -12,27 +12,33 @@ import pandas as pd
 Z = 1.959963984540054
 
 
-def recipients(sends: pd.DataFrame, reports: pd.DataFrame) -> pd.DataFrame:
-    """Accepted recipients with their first DELIVRD time and report count."""
-    sent = sends[sends["state"] == "accepted"]
+def recipients(sends: pd.DataFrame, reports: pd.DataFrame, as_of=None, within=None) -> pd.DataFrame:
+    """Accepted recipients sent by ``as_of``, each with the time it is judged at and, among the
+    reports by ``as_of``, its first DELIVRD time and first report time (NaT for none)."""
+    as_of = pd.Timestamp("2262-01-01", tz="UTC") if as_of is None else pd.Timestamp(as_of)
+    as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of
+    sent = sends[(sends["state"] == "accepted") & (sends["sent_at"] <= as_of)].copy()
+    reports = reports[reports["report_time"] <= as_of]
     delivered = reports[reports["status"] == "DELIVRD"].groupby(["msgid", "mobile"])["report_time"].min()
-    counts = reports.groupby(["msgid", "mobile"]).size()
+    first = reports.groupby(["msgid", "mobile"])["report_time"].min()
     out = sent.merge(delivered.rename("delivered_at").reset_index(), on=["msgid", "mobile"], how="left")
-    out = out.merge(counts.rename("reports").reset_index(), on=["msgid", "mobile"], how="left")
-    out["reports"] = out["reports"].fillna(0).astype(int)
+    out = out.merge(first.rename("first_report").reset_index(), on=["msgid", "mobile"], how="left")
+    out["judged_at"] = as_of if within is None else out["sent_at"] + pd.Timedelta(within)
+    out["open"] = out["judged_at"] > as_of
     return out
 
 
-def delivery_rate(sends, reports, by=(), expire_after=None, as_of=None) -> pd.DataFrame:
-    rec = recipients(sends, reports)
-    rec["delivered"] = rec["delivered_at"].notna()
-    rec["failed"] = ~rec["delivered"] & (rec["reports"] > 0)
-    rec["pending"] = ~rec["delivered"] & (rec["reports"] == 0)
-    columns = ["delivered", "failed", "pending"]
-    if expire_after is not None:
-        rec["expired"] = rec["pending"] & (rec["sent_at"] < pd.Timestamp(as_of) - pd.Timedelta(expire_after))
-        rec["pending"] &= ~rec["expired"]
-        columns.append("expired")
+def delivery_rate(sends, reports, by=(), expire_after="72h", as_of=None, within=None) -> pd.DataFrame:
+    rec = recipients(sends, reports, as_of, within)
+    opened = rec["open"]
+    rec = rec[~opened].copy()
+    rec["delivered"] = rec["delivered_at"] <= rec["judged_at"]
+    rec["reported"] = rec["first_report"] <= rec["judged_at"]
+    rec["failed"] = ~rec["delivered"] & rec["reported"]
+    waited = rec["judged_at"] - rec["sent_at"]
+    rec["pending"] = ~rec["reported"] & (waited < pd.Timedelta(expire_after))
+    rec["no_report"] = ~rec["reported"] & (waited >= pd.Timedelta(expire_after))
+    columns = ["delivered", "failed", "pending", "no_report"]
     rec["sent"] = 1
     if by:
         out = rec.groupby(list(by), sort=True)[["sent", *columns]].sum().reset_index()
@@ -48,11 +54,13 @@ def delivery_rate(sends, reports, by=(), expire_after=None, as_of=None) -> pd.Da
     return out
 
 
-def latency(sends, reports, by=()) -> pd.DataFrame:
-    rec = recipients(sends, reports)
+def latency(sends, reports, by=(), as_of=None) -> pd.DataFrame:
+    rec = recipients(sends, reports, as_of)
     rec = rec[rec["delivered_at"].notna()].copy()
     rec["seconds"] = (rec["delivered_at"] - rec["sent_at"]).dt.total_seconds()
-    good = rec[rec["seconds"] >= 0]
+    skewed = rec["seconds"] < -1  # a whole-second stamp up to 1 s early is not skew ...
+    rec["seconds"] = rec["seconds"].clip(lower=0)  # ... its latency is 0
+    good = rec[~skewed]
 
     def stats(frame: pd.DataFrame) -> pd.Series:
         s = frame["seconds"]
@@ -62,11 +70,11 @@ def latency(sends, reports, by=()) -> pd.DataFrame:
 
     if by:
         out = good.groupby(list(by), sort=True).apply(stats, include_groups=False).reset_index()
-        skewed = (rec["seconds"] < 0).groupby([rec[c] for c in by]).sum().rename("skewed").reset_index()
-        out = out.merge(skewed, on=list(by), how="outer").fillna({"count": 0, "skewed": 0})
+        counted = skewed.groupby([rec[c] for c in by]).sum().rename("skewed").reset_index()
+        out = out.merge(counted, on=list(by), how="outer").fillna({"count": 0, "skewed": 0})
     else:
         out = stats(good).to_frame().T
-        out["skewed"] = int((rec["seconds"] < 0).sum())
+        out["skewed"] = int(skewed.sum())
     return out
 
 

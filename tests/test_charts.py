@@ -24,9 +24,9 @@ def thirty() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 CHARTS = {
-    "delivery_rate": lambda s, r: charts.plot_delivery_rate(s, r),
-    "status_breakdown": lambda s, r: charts.plot_status_breakdown(s, r),
-    "latency": lambda s, r: charts.plot_latency(s, r, as_of="2026-11-12"),
+    "delivery_rate": lambda s, r: charts.plot_delivery_rate(s, r, by="campaign"),
+    "status_breakdown": lambda s, r: charts.plot_status_breakdown(s, r, by="campaign"),
+    "latency": lambda s, r: charts.plot_latency(s, r, by="campaign", as_of="2026-11-12"),
     "carrier_rates": lambda s, r: charts.plot_carrier_rates(s, r),
 }
 
@@ -42,7 +42,7 @@ def test_renders_with_title_and_units(name: str, thirty, tmp_path: Path) -> None
 
 
 def test_status_bars_labels_do_not_overlap(thirty) -> None:
-    figure = charts.plot_status_breakdown(*thirty)
+    figure = charts.plot_status_breakdown(*thirty, by="campaign")
     figure.canvas.draw()
     boxes = [t.get_window_extent() for t in figure.axes[0].get_yticklabels() if t.get_text()]
     assert len(boxes) == 30

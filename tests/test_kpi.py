@@ -18,10 +18,10 @@ def T(text: str) -> pd.Timestamp:
 
 def test_delivery_rate_by_hand(small) -> None:
     sends, reports = small
-    out = kpi.delivery_rate(sends, reports, by="campaign")
-    assert out[["campaign", "sent", "delivered", "failed", "pending"]].values.tolist() == [
-        ["a", 3, 1, 1, 1],
-        ["b", 2, 1, 0, 1],
+    out = kpi.delivery_rate(sends, reports, by="campaign", as_of="2026-11-21 12:00")
+    assert out[["campaign", "sent", "delivered", "failed", "pending", "no_report"]].values.tolist() == [
+        ["a", 3, 1, 1, 1, 0],
+        ["b", 2, 1, 0, 1, 0],
     ]
     assert out["delivery_rate"].tolist() == pytest.approx([1 / 3, 1 / 2])
     low, high = kpi.wilson_interval(1, 3)
@@ -30,12 +30,12 @@ def test_delivery_rate_by_hand(small) -> None:
     assert float(high) == pytest.approx(0.7923, abs=1e-4)
 
 
-def test_expired_and_as_of(small) -> None:
+def test_no_report_and_as_of(small) -> None:
     sends, reports = small
     early = kpi.delivery_rate(sends, reports, by="campaign", expire_after="72h", as_of="2026-11-23 12:00")
-    assert early[["pending", "expired"]].values.tolist() == [[0, 1], [1, 0]]  # a's pending is 84 h old, b's 60 h
-    late = kpi.delivery_rate(sends, reports, expire_after="72h", as_of=T("2026-12-01"))
-    assert late[["sent", "delivered", "failed", "pending", "expired"]].values.tolist() == [[5, 2, 1, 0, 2]]
+    assert early[["pending", "no_report"]].values.tolist() == [[0, 1], [1, 0]]  # a's pending is 84 h old, b's 60 h
+    late = kpi.delivery_rate(sends, reports, as_of=T("2026-12-01"))  # expire_after defaults to 72 h
+    assert late[["sent", "delivered", "failed", "pending", "no_report"]].values.tolist() == [[5, 2, 1, 0, 2]]
 
 
 def test_periods_are_local_days(small) -> None:
@@ -47,7 +47,7 @@ def test_periods_are_local_days(small) -> None:
     ]
     assert out["sent"].tolist() == [3, 2]
     with pytest.raises(kpi.KpiError, match="freq"):
-        kpi.delivery_rate(sends, reports, freq="M")
+        kpi.delivery_rate(sends, reports, freq="Y")
 
 
 def test_latency_by_hand(small) -> None:
@@ -105,7 +105,7 @@ def test_compare_against_a_baseline(small) -> None:
 
 def test_dead_numbers(small) -> None:
     sends, reports = small
-    dead = kpi.dead_numbers(sends, reports, min_failures=1)
+    dead = kpi.dead_numbers(sends, reports, min_failures=1, min_campaigns=1)
     assert dead[["mobile", "failures", "last_status"]].values.tolist() == [["13800000002", 1, "EXPIRED"]]
     assert kpi.dead_numbers(sends, reports).empty
 
@@ -151,12 +151,12 @@ def test_equal_to_a_plain_pandas_computation(by: list[str], seed: int) -> None:
     as_of = T("2026-11-08")
     ours = kpi.delivery_rate(sends, reports, by=by, expire_after="72h", as_of=as_of)
     theirs = pandas_kpi.delivery_rate(sends, reports, by=by, expire_after="72h", as_of=as_of)
-    columns = [*by, "sent", "delivered", "failed", "pending", "expired"]
+    columns = [*by, "sent", "delivered", "failed", "pending", "no_report"]
     assert ours[columns].astype(str).values.tolist() == theirs[columns].astype(str).values.tolist()
     for name in ("delivery_rate", "ci_low", "ci_high"):
         assert ours[name].to_numpy() == pytest.approx(theirs[name].astype(float).to_numpy())
-    ours_lat = kpi.latency(sends, reports, by=by)
-    theirs_lat = pandas_kpi.latency(sends, reports, by=by)
+    ours_lat = kpi.latency(sends, reports, by=by, as_of=as_of)
+    theirs_lat = pandas_kpi.latency(sends, reports, by=by, as_of=as_of)
     assert ours_lat["count"].tolist() == theirs_lat["count"].astype(int).tolist()
     assert ours_lat["skewed"].tolist() == theirs_lat["skewed"].astype(int).tolist()
     for name in ("p50", "p90", "p99", "mean"):
@@ -167,7 +167,7 @@ def test_kaplan_meier_equal_to_the_textbook_loop() -> None:
     sends, reports = pandas_kpi.random_frames(5, n=400)
     as_of = T("2026-11-12")
     ours = kpi.time_to_receipt(sends, reports, as_of=as_of)
-    rec = pandas_kpi.recipients(sends, reports)
+    rec = pandas_kpi.recipients(sends, reports, as_of)
     delivered = rec["delivered_at"].notna().to_numpy()
     end = rec["delivered_at"].where(rec["delivered_at"].notna(), as_of)
     durations = (end - rec["sent_at"]).dt.total_seconds().clip(lower=0).to_numpy()
@@ -178,10 +178,18 @@ def test_kaplan_meier_equal_to_the_textbook_loop() -> None:
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.integers(0, 2**32 - 1), st.integers(1, 200), st.sampled_from([None, "1h", "72h"]))
-def test_outcomes_always_add_up_to_sent(seed: int, n: int, expire_after: str | None) -> None:
+@given(
+    st.integers(0, 2**32 - 1),
+    st.integers(1, 200),
+    st.sampled_from(["0s", "1h", "72h"]),
+    st.sampled_from([None, "30min", "24h"]),
+)
+def test_outcomes_always_add_up_to_sent(seed: int, n: int, expire_after: str, within: str | None) -> None:
     sends, reports = pandas_kpi.random_frames(seed, n)
-    out = kpi.delivery_rate(sends, reports, by="campaign", expire_after=expire_after, as_of="2026-11-05")
-    parts = out["delivered"] + out["failed"] + out["pending"] + (out["expired"] if expire_after else 0)
+    out = kpi.delivery_rate(sends, reports, by="campaign", expire_after=expire_after, within=within, as_of="2026-11-05")
+    parts = out["delivered"] + out["failed"] + out["pending"] + out["no_report"]
     assert (parts == out["sent"]).all()
+    if within is not None:  # every recipient sent by as_of is judged or open
+        accepted = sends[sends["state"].eq("accepted") & (sends["sent_at"] <= T("2026-11-05"))]
+        assert int((out["sent"] + out["open"]).sum()) == len(accepted)
     assert ((out["ci_low"] <= out["delivery_rate"]) & (out["delivery_rate"] <= out["ci_high"])).all()
