@@ -16,30 +16,28 @@ wire is ``unknown`` if a byte of it left, ``planned`` if not.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from . import _faults
 from .errors import GatewayError, GatewayUnreachable, LeaseLost, LedgerError, SmsdataError
 from .gateway import AsyncGateway
-from .ledger import Lease, Ledger, LedgerBatch, Outcome, PlannedRequest, utcnow
+from .ledger import Lease, Ledger, Outcome, PlannedRequest, utcnow
 
 __all__ = ["Sender"]
 
 log = logging.getLogger("smsdata.campaign")
 
-Op = Callable[[LedgerBatch], Any]
-
 
 class _GroupCommit:
     """Batches a run's ledger writes from many concurrent requests into few durable transactions.
 
-    ``submit(op)`` returns a future of ``op``'s result once it is on disk;
-    ``enqueue(op)`` does not wait. One transaction at a time takes everything
-    queued meanwhile, so with many requests in flight one fsync serves many. It
+    ``claim`` and ``heartbeat`` return futures that resolve once written;
+    ``record`` and ``put_back`` do not wait. One transaction at a time takes
+    everything queued meanwhile (claims in one guarded update, outcomes in one
+    ``executemany``), so with many requests in flight one fsync serves many. It
     runs on the event loop itself (after one yield, so that every answer already
     read can queue its write): handing each commit to a worker thread cost more
     CPU in thread switches than the fsync it moved (measured in bench/send.py).
@@ -51,18 +49,36 @@ class _GroupCommit:
         self.window = 0.0  # seconds to gather writes before each transaction
         self.confirmed_at = time.time()  # when a transaction last found the lease ours
         self.failure: Exception | None = None
-        self._ops: list[tuple[Op, asyncio.Future[Any] | None]] = []
+        self._claims: list[tuple[int, asyncio.Future[bool]]] = []
+        self._outcomes: list[tuple[int, Outcome]] = []
+        self._put_backs: list[tuple[int, str]] = []
+        self._heartbeats: list[asyncio.Future[bool]] = []
         self._task: asyncio.Task[None] | None = None
 
-    def enqueue(self, op: Op) -> None:
-        """Queue ``op`` for the next transaction."""
-        self._ops.append((op, None))
+    def claim(self, request_id: int) -> asyncio.Future[bool]:
+        """Claim a request; the future says whether it is this run's (or holds the LedgerError)."""
+        return self._waiting(self._claims, request_id)
+
+    def heartbeat(self) -> asyncio.Future[bool]:
+        """Renew the lease; the future says whether it is still this run's."""
+        waiter = asyncio.get_running_loop().create_future()
+        self._heartbeats.append(waiter)
+        self._kick()
+        return waiter
+
+    def record(self, request_id: int, outcome: Outcome) -> None:
+        """Queue a request's outcome for the next transaction."""
+        self._outcomes.append((request_id, outcome))
         self._kick()
 
-    def submit(self, op: Op) -> asyncio.Future[Any]:
-        """Queue ``op``; the future resolves to its result once it is on disk (or to the LedgerError)."""
+    def put_back(self, request_id: int, message: str) -> None:
+        """Queue a claimed request that was certainly not sent to go back to ``planned``."""
+        self._put_backs.append((request_id, message))
+        self._kick()
+
+    def _waiting(self, queue: list[tuple[int, asyncio.Future[bool]]], request_id: int) -> asyncio.Future[bool]:
         waiter = asyncio.get_running_loop().create_future()
-        self._ops.append((op, waiter))
+        queue.append((request_id, waiter))
         self._kick()
         return waiter
 
@@ -70,30 +86,44 @@ class _GroupCommit:
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._drain())
 
+    def _queued(self) -> bool:
+        return bool(self._claims or self._outcomes or self._put_backs or self._heartbeats)
+
     async def _drain(self) -> None:
-        while self._ops:
+        while self._queued():
             await asyncio.sleep(self.window)
             self._commit()
 
     def _commit(self) -> None:
-        ops, self._ops = self._ops, []
-        if not ops:
+        if not self._queued():
             return
+        claims, self._claims = self._claims, []
+        outcomes, self._outcomes = self._outcomes, []
+        put_backs, self._put_backs = self._put_backs, []
+        heartbeats, self._heartbeats = self._heartbeats, []
         started = time.time()
         try:
             with self._ledger.batch(self._lease) as batch:
-                results = [op(batch) for op, _ in ops]
+                # in this order: a request claimed and put back in one batch ends planned
+                claimed = batch.claim([request_id for request_id, _ in claims])
+                batch.record(outcomes)
+                for request_id, message in put_backs:
+                    batch.put_back(request_id, message)
+                renewed = batch.heartbeat() if heartbeats else True
         except Exception as exc:  # a LedgerError, or a bug: either way no waiter may hang on it
             self.failure = self.failure or exc
-            for _, waiter in ops:
-                if waiter is not None and not waiter.done():
+            for waiter in [*(w for _, w in claims), *heartbeats]:
+                if not waiter.done():
                     waiter.set_exception(exc)
             return
         if batch.lease_confirmed:
             self.confirmed_at = started
-        for (_, waiter), result in zip(ops, results, strict=True):
-            if waiter is not None and not waiter.done():
-                waiter.set_result(result)
+        for request_id, waiter in claims:
+            if not waiter.done():
+                waiter.set_result(request_id in claimed)
+        for waiter in heartbeats:
+            if not waiter.done():
+                waiter.set_result(renewed)
 
     def flush(self) -> None:
         """Commit everything queued now, synchronously (it works while the run is being cancelled).
@@ -201,7 +231,7 @@ class Sender:
         while True:
             await asyncio.sleep(self.lease.ttl / 6)
             try:
-                renewed = await self.commits.submit(LedgerBatch.heartbeat)
+                renewed = await self.commits.heartbeat()
             except LedgerError:
                 return  # kept in commits.failure; raised when the run ends
             if not renewed:
@@ -216,7 +246,7 @@ class Sender:
         if request is None:
             return None
         claimed.append(request)
-        return self.commits.submit(functools.partial(LedgerBatch.claim, request_id=request.id))
+        return self.commits.claim(request.id)
 
     async def _worker(self, queue: Iterator[PlannedRequest], bar: Any) -> None:
         # The next request is claimed while this one is on the wire, which takes the
@@ -247,7 +277,7 @@ class Sender:
         other run can have taken it over (a takeover needs ``ttl`` seconds of silence)."""
         if time.time() - self.commits.confirmed_at < self.lease.ttl / 2:
             return True
-        if await self.commits.submit(LedgerBatch.heartbeat):
+        if await self.commits.heartbeat():
             return True
         self._stop(LeaseLost(f"campaign {self.lease.campaign!r} was taken over by another run"))
         return False
@@ -297,10 +327,10 @@ class Sender:
 
     def _record_outcome(self, request: PlannedRequest, outcome: Outcome) -> None:
         self.sent += 1  # it went out (or may have): what was put back never counts
-        self.commits.enqueue(functools.partial(LedgerBatch.record, request_id=request.id, outcome=outcome))
+        self.commits.record(request.id, outcome)
 
     def _record_put_back(self, request: PlannedRequest, message: str) -> None:
-        self.commits.enqueue(functools.partial(LedgerBatch.put_back, request_id=request.id, message=message))
+        self.commits.put_back(request.id, message)
 
     def _gather_for(self, latency: float) -> None:
         # Requests are claimed one ahead (see _worker), so the ledger may gather writes

@@ -242,39 +242,43 @@ class LedgerBatch:
         self._lease_ok = row is not None
         return self._lease_ok
 
-    def claim(self, request_id: int) -> bool:
-        """``planned -> in_flight`` for this run; ``False`` if the request is not planned or the lease is lost."""
-        if not self._holds_lease():
-            return False
-        cursor = self._db.execute(
-            "UPDATE requests SET state = 'in_flight', attempts = attempts + 1, sent_at = ?, claimed_by = ? "
-            "WHERE id = ? AND state = 'planned'",
-            (utcnow(), self._lease.holder, request_id),
-        )
-        return cursor.rowcount == 1
+    def claim(self, request_ids: Sequence[int]) -> set[int]:
+        """``planned -> in_flight`` for this run, one guarded update; returns the ids claimed.
 
-    def record(self, request_id: int, outcome: Outcome) -> bool:
-        """Write the outcome of a request this run claimed; ``False`` if another run has since claimed it.
-
-        Also after a takeover turned it ``unknown``: the true outcome is better than unknown.
+        An id is left out if that request is no longer planned or the lease is lost.
         """
-        cursor = self._db.execute(
+        if not request_ids or not self._holds_lease():
+            return set()
+        marks = ", ".join("?" * len(request_ids))
+        rows = self._db.execute(
+            "UPDATE requests SET state = 'in_flight', attempts = attempts + 1, sent_at = ?, claimed_by = ? "  # noqa: S608
+            f"WHERE state = 'planned' AND id IN ({marks}) RETURNING id",
+            (utcnow(), self._lease.holder, *request_ids),
+        ).fetchall()
+        return {row[0] for row in rows}
+
+    def record(self, outcomes: Sequence[tuple[int, Outcome]]) -> int:
+        """Write the outcomes of requests this run claimed; returns how many were written.
+
+        One is not written if another run has claimed that request since; after a
+        takeover turned it ``unknown`` it is (the true outcome is better than unknown).
+        """
+        if not outcomes:
+            return 0
+        cursor = self._db.executemany(
             "UPDATE requests SET state = ?, code = ?, message = ?, msgid = ?, sent_at = ?, finished_at = ? "
             "WHERE id = ? AND claimed_by = ? AND state IN ('in_flight', 'unknown')",
-            (
-                outcome.state,
-                outcome.code,
-                outcome.message,
-                outcome.msgid,
-                outcome.sent_at,
-                outcome.finished_at,
-                request_id,
-                self._lease.holder,
-            ),
+            [
+                (o.state, o.code, o.message, o.msgid, o.sent_at, o.finished_at, request_id, self._lease.holder)
+                for request_id, o in outcomes
+            ],
         )
-        if cursor.rowcount != 1:
-            log.warning("outcome of request %d not recorded: another run has claimed it since", request_id)
-        return cursor.rowcount == 1
+        if cursor.rowcount != len(outcomes):
+            log.warning(
+                "%d outcome(s) not recorded: another run has claimed those requests since",
+                len(outcomes) - cursor.rowcount,
+            )
+        return cursor.rowcount
 
     def put_back(self, request_id: int, message: str) -> bool:
         """``in_flight -> planned`` for a request this run claimed but certainly did not send."""

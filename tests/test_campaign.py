@@ -475,22 +475,31 @@ def test_misspelt_options_are_type_errors(sim, tmp_path: Path) -> None:
         send_campaign(plan_campaign(personal(1), mobile="m", content="c"), mobile="m", gateway=agw(sim), name="o")
 
 
-def test_a_failed_ledger_write_is_raised_not_lost(sim, tmp_path: Path) -> None:
+def test_a_failed_ledger_write_is_raised_not_lost(sim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from smsdata._sender import _GroupCommit
-    from smsdata.ledger import LedgerBatch
+    from smsdata.ledger import LedgerBatch, Outcome
 
     ledger_path = tmp_path / "l.sqlite"
     _stored(sim, ledger_path)
+    full = {"disk": True}
+    real_record = LedgerBatch.record
+
+    def record(self, outcomes):
+        if full["disk"] and outcomes:
+            raise sms.LedgerError("disk full")
+        return real_record(self, outcomes)
+
+    monkeypatch.setattr(LedgerBatch, "record", record)  # a full disk, at exactly this write
+    outcome = Outcome("accepted", "0", "ok", "1", "2026-11-26T00:00:00+00:00", "2026-11-26T00:00:01+00:00")
 
     async def scenario(ledger: Ledger) -> None:
         commits = _GroupCommit(ledger, ledger.acquire_lease("k"))
-        commits.enqueue(lambda batch: batch.heartbeat())
-        await asyncio.sleep(0.01)  # committed
-        commits.enqueue(lambda batch: (_ for _ in ()).throw(sms.LedgerError("disk full")))
+        commits.record(1, outcome)
         await asyncio.sleep(0.01)  # that batch failed in the background, nobody waiting on it
+        full["disk"] = False
         with pytest.raises(sms.LedgerError, match="disk full"):
             commits.flush()
-        waiter = commits.submit(LedgerBatch.heartbeat)
+        waiter = commits.heartbeat()
         with pytest.raises(sms.LedgerError, match="disk full"):  # still raised: it is never forgotten
             commits.flush()
         assert waiter.result() is True  # later writes are still committed
