@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .config import load_settings
+from .config import default_tz
 from .gateway import Gateway
 from .kpi import _moment, delivery_rate
 from .ledger import Ledger, using_ledger
@@ -100,7 +100,7 @@ def balance_burn(
     Returns:
         A :class:`BalanceBurn`.
     """
-    tz = tz or load_settings().tz
+    tz = tz or default_tz()
     now = _moment(as_of)
     with using_ledger(ledger) as opened:
         history = opened.balances()

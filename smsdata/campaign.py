@@ -17,7 +17,7 @@ import dataclasses
 import logging
 import signal
 import threading
-from collections.abc import Callable, Coroutine, Iterable, Iterator
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -148,6 +148,7 @@ def send_campaign(
     template: str | None = None,
     suppress: Iterable[str] | pd.Series | str | Path | None = None,
     price: Decimal | float | int | str = 1,
+    keep: Sequence[str] = (),
 ) -> CampaignResult:
     """Send a planned campaign, recording every request in the ledger; safe to stop, crash and re-run.
 
@@ -166,7 +167,7 @@ def send_campaign(
 
     Args:
         plan_or_df: a :class:`~smsdata.planning.CampaignPlan`; or a DataFrame, planned here
-            with ``mobile``, ``content`` or ``template``, ``suppress`` and ``price`` (see
+            with ``mobile``, ``content`` or ``template``, ``suppress``, ``price`` and ``keep`` (see
             :func:`~smsdata.planning.plan_campaign`); or ``None`` to resume a stored campaign.
         gateway: a :class:`Gateway` or :class:`AsyncGateway`.
         name: the campaign's name, its key in the ledger.
@@ -190,7 +191,9 @@ def send_campaign(
         CampaignInterrupted: Ctrl-C or cancellation; what was done is recorded.
         LedgerError: the ledger could not be written.
     """
-    plan = _plan_of(plan_or_df, mobile=mobile, content=content, template=template, suppress=suppress, price=price)
+    plan = _plan_of(
+        plan_or_df, mobile=mobile, content=content, template=template, suppress=suppress, price=price, keep=keep
+    )
     if concurrency < 1:
         raise SmsdataError(f"concurrency must be at least 1, got {concurrency}")
     run = _Run()
@@ -262,18 +265,18 @@ def _plan_of(
     template: str | None,
     suppress: Iterable[str] | pd.Series | str | Path | None,
     price: Decimal | float | int | str,
+    keep: Sequence[str],
 ) -> CampaignPlan | None:
     if isinstance(plan_or_df, pd.DataFrame):
         if mobile is None:
             raise SmsdataError("a DataFrame needs mobile= (its column of numbers) and content= or template=")
         return plan_campaign(
-            plan_or_df, mobile=mobile, content=content, template=template, suppress=suppress, price=price
+            plan_or_df, mobile=mobile, content=content, template=template, suppress=suppress, price=price, keep=keep
         )
-    given = [
-        k for k, v in {"mobile": mobile, "content": content, "template": template, "suppress": suppress}.items() if v
-    ]
-    if given or price != 1:
-        raise SmsdataError(f"{', '.join(given or ['price'])}= only apply when a DataFrame is given; plan it yourself")
+    options = {"mobile": mobile, "content": content, "template": template, "suppress": suppress}
+    given = [k for k, v in options.items() if v is not None] + ["price"] * (price != 1) + ["keep"] * bool(len(keep))
+    if given:
+        raise SmsdataError(f"{', '.join(given)}= only apply when a DataFrame is given; plan it yourself")
     if plan_or_df is not None and not isinstance(plan_or_df, CampaignPlan):
         raise SmsdataError(f"send_campaign takes a CampaignPlan or a DataFrame, got {type(plan_or_df).__name__}")
     return plan_or_df

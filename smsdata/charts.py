@@ -24,7 +24,7 @@ from matplotlib.ticker import PercentFormatter
 
 from . import kpi
 from .balance import LedgerLike, _forecast, balance_history
-from .config import load_settings
+from .config import default_tz
 
 __all__ = ["plot_balance", "plot_carrier_rates", "plot_delivery_rate", "plot_latency", "plot_status_breakdown"]
 
@@ -217,7 +217,7 @@ def plot_balance(
 ) -> Figure:
     """Balance snapshots over time, and the straight line to zero at the trailing 7-day burn."""
     now = kpi._moment(as_of)
-    zone = tz or load_settings().tz
+    zone = tz or default_tz()
     history = balance_history(ledger)
     history = history[history["at"] <= now]
     balance, burn, runs_out = _forecast(history, now, zone)

@@ -28,7 +28,7 @@ from dotenv import dotenv_values
 
 from .errors import ConfigError
 
-__all__ = ["DEFAULT_HOME", "DEFAULT_TZ", "Secret", "Settings", "load_settings"]
+__all__ = ["DEFAULT_HOME", "DEFAULT_TZ", "Secret", "Settings", "default_tz", "load_settings"]
 
 DEFAULT_HOME = "./smsdata-home"
 DEFAULT_TZ = "Asia/Shanghai"
@@ -138,6 +138,29 @@ class Settings:
         return self.url, self.uid, self.pwd  # type: ignore[return-value]
 
 
+def default_tz(env_file: str | os.PathLike[str] | None = ".env") -> str:
+    """The gateway's zone (``SMSDATA_TZ``, environment then ``.env``; default Asia/Shanghai), read
+    on its own: a report or a KPI needs no gateway settings, so a broken ``SMSDATA_URL`` must not
+    stop it.
+
+    Raises:
+        ConfigError: ``SMSDATA_TZ`` names no known time zone.
+    """
+    value = os.environ.get("SMSDATA_TZ")
+    if value is None and env_file is not None and Path(env_file).is_file():
+        value = dotenv_values(env_file).get("SMSDATA_TZ")
+    return _zone_name(value)
+
+
+def _zone_name(value: str | None) -> str:
+    tz = (value or DEFAULT_TZ).strip()
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"SMSDATA_TZ={tz!r} is not a known time zone") from exc
+    return tz
+
+
 def load_settings(env_file: str | os.PathLike[str] | None = ".env") -> Settings:
     """Read settings from ``os.environ``, then ``env_file`` for what is not set.
 
@@ -155,11 +178,7 @@ def load_settings(env_file: str | os.PathLike[str] | None = ".env") -> Settings:
     url = (values.get("SMSDATA_URL") or "").strip().rstrip("/") or None
     if url and not url.startswith(("http://", "https://")):
         raise ConfigError(f"SMSDATA_URL must start with http:// or https://, got {url!r}")
-    tz = (values.get("SMSDATA_TZ") or DEFAULT_TZ).strip()
-    try:
-        ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ConfigError(f"SMSDATA_TZ={tz!r} is not a known time zone") from exc
+    tz = _zone_name(values.get("SMSDATA_TZ"))
     return Settings(
         url=url,
         uid=(values.get("SMSDATA_UID") or "").strip() or None,

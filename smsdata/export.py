@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .config import load_settings
+from .config import default_tz
 from .errors import SmsdataError
 
 __all__ = ["ExportError", "export", "mask_mobiles"]
@@ -81,7 +81,7 @@ def export(
     if mask:
         for name in mobile_columns if mobile_columns is not None else [c for c in table.columns if "mobile" in c]:
             table[name] = mask_mobiles(table[name])
-    zone = tz or load_settings().tz
+    zone = tz or default_tz()
     for name in table.columns:
         if isinstance(table[name].dtype, pd.DatetimeTZDtype):
             table[name] = table[name].dt.tz_convert(zone)

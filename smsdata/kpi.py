@@ -54,7 +54,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from .config import load_settings
+from .config import default_tz
 from .errors import SmsdataError
 from .ingest import _utc
 
@@ -329,7 +329,7 @@ def _duration(value: Duration | None, name: str) -> pd.Timedelta | None:
 
 
 def _zone(tz: str | None) -> str:
-    name = tz or load_settings().tz
+    name = tz or default_tz()
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:

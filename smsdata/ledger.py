@@ -121,6 +121,14 @@ CREATE TABLE IF NOT EXISTS balances (
 );
 """
 
+# Customer attributes kept by plan_campaign(keep=[...]) are recipients' columns "attr:NAME".
+_ATTRIBUTE = "attr:"
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
 # Columns added after the first release, for ledgers created before them.
 _ADDED_COLUMNS = (
     ("campaigns", "price", "TEXT NOT NULL DEFAULT '1'"),
@@ -443,16 +451,27 @@ class Ledger:
                     strict=True,
                 ),
             )
+            kept = list(plan.kept)
+            for name in kept:
+                if _ATTRIBUTE + name not in self._columns("recipients"):
+                    self._db.execute(f"ALTER TABLE recipients ADD COLUMN {_quote(_ATTRIBUTE + name)} TEXT")
+            columns = ", ".join(["request_id", "row", "mobile", "carrier", *(_quote(_ATTRIBUTE + k) for k in kept)])
+            marks = ", ".join("?" * (4 + len(kept)))
+            attributes = [recipients[k].astype("object").where(recipients[k].notna(), None).tolist() for k in kept]
             self._db.executemany(
-                "INSERT INTO recipients (request_id, row, mobile, carrier) VALUES (?, ?, ?, ?)",
+                f"INSERT INTO recipients ({columns}) VALUES ({marks})",  # noqa: S608 (quoted names)
                 zip(
                     (recipients["request"] + base).tolist(),
                     recipients["row"].astype("str").tolist(),
                     recipients["mobile"].tolist(),
                     recipients["carrier"].tolist(),
+                    *attributes,
                     strict=True,
                 ),
             )
+
+    def _columns(self, table: str) -> list[str]:
+        return [row[1] for row in self._db.execute(f"PRAGMA table_info({table})")]
 
     def settle_in_flight(self, lease: Lease) -> int:
         """Turn ``in_flight`` requests left by a run that is gone into ``unknown``; return how many.
@@ -524,15 +543,20 @@ class Ledger:
 
     def sends(self, campaign: str | None = None) -> pd.DataFrame:
         """One row per recipient; see :func:`read_sends`."""
+        kept = [c for c in self._columns("recipients") if c.startswith(_ATTRIBUTE)]
+        attributes = "".join(f", r.{_quote(c)} AS {_quote(c[len(_ATTRIBUTE) :])}" for c in kept)
         sql = (
-            "SELECT q.campaign, q.id AS request_id, q.msgid, r.mobile, q.content, q.segments, q.state, "
-            "q.code, q.sent_at, r.carrier, r.row, c.price FROM recipients r JOIN requests q ON q.id = r.request_id "
-            "JOIN campaigns c ON c.name = q.campaign"
+            "SELECT q.campaign, q.id AS request_id, q.msgid, r.mobile, q.content, q.segments, q.state, "  # noqa: S608
+            f"q.code, q.sent_at, r.carrier, r.row, c.price{attributes} FROM recipients r "
+            "JOIN requests q ON q.id = r.request_id JOIN campaigns c ON c.name = q.campaign"
         )
         frame = self._frame(sql, campaign, alias="q.")
         frame["sent_at"] = pd.to_datetime(frame["sent_at"], utc=True, format="ISO8601")
         frame["segments"] = frame["segments"].astype("int64")
         frame["price"] = frame["price"].astype("float64")
+        for column in kept:
+            name = column[len(_ATTRIBUTE) :]
+            frame[name] = frame[name].astype("str").where(frame[name].notna(), pd.NA)
         return frame
 
     def _frame(self, sql: str, campaign: str | None, alias: str = "") -> pd.DataFrame:
@@ -581,8 +605,10 @@ def read_sends(ledger: Ledger | str | Path | None = None, campaign: str | None =
 
     Columns: ``campaign, request_id, msgid, mobile, content, segments, state,
     code, sent_at`` (UTC, tz-aware; when the request went out), plus
-    ``carrier``, ``row`` (the source row) and ``price`` (the campaign's balance
-    units per segment, as planned). ``msgid`` and ``code`` are
+    ``carrier``, ``row`` (the source row), ``price`` (the campaign's balance
+    units per segment, as planned) and the customer columns kept with
+    ``plan_campaign(keep=[...])`` (text; missing for campaigns that did not keep
+    them), so ``delivery_rate(sends, reports, by="city")`` works. ``msgid`` and ``code`` are
     missing for requests that have not been answered.
 
     Args:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -99,6 +99,7 @@ class CampaignPlan:
     rejected: pd.DataFrame
     requests: pd.DataFrame
     price: Decimal = Decimal(1)
+    kept: tuple[str, ...] = ()
     _fingerprint: list[str] = field(default_factory=list, repr=False, compare=False)
 
     @property
@@ -163,6 +164,7 @@ def plan_campaign(
     single_segment: int = SINGLE_SEGMENT,
     multi_segment: int = MULTI_SEGMENT,
     any_mobile_range: bool = False,
+    keep: Sequence[str] = (),
 ) -> CampaignPlan:
     """Plan a campaign from a DataFrame: clean numbers, fill content, group into requests.
 
@@ -180,6 +182,8 @@ def plan_campaign(
         price: balance units per segment, for the cost estimate; stored with the
             campaign, so resuming checks the balance at the same price.
         single_segment, multi_segment: segment sizes in characters.
+        keep: customer columns to carry to each recipient, into the ledger and
+            :func:`~smsdata.read_sends` (as text), to group KPIs by (``by="city"``).
         any_mobile_range: accept every 11-digit ``1[3-9]`` number, also ranges that
             libphonenumber does not list as mobile (IoT, satellite, unallocated), for
             gateways that take them; by default they are ``invalid_mobile``
@@ -208,6 +212,7 @@ def plan_campaign(
             raise SmsdataError(f"column {column!r} not found; columns are {list(df.columns)}")
 
     price = _price(price)
+    kept = _kept(df, keep)
     cleaned = normalise_mobiles(df[mobile], any_range=any_mobile_range)
     if template is not None:
         text, complete = render_template(df, template)
@@ -252,7 +257,29 @@ def plan_campaign(
     recipients["segments"] = count_segments(recipients["content"].str.len(), single=single_segment, multi=multi_segment)
     recipients["request"] = _request_numbers(recipients["content"])
     recipients = recipients[["row", "mobile", "carrier", "content", "segments", "request"]]
-    return CampaignPlan(recipients, rejected, _requests(recipients), price)
+    for name in kept:
+        recipients[name] = _column_text(df[name][ok]).to_numpy()
+    return CampaignPlan(recipients, rejected, _requests(recipients), price, kept)
+
+
+# Names a kept column may not take: the columns of read_sends().
+_SENDS_COLUMNS = (
+    "campaign", "request_id", "msgid", "mobile", "content", "segments", "state", "code", "sent_at", "carrier", "row",
+    "price", "request",
+)  # fmt: skip
+
+
+def _kept(df: pd.DataFrame, keep: Sequence[str]) -> tuple[str, ...]:
+    kept = tuple(dict.fromkeys([keep] if isinstance(keep, str) else keep))
+    missing = [k for k in kept if k not in df.columns]
+    if missing:
+        raise SmsdataError(
+            f"keep= names column(s) {missing} that the data does not have; columns are {list(df.columns)}"
+        )
+    clashing = [k for k in kept if k in _SENDS_COLUMNS or not str(k).strip()]
+    if clashing:
+        raise SmsdataError(f"keep= column(s) {clashing} would clash with the sends' own columns; rename them first")
+    return kept
 
 
 def _price(price: Decimal | float | int | str) -> Decimal:

@@ -18,7 +18,7 @@ import pandas as pd
 
 from . import charts, kpi
 from .balance import LedgerLike, balance_burn
-from .config import load_settings
+from .config import default_tz
 from .errors import SmsdataError
 from .ledger import using_ledger
 
@@ -117,7 +117,7 @@ def build_report(
 
 
 def _header(title: str, sends: pd.DataFrame, reports: pd.DataFrame, moment: pd.Timestamp) -> str:
-    zone = load_settings().tz
+    zone = default_tz()
     names = ", ".join(sorted(sends["campaign"].dropna().unique().astype(str)))
     return (
         f"<h1>{html.escape(title)}</h1><p class='meta'>As of {moment.tz_convert(zone):%Y-%m-%d %H:%M} ({zone}); "

@@ -550,3 +550,38 @@ def test_a_notebook_interrupt_stops_the_run_in_its_thread_gracefully(sim, tmp_pa
     assert "unknown" not in result.recipients
     assert result.recipients["accepted"] == len(sends) == len(sim.accepted_rows())
     assert result.recipients["accepted"] + result.recipients["planned"] == 40
+
+
+def test_kept_customer_columns_travel_to_the_sends_and_group_every_kpi(sim, tmp_path: Path) -> None:
+    ledger = tmp_path / "l.sqlite"
+    df = personal(6).assign(
+        city=["Beijing", "Shanghai", None, "Beijing", "Shanghai", "Beijing"], tier=[1, 2, 1, 2, 1, 2]
+    )
+    send_campaign(
+        df, mobile="m", content="c", keep=["city", "tier"], gateway=agw(sim), name="k1", ledger=ledger, progress=False
+    )
+    send_campaign(
+        personal(2, start=100), mobile="m", content="c", gateway=agw(sim), name="k2", ledger=ledger, progress=False
+    )
+    sends = sms.read_sends(ledger)
+    assert sends["city"].iloc[:6].fillna("-").tolist() == ["Beijing", "Shanghai", "-", "Beijing", "Shanghai", "Beijing"]
+    assert sends["tier"].tolist()[:6] == ["1", "2", "1", "2", "1", "2"]
+    assert sends["city"].iloc[6:].isna().all()  # a campaign that kept nothing
+    reports = pd.DataFrame(
+        {
+            "msgid": sends["msgid"].iloc[:2].tolist(),
+            "mobile": sends["mobile"].iloc[:2].tolist(),
+            "status": ["DELIVRD", "UNDELIV"],
+            "report_time": sends["sent_at"].iloc[:2] + pd.Timedelta(seconds=5),
+        }
+    )
+    later = sends["sent_at"].max() + pd.Timedelta(minutes=1)  # the reports are stamped after now
+    rates = sms.delivery_rate(sends, reports, by="city", as_of=later)
+    assert rates["city"].fillna("-").tolist() == ["Beijing", "Shanghai", "-"]  # no city: a group of its own
+    assert rates["sent"].tolist() == [3, 2, 3]
+    assert rates["delivered"].tolist() == [1, 0, 0]
+    assert sms.status_breakdown(sends, reports, by=["city", "tier"], as_of=later)["count"].sum() == 8
+    with pytest.raises(SmsdataError, match="clash"):
+        plan_campaign(df.assign(state="x"), mobile="m", content="c", keep=["state"])
+    with pytest.raises(SmsdataError, match="does not have"):
+        plan_campaign(df, mobile="m", content="c", keep=["postcode"])
