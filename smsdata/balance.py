@@ -60,10 +60,13 @@ class BalanceBurn:
             sender used the account meanwhile, or de-duplicated numbers were
             not charged).
         balance: the latest snapshot's value (NaN without snapshots).
-        burn_per_day: spent over the 7 days before ``as_of``, divided by 7.
-        runs_out: the day the balance reaches 0 at that burn (NaT when
-            nothing was spent).
+        burn_per_day: balance spent per day over the days the snapshots cover
+            (up to 28 before ``as_of``); NaN without enough history (snapshots
+            covering at least 7 days, spending on at least 3 of them).
+        runs_out: the local day the balance reaches 0 at that burn (NaT without
+            a forecast or when nothing was spent).
         as_of: the moment of the forecast (UTC).
+        forecast_note: the forecast, or why there is none, in words.
     """
 
     daily: pd.DataFrame
@@ -72,11 +75,12 @@ class BalanceBurn:
     burn_per_day: float
     runs_out: pd.Timestamp
     as_of: pd.Timestamp
+    forecast_note: str = ""
 
     @property
     def days_left(self) -> float:
-        """Days until the balance runs out at the trailing burn (inf when nothing is spent)."""
-        return self.balance / self.burn_per_day if self.burn_per_day > 0 else float("inf")
+        """Days until the balance runs out at the recent burn (NaN without a forecast)."""
+        return self.balance / self.burn_per_day if self.burn_per_day > 0 else float("nan")
 
 
 def balance_burn(
@@ -114,17 +118,52 @@ def balance_burn(
         accepted = accepted.assign(price=1.0)
     daily = _daily(_steps(history), accepted, tz)
     campaigns = _campaigns(history, accepted, reports)
-    return BalanceBurn(daily, campaigns, *_forecast(history, now, tz), now)
+    forecast = _forecast(history, now, tz)
+    return BalanceBurn(daily, campaigns, forecast.balance, forecast.burn_per_day, forecast.runs_out, now, forecast.note)
 
 
-def _forecast(history: pd.DataFrame, now: pd.Timestamp, tz: str) -> tuple[float, float, pd.Timestamp]:
-    """From snapshots up to ``now``: the latest balance, the trailing 7-day burn per day,
-    and the local day the balance reaches 0 at that burn (NaT when nothing was spent)."""
+FORECAST_MIN_SPENDING_DAYS = 3
+FORECAST_MIN_COVERED_DAYS = 7
+FORECAST_WINDOW_DAYS = 28
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """When the balance runs out at the recent burn, or why there is no honest answer.
+
+    ``burn_per_day``: balance spent in the days covered (up to the last 28 before
+    ``as_of``) divided by those days; NaN, and ``runs_out`` NaT, unless the
+    snapshots cover at least 7 days with spending on at least 3 local days.
+    ``note`` says which, in words.
+    """
+
+    balance: float
+    burn_per_day: float
+    runs_out: pd.Timestamp
+    note: str
+
+
+def _forecast(history: pd.DataFrame, now: pd.Timestamp, tz: str) -> Forecast:
+    """The forecast from the snapshots up to ``now`` (see :class:`Forecast`)."""
+    if history.empty:
+        return Forecast(float("nan"), float("nan"), pd.NaT, "no balance snapshots yet")
+    balance = float(history["value"].iloc[-1])
+    start = max(history["at"].iloc[0], now - pd.Timedelta(days=FORECAST_WINDOW_DAYS))
+    covered = (now - start) / pd.Timedelta(days=1)
     steps = _steps(history)
-    burn = float(steps.loc[steps["at"] > now - pd.Timedelta(days=7), "spent"].sum()) / 7
-    balance = float(history["value"].iloc[-1]) if len(history) else float("nan")
-    runs_out = (now + pd.Timedelta(days=balance / burn)).tz_convert(tz).normalize() if burn > 0 else pd.NaT
-    return balance, burn, runs_out
+    recent = steps[steps["at"] > start]
+    spending_days = recent.loc[recent["spent"] > 0, "at"].dt.tz_convert(tz).dt.normalize().nunique()
+    if covered < FORECAST_MIN_COVERED_DAYS or spending_days < FORECAST_MIN_SPENDING_DAYS:
+        note = (
+            f"not enough history for a forecast: spending on {spending_days} day(s) over {covered:.1f} day(s) of "
+            f"snapshots; a forecast needs spending on {FORECAST_MIN_SPENDING_DAYS} days over "
+            f"{FORECAST_MIN_COVERED_DAYS} (record_balance daily helps)"
+        )
+        return Forecast(balance, float("nan"), pd.NaT, note)
+    burn = float(recent["spent"].sum()) / covered
+    runs_out = (now + pd.Timedelta(days=balance / burn)).tz_convert(tz).normalize()
+    note = f"spent {burn:,.1f} a day over the last {covered:.0f} days: it runs out around {runs_out:%Y-%m-%d}"
+    return Forecast(balance, burn, runs_out, note)
 
 
 def _steps(history: pd.DataFrame) -> pd.DataFrame:

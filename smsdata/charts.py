@@ -215,19 +215,21 @@ def plot_latency(
 def plot_balance(
     ledger: LedgerLike = None, *, as_of: str | pd.Timestamp | None = None, tz: str | None = None, ax: Axes | None = None
 ) -> Figure:
-    """Balance snapshots over time, and the straight line to zero at the trailing 7-day burn."""
+    """Balance snapshots over time, and the straight line to zero at the recent burn, when the
+    snapshots are enough for a forecast (see :class:`smsdata.balance.Forecast`)."""
     now = kpi._moment(as_of)
     zone = tz or default_tz()
     history = balance_history(ledger)
     history = history[history["at"] <= now]
-    balance, burn, runs_out = _forecast(history, now, zone)
+    forecast = _forecast(history, now, zone)
+    balance, burn, runs_out = forecast.balance, forecast.burn_per_day, forecast.runs_out
     figure, ax = _axes(ax)
     local = history["at"].dt.tz_convert(zone)
     ax.step(local, history["value"], where="post", marker=".", label="balance")
     if pd.notna(runs_out) and len(history):
         ax.plot([now.tz_convert(zone), runs_out], [balance, 0], linestyle="--", color="tab:red")
         ax.annotate(
-            f"runs out ~{runs_out:%Y-%m-%d}\n({burn:,.0f}/day, 7-day average)",
+            f"runs out ~{runs_out:%Y-%m-%d}\n({burn:,.0f}/day, recent average)",
             (runs_out, 0),
             xytext=(-10, 20),
             textcoords="offset points",
@@ -237,6 +239,10 @@ def plot_balance(
         )
     if history.empty:
         _empty(ax, "no balance snapshots yet")
+    elif pd.isna(runs_out):
+        ax.annotate(
+            "no forecast: not enough history yet", (0.02, 0.04), xycoords="axes fraction", fontsize="small", color="0.4"
+        )
     ax.set_ylim(bottom=0)
     ax.set_ylabel("balance (gateway units)")
     ax.set_xlabel(f"time ({zone})")

@@ -57,7 +57,8 @@ def build_report(
             no dataset yet means no reports: everything is pending).
         ledger: the ledger (default ``$SMSDATA_HOME/ledger.sqlite``).
         dataset: the reports dataset folder.
-        campaigns: only these campaigns (default: all).
+        campaigns: only these campaigns (default: all): their sends, their reports, their
+            spending (the balance chart stays the account's, and says so).
         expire_after: no report this long after sending counts as ``no_report``.
         as_of: the moment the report describes (default: now).
         title: the page title.
@@ -80,7 +81,7 @@ def build_report(
         has_data = dataset is not None and Path(dataset).is_dir()
         reports = read_reports(dataset) if has_data else no_reports()
     if campaigns is not None:
-        sends = sends[sends["campaign"].isin(list(campaigns))]
+        sends, reports = _only(campaigns, sends, reports)
     sections = [
         _header(title, sends, reports, moment),
         _summary(sends, reports, expire_after, moment),
@@ -116,6 +117,16 @@ def build_report(
     return target
 
 
+def _only(campaigns: Sequence[str], sends: pd.DataFrame, reports: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The sends of ``campaigns`` and their reports: those of their msgids, and reports of msgids
+    no campaign sent for those campaigns' unknown requests' numbers (the audit's evidence)."""
+    asked = sends[sends["campaign"].isin(list(campaigns))]
+    unknown = asked.loc[asked["state"].eq("unknown"), "mobile"]
+    theirs = reports["msgid"].isin(asked["msgid"].dropna())
+    evidence = ~reports["msgid"].isin(sends["msgid"].dropna()) & reports["mobile"].isin(unknown)
+    return asked, reports[theirs | evidence]
+
+
 def _header(title: str, sends: pd.DataFrame, reports: pd.DataFrame, moment: pd.Timestamp) -> str:
     zone = default_tz()
     names = ", ".join(sorted(sends["campaign"].dropna().unique().astype(str)))
@@ -145,13 +156,8 @@ def _audit(sends: pd.DataFrame, reports: pd.DataFrame, expire_after: str, moment
 
 def _balance(ledger: LedgerLike, sends: pd.DataFrame, reports: pd.DataFrame, moment: pd.Timestamp) -> str:
     burn = balance_burn(ledger, sends, reports, as_of=moment)
-    if pd.notna(burn.runs_out):
-        forecast = (
-            f"Balance {burn.balance:,.0f}; spent {burn.burn_per_day:,.1f} a day over the last 7 days: "
-            f"it runs out around {burn.runs_out:%Y-%m-%d} ({burn.days_left:,.0f} days)."
-        )
-    elif burn.balance == burn.balance:  # not NaN
-        forecast = f"Balance {burn.balance:,.0f}; nothing spent in the last 7 days."
+    if burn.balance == burn.balance:  # not NaN
+        forecast = f"Account balance {burn.balance:,.0f} (all campaigns); {burn.forecast_note}."
     else:
         forecast = "No balance snapshots yet."
     return (

@@ -51,9 +51,24 @@ def test_burn_by_day_and_campaign_and_forecast(tmp_path: Path) -> None:
     ]
     assert campaigns.loc["c2", "spent"] == 350.0
     assert burn.balance == 1650.0
-    assert burn.burn_per_day == pytest.approx(450 / 7)  # everything spent within the last 7 days
-    assert burn.days_left == pytest.approx(1650 / (450 / 7))
-    assert burn.runs_out == (pd.Timestamp("2026-11-24", tz="UTC") + pd.Timedelta(days=1650 / (450 / 7))).normalize()
+    # 4 days of snapshots, spending on 2: no honest forecast yet
+    assert pd.isna(burn.burn_per_day)
+    assert pd.isna(burn.runs_out)
+    assert burn.forecast_note.startswith("not enough history for a forecast: spending on 2 day(s) over 4.0 day(s)")
+
+
+def test_forecast_from_the_days_covered_once_there_are_enough(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "l.sqlite") as ledger:
+        snapshot(ledger, "2026-11-10 00:00", 10000)
+        for day, value in [("11-12", 9900), ("11-14", 9700), ("11-16", 9400)]:  # spending on 3 days
+            snapshot(ledger, f"2026-{day} 12:00", value)
+        one_day = sms.balance_burn(ledger, sends=_sends().iloc[:0], as_of="2026-11-16 13:00", tz="UTC")
+        assert pd.isna(one_day.runs_out)  # 6.5 days covered: not yet
+        burn = sms.balance_burn(ledger, sends=_sends().iloc[:0], as_of="2026-11-17 00:00", tz="UTC")
+    assert burn.burn_per_day == pytest.approx(600 / 7)  # 600 spent over the 7 days covered
+    assert burn.days_left == pytest.approx(9400 / (600 / 7))
+    assert burn.runs_out == (pd.Timestamp("2026-11-17", tz="UTC") + pd.Timedelta(days=9400 / (600 / 7))).normalize()
+    assert "a day over the last 7 days" in burn.forecast_note
 
 
 def test_cost_per_delivered_needs_reports(tmp_path: Path) -> None:
@@ -75,7 +90,8 @@ def test_cost_per_delivered_needs_reports(tmp_path: Path) -> None:
 def test_no_snapshots_no_forecast(tmp_path: Path) -> None:
     burn = sms.balance_burn(tmp_path / "empty.sqlite", sends=_sends().iloc[:0])
     assert pd.isna(burn.runs_out)
-    assert burn.days_left == float("inf")
+    assert pd.isna(burn.days_left)
+    assert burn.forecast_note == "no balance snapshots yet"
 
 
 def _sends() -> pd.DataFrame:

@@ -46,3 +46,21 @@ def test_cli_report_from_the_ledger(tmp_path: Path, async_gateway_for, monkeypat
     text = (tmp_path / "r.html").read_text()
     assert "c1" in text
     assert "0.0%" in text  # no reports yet: nothing delivered
+
+
+def test_campaign_filter_applies_to_reports_and_spending(tmp_path: Path, small) -> None:
+    from smsdata.report import _only
+
+    sends, reports = small
+    only_a, reports_a = _only(["a"], sends, reports)
+    assert set(only_a["campaign"]) == {"a"}
+    assert set(reports_a["msgid"]) == {"m1", "m2"}  # b's m3 report is not a's orphan
+    only_b, reports_b = _only(["b"], sends, reports)
+    # b's unknown request: the m9 report for its number (a msgid nobody sent) is kept as evidence
+    assert set(reports_b["msgid"]) == {"m3", "m9"}
+    text = sms.build_report(
+        tmp_path / "a.html", sends=sends, reports=reports, ledger=tmp_path / "l.sqlite", campaigns=["a"]
+    ).read_text()
+    orphans = re.search(r"<td>orphan_reports</td>\s*<td>(\d+)</td>", text)
+    assert orphans is not None
+    assert orphans.group(1) == "0"  # b's reports are no orphans of a
