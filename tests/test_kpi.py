@@ -193,3 +193,170 @@ def test_outcomes_always_add_up_to_sent(seed: int, n: int, expire_after: str, wi
         accepted = sends[sends["state"].eq("accepted") & (sends["sent_at"] <= T("2026-11-05"))]
         assert int((out["sent"] + out["open"]).sum()) == len(accepted)
     assert ((out["ci_low"] <= out["delivery_rate"]) & (out["delivery_rate"] <= out["ci_high"])).all()
+
+
+# ------------------------------------------------------------------ point in time, windows, time
+
+
+def test_reports_after_as_of_do_not_exist(small) -> None:
+    sends, reports = small
+    # at 00:00:30 on the 20th: a's 001 has only its UNKNOWN (failed), 002 its EXPIRED, 003 nothing for it yet
+    out = kpi.delivery_rate(sends, reports, by="campaign", as_of="2026-11-20 00:00:30")
+    assert out[["campaign", "sent", "delivered", "failed", "pending"]].values.tolist() == [["a", 3, 0, 2, 1]]
+    curve = kpi.time_to_receipt(sends, reports, as_of="2026-11-20 00:00:30")
+    assert curve.empty  # the DELIVRD at 00:01:00 is no event yet
+    status = kpi.status_breakdown(sends, reports, as_of="2026-11-20 00:00:30")
+    assert dict(zip(status["status"], status["count"], strict=True)) == {"(pending)": 1, "EXPIRED": 1, "UNKNOWN": 1}
+
+
+def test_within_judges_each_recipient_at_its_window_and_leaves_open_ones_out(small) -> None:
+    sends, reports = small
+    # 001's first DELIVRD came 60 s after sending: delivered within 2 min, not within 30 s
+    slow = kpi.delivery_rate(sends, reports, by="campaign", within="30s", as_of="2026-11-25")
+    fast = kpi.delivery_rate(sends, reports, by="campaign", within="2min", as_of="2026-11-25")
+    assert slow.set_index("campaign").loc["a", ["sent", "delivered", "failed", "open"]].tolist() == [3, 0, 2, 0]
+    assert fast.set_index("campaign").loc["a", ["sent", "delivered", "failed", "open"]].tolist() == [3, 1, 1, 0]
+    # on the 21st at 00:00:30 b's window of 24 h is open: b is not judged, only counted
+    young = kpi.delivery_rate(sends, reports, by="campaign", within="24h", as_of="2026-11-21 00:00:30")
+    assert young[["campaign", "sent", "open"]].values.tolist() == [["a", 3, 0], ["b", 0, 2]]
+    assert np.isnan(young["delivery_rate"].iloc[1])
+
+
+def test_a_report_in_the_same_second_is_not_skew() -> None:
+    sent = pd.Timestamp("2026-11-20 10:00:00.700", tz="UTC")
+    sends = pd.DataFrame(
+        {
+            "request_id": [1, 1],
+            "msgid": ["m"] * 2,
+            "mobile": ["13800000001", "13800000002"],
+            "state": ["accepted"] * 2,
+            "sent_at": [sent] * 2,
+        }
+    )
+    reports = pd.DataFrame(
+        {
+            "msgid": ["m", "m"],
+            "mobile": ["13800000001", "13800000002"],
+            "status": ["DELIVRD", "DELIVRD"],
+            "report_time": [
+                pd.Timestamp("2026-11-20 10:00:00", tz="UTC"),
+                pd.Timestamp("2026-11-20 09:59:58", tz="UTC"),
+            ],
+        }
+    )
+    out = kpi.latency(sends, reports)
+    assert out[["count", "p50", "skewed"]].values.tolist() == [[1, 0.0, 1]]  # stamped to the second: 0 s
+    checks = kpi.audit(sends, reports).set_index("check")["count"]
+    assert checks["clock_skew"] == 1
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+@pytest.mark.parametrize("zone", [None, "UTC", "Asia/Shanghai", "America/New_York"])
+def test_any_timestamp_resolution_and_zone_gives_the_same_numbers(small, unit: str, zone: str | None) -> None:
+    sends, reports = small
+    expected = kpi.latency(sends, reports, by="campaign")
+    expected_rate = kpi.delivery_rate(sends, reports, by="campaign", as_of="2026-11-22")
+
+    def recast(column: pd.Series) -> pd.Series:
+        column = column.dt.as_unit(unit)
+        return column.dt.tz_convert(None) if zone is None else column.dt.tz_convert(zone)
+
+    sends = sends.assign(sent_at=recast(sends["sent_at"]))
+    reports = reports.assign(report_time=recast(reports["report_time"]))
+    pd.testing.assert_frame_equal(kpi.latency(sends, reports, by="campaign"), expected)
+    pd.testing.assert_frame_equal(kpi.delivery_rate(sends, reports, by="campaign", as_of="2026-11-22"), expected_rate)
+    assert len(kpi.time_to_receipt(sends, reports, as_of="2026-11-22")) == 2
+
+
+@pytest.mark.parametrize(
+    ("freq", "periods"),
+    [
+        pytest.param(
+            "h",
+            ["2026-11-01 00:00-04:00", "2026-11-01 01:00-04:00", "2026-11-01 01:00-05:00", "2026-11-01 02:00-05:00"],
+            id="autumn-hour-twice",
+        ),
+        pytest.param("D", ["2026-11-01 00:00-04:00"], id="one-day-of-25-hours"),
+        pytest.param("W", ["2026-10-26 00:00-04:00"], id="week-from-monday"),
+        pytest.param("M", ["2026-11-01 00:00-04:00"], id="month"),
+    ],
+)
+def test_local_periods_across_the_autumn_change(freq: str, periods: list[str]) -> None:
+    # New York falls back at 2026-11-01 06:00 UTC (02:00 EDT -> 01:00 EST): 04:30 .. 07:30 UTC
+    # are 00:30 EDT, 01:30 EDT, 01:30 EST, 02:30 EST
+    sent = pd.to_datetime(["2026-11-01 04:30", "2026-11-01 05:30", "2026-11-01 06:30", "2026-11-01 07:30"], utc=True)
+    sends = pd.DataFrame(
+        {"msgid": list("abcd"), "mobile": ["13800000001"] * 4, "state": ["accepted"] * 4, "sent_at": sent}
+    )
+    reports = sends[["msgid", "mobile"]].assign(status="DELIVRD", report_time=sent + pd.Timedelta(seconds=5))
+    out = kpi.delivery_rate(sends, reports, freq=freq, tz="America/New_York", as_of="2026-11-02")
+    assert [str(p) for p in out["period"]] == [str(pd.Timestamp(p)) for p in periods]
+    assert int(out["sent"].sum()) == 4
+    assert all(str(p.tzinfo) == "America/New_York" for p in out["period"])
+
+
+def test_spring_forward_and_a_half_hour_zone() -> None:
+    # London springs forward 2026-03-29 01:00 UTC; India is UTC+05:30 all year
+    sent = pd.to_datetime(["2026-03-29 00:30", "2026-03-29 01:30"], utc=True)
+    sends = pd.DataFrame(
+        {"msgid": ["a", "b"], "mobile": ["13800000001"] * 2, "state": ["accepted"] * 2, "sent_at": sent}
+    )
+    reports = sends[["msgid", "mobile"]].assign(status="DELIVRD", report_time=sent)
+    london = kpi.delivery_rate(sends, reports, freq="h", tz="Europe/London", as_of="2026-04-01")
+    assert [str(p) for p in london["period"]] == ["2026-03-29 00:00:00+00:00", "2026-03-29 02:00:00+01:00"]
+    india = kpi.delivery_rate(sends, reports, freq="h", tz="Asia/Kolkata", as_of="2026-04-01")
+    assert [str(p) for p in india["period"]] == ["2026-03-29 06:00:00+05:30", "2026-03-29 07:00:00+05:30"]
+
+
+def test_kpis_do_not_read_gateway_settings(small, monkeypatch: pytest.MonkeyPatch) -> None:
+    sends, reports = small
+    monkeypatch.setenv("SMSDATA_URL", "not a url")
+    monkeypatch.setenv("SMSDATA_TZ", "Asia/Shanghai")
+    out = kpi.delivery_rate(sends, reports, freq="D")  # today: ConfigError from the unrelated SMSDATA_URL
+    assert str(out["period"].iloc[0].tzinfo) == "Asia/Shanghai"
+
+
+def test_options_are_keyword_only(small) -> None:
+    sends, reports = small
+    with pytest.raises(TypeError):
+        kpi.delivery_rate(sends, reports, "campaign")  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        kpi.latency(sends, reports, "campaign")  # type: ignore[misc]
+
+
+def test_dead_numbers_needs_failures_in_two_campaigns() -> None:
+    at = pd.Timestamp("2026-11-20", tz="UTC")
+    sends = pd.DataFrame(
+        {
+            "campaign": ["c1", "c1", "c1", "c2"],
+            "msgid": ["m1", "m2", "m3", "m4"],
+            "mobile": ["13800000001"] * 4,
+            "state": ["accepted"] * 4,
+            "sent_at": [at + pd.Timedelta(days=i) for i in range(4)],
+        }
+    )
+    reports = sends[["msgid", "mobile"]].assign(
+        status="UNKNOWN", report_time=sends["sent_at"] + pd.Timedelta(minutes=1)
+    )
+    three_in_one = kpi.dead_numbers(sends.iloc[:3], reports.iloc[:3], as_of="2026-12-01")
+    assert three_in_one.empty  # one bad campaign is not enough
+    dead = kpi.dead_numbers(sends, reports, as_of="2026-12-01")
+    assert dead[["mobile", "failures", "campaigns"]].values.tolist() == [["13800000001", 4, 2]]
+    assert kpi.dead_numbers(sends, reports, as_of="2026-11-22").empty  # as it stood then: 2 failures
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 2**32 - 1), st.integers(0, 86400 * 12))
+def test_every_kpi_at_as_of_equals_the_kpi_of_the_data_filtered_to_as_of(seed: int, offset: int) -> None:
+    sends, reports = pandas_kpi.random_frames(seed, 300)
+    as_of = pd.Timestamp("2026-11-01", tz="UTC") + pd.Timedelta(seconds=offset)
+    then_sends, then_reports = sends[sends["sent_at"] <= as_of], reports[reports["report_time"] <= as_of]
+    for name, call in {
+        "delivery_rate": lambda s, r: kpi.delivery_rate(s, r, by="campaign", as_of=as_of),
+        "latency": lambda s, r: kpi.latency(s, r, by="campaign", as_of=as_of),
+        "status_breakdown": lambda s, r: kpi.status_breakdown(s, r, by="campaign", as_of=as_of),
+        "time_to_receipt": lambda s, r: kpi.time_to_receipt(s, r, by="campaign", as_of=as_of),
+        "dead_numbers": lambda s, r: kpi.dead_numbers(s, r, min_failures=1, min_campaigns=1, as_of=as_of),
+        "audit": lambda s, r: kpi.audit(s, r, as_of=as_of),
+    }.items():
+        pd.testing.assert_frame_equal(call(sends, reports), call(then_sends, then_reports), obj=name)
