@@ -293,10 +293,22 @@ def ingest(source: str, dataset: str, source_tz: str | None, progress: bool) -> 
 @_dataset_option("Reports dataset (from `smsdata ingest`).")
 @click.option("--campaign", "campaigns", multiple=True, help="Only this campaign (repeat for several).")
 @click.option(
+    "--by", multiple=True, help="Group tables and charts by this column of the sends [default: campaign] (repeatable)."
+)
+@click.option("--as-of", help="The moment the report describes (e.g. '2026-11-23 09:00', UTC) [default: now].")
+@click.option(
     "--expire-after", default="72h", show_default=True, help="No report this long after sending counts as no_report."
 )
 @click.option("--no-mask", is_flag=True, help="Show mobiles in full (masked as 138****8000 by default).")
-def report(out: str, dataset: str, campaigns: tuple[str, ...], expire_after: str, no_mask: bool) -> None:
+def report(
+    out: str,
+    dataset: str,
+    campaigns: tuple[str, ...],
+    by: tuple[str, ...],
+    as_of: str | None,
+    expire_after: str,
+    no_mask: bool,
+) -> None:
     """Write one self-contained HTML report: KPIs, audit, balance and charts.
 
     Reads the sends from the ledger ($SMSDATA_HOME) and the reports from DATASET.
@@ -304,7 +316,15 @@ def report(out: str, dataset: str, campaigns: tuple[str, ...], expire_after: str
     """
     from .report import build_report
 
-    path = build_report(out, dataset=dataset, campaigns=campaigns or None, expire_after=expire_after, mask=not no_mask)
+    path = build_report(
+        out,
+        dataset=dataset,
+        campaigns=campaigns or None,
+        by=list(by) or "campaign",
+        as_of=as_of,
+        expire_after=expire_after,
+        mask=not no_mask,
+    )
     click.echo(f"report written to {path}")
 
 

@@ -43,6 +43,7 @@ def build_report(
     ledger: LedgerLike = None,
     dataset: str | os.PathLike[str] | None = "warehouse",
     campaigns: Sequence[str] | None = None,
+    by: str | Sequence[str] = "campaign",
     expire_after: str = kpi.EXPIRE_AFTER,
     as_of: str | pd.Timestamp | None = None,
     title: str = "SMS delivery report",
@@ -61,6 +62,8 @@ def build_report(
             spending (the balance chart stays the account's, and says so).
         expire_after: no report this long after sending counts as ``no_report``.
         as_of: the moment the report describes (default: now).
+        by: what the tables and charts are grouped by: ``"campaign"``, ``"carrier"``, a
+            customer column kept with ``plan_campaign(keep=[...])`` such as ``"city"``.
         title: the page title.
         mask: mask mobiles in the audit examples (``138****8000``).
 
@@ -84,17 +87,15 @@ def build_report(
         sends, reports = _only(campaigns, sends, reports)
     sections = [
         _header(title, sends, reports, moment),
-        _summary(sends, reports, expire_after, moment),
-        _chart("Delivery rate over time", charts.plot_delivery_rate(sends, reports, by="campaign", as_of=moment)),
-        _chart("Final status", charts.plot_status_breakdown(sends, reports, by="campaign", as_of=moment)),
+        _summary(sends, reports, by, expire_after, moment),
+        _chart("Delivery rate over time", charts.plot_delivery_rate(sends, reports, by=by, as_of=moment)),
+        _chart("Final status", charts.plot_status_breakdown(sends, reports, by=by, as_of=moment)),
         _table(
-            "Final status by campaign",
-            _percent(kpi.status_breakdown(sends, reports, by="campaign", as_of=moment), ["share"]),
+            f"Final status by {by if isinstance(by, str) else ', '.join(by)}",
+            _percent(kpi.status_breakdown(sends, reports, by=by, as_of=moment), ["share"]),
         ),
-        _chart("Time to delivery receipt", charts.plot_latency(sends, reports, by="campaign", as_of=moment)),
-        _table(
-            "Latency of delivered messages (seconds)", kpi.latency(sends, reports, by="campaign", as_of=moment).round(1)
-        ),
+        _chart("Time to delivery receipt", charts.plot_latency(sends, reports, by=by, as_of=moment)),
+        _table("Latency of delivered messages (seconds)", kpi.latency(sends, reports, by=by, as_of=moment).round(1)),
     ]
     if "carrier" in sends.columns:
         sections.append(_chart("Delivery rate by carrier", charts.plot_carrier_rates(sends, reports, as_of=moment)))
@@ -137,10 +138,13 @@ def _header(title: str, sends: pd.DataFrame, reports: pd.DataFrame, moment: pd.T
     )
 
 
-def _summary(sends: pd.DataFrame, reports: pd.DataFrame, expire_after: str, moment: pd.Timestamp) -> str:
-    rates = kpi.delivery_rate(sends, reports, by="campaign", expire_after=expire_after, as_of=moment)
+def _summary(
+    sends: pd.DataFrame, reports: pd.DataFrame, by: str | Sequence[str], expire_after: str, moment: pd.Timestamp
+) -> str:
+    rates = kpi.delivery_rate(sends, reports, by=by, expire_after=expire_after, as_of=moment)
     return _table(
-        f"Delivery by campaign (no report {expire_after} after sending counted as no_report)",
+        f"Delivery by {by if isinstance(by, str) else ', '.join(by)} "
+        f"(no report {expire_after} after sending counted as no_report)",
         _percent(rates, ["delivery_rate", "ci_low", "ci_high"]),
     )
 

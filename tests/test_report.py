@@ -64,3 +64,14 @@ def test_campaign_filter_applies_to_reports_and_spending(tmp_path: Path, small) 
     orphans = re.search(r"<td>orphan_reports</td>\s*<td>(\d+)</td>", text)
     assert orphans is not None
     assert orphans.group(1) == "0"  # b's reports are no orphans of a
+
+
+def test_report_grouped_by_a_customer_column(tmp_path: Path, small) -> None:
+    sends, reports = small
+    sends = sends.assign(city=["Beijing", "Beijing", "Wuhan", "Wuhan", "Wuhan", "Beijing"])
+    text = sms.build_report(
+        tmp_path / "c.html", sends=sends, reports=reports, ledger=tmp_path / "l.sqlite", by="city", as_of="2026-11-22"
+    ).read_text()
+    assert "Delivery by city" in text
+    assert "<td>Beijing</td>" in text
+    assert "<td>Wuhan</td>" in text
