@@ -17,7 +17,7 @@ import pandas as pd
 
 from .config import default_tz
 from .gateway import Gateway
-from .kpi import _moment, delivery_rate
+from .kpi import _moment, _utc_us, delivery_rate
 from .ledger import Ledger, using_ledger
 
 __all__ = ["BalanceBurn", "balance_burn", "balance_history", "record_balance"]
@@ -111,13 +111,14 @@ def balance_burn(
         if sends is None:
             sends = opened.sends()
     history = history[history["at"] <= now]
-    accepted = sends[sends["state"] == "accepted"]
+    sends = sends.assign(sent_at=_utc_us(sends["sent_at"], "sent_at"))  # any resolution or zone, as the KPIs
+    accepted = sends[(sends["state"] == "accepted") & (sends["sent_at"] <= now)]  # as it stood at as_of
     if "segments" not in accepted.columns:  # frames built by hand: one segment each
         accepted = accepted.assign(segments=1)
     if "price" not in accepted.columns:  # frames built by hand: one unit per segment
         accepted = accepted.assign(price=1.0)
     daily = _daily(_steps(history), accepted, tz)
-    campaigns = _campaigns(history, accepted, reports)
+    campaigns = _campaigns(history, accepted, reports, now)
     forecast = _forecast(history, now, tz)
     return BalanceBurn(daily, campaigns, forecast.balance, forecast.burn_per_day, forecast.runs_out, now, forecast.note)
 
@@ -169,7 +170,7 @@ def _forecast(history: pd.DataFrame, now: pd.Timestamp, tz: str) -> Forecast:
 def _steps(history: pd.DataFrame) -> pd.DataFrame:
     """Consecutive snapshots as spending (drops) and top-ups (rises), at the later snapshot."""
     change = history["value"].diff().fillna(0.0)
-    return pd.DataFrame({"at": history["at"], "spent": (-change).clip(lower=0), "topped_up": change.clip(lower=0)})
+    return pd.DataFrame({"at": history["at"], "spent": (-change).clip(lower=0) + 0.0, "topped_up": change.clip(lower=0)})
 
 
 def _daily(steps: pd.DataFrame, accepted: pd.DataFrame, tz: str) -> pd.DataFrame:
@@ -184,7 +185,9 @@ def _daily(steps: pd.DataFrame, accepted: pd.DataFrame, tz: str) -> pd.DataFrame
     return daily.reset_index()
 
 
-def _campaigns(history: pd.DataFrame, accepted: pd.DataFrame, reports: pd.DataFrame | None) -> pd.DataFrame:
+def _campaigns(
+    history: pd.DataFrame, accepted: pd.DataFrame, reports: pd.DataFrame | None, now: pd.Timestamp
+) -> pd.DataFrame:
     cost = accepted["segments"] * accepted["price"].astype(float)
     volume = (
         accepted.assign(cost=cost)
@@ -194,7 +197,7 @@ def _campaigns(history: pd.DataFrame, accepted: pd.DataFrame, reports: pd.DataFr
     volume["spent"] = _spent_by_campaign(history).reindex(volume.index).fillna(0.0)
     volume["gap"] = volume["spent"] - volume["expected_cost"]
     if reports is not None:
-        rates = delivery_rate(accepted, reports, by="campaign").set_index("campaign")
+        rates = delivery_rate(accepted, reports, by="campaign", as_of=now).set_index("campaign")
         volume["delivered"] = rates["delivered"].reindex(volume.index).fillna(0).astype("int64")
     else:
         volume["delivered"] = pd.NA

@@ -112,10 +112,54 @@ def wilson_interval(successes: Any, trials: Any, z: float = Z95) -> tuple[np.nda
     return np.where(nan, np.nan, low), np.where(nan, np.nan, high)
 
 
+# Names the KPIs' own columns and working columns use: a by= column may not take them.
+_RESERVED = frozenset(
+    [
+        "sent",
+        "delivered",
+        "failed",
+        "pending",
+        "no_report",
+        "open",
+        "delivery_rate",
+        "ci_low",
+        "ci_high",
+        "period",
+        "status",
+        "count",
+        "share",
+        "seconds",
+        "at_risk",
+        "events",
+        "censored",
+        "delivered_share",
+        "p50",
+        "p90",
+        "p99",
+        "mean",
+        "skewed",
+        "judged_at",
+        "first_report",
+        "first_delivered",
+        "reported",
+        "recipient",
+        "q",
+        "diff",
+        "diff_low",
+        "diff_high",
+        "p_value",
+    ]
+)
+
+
 def _columns(by: By) -> list[str]:
     if by is None:
         return []
-    return [by] if isinstance(by, str) else list(by)
+    columns = [by] if isinstance(by, str) else list(by)
+    clashing = [c for c in columns if c in _RESERVED]
+    if clashing:
+        raise KpiError(f"by= column(s) {clashing} clash with the KPIs' own columns; rename them first")
+    return columns
 
 
 def _require(frame: pd.DataFrame, columns: Sequence[str], name: str) -> None:
@@ -187,8 +231,10 @@ _RECIPIENTS = """
                r.first_delivered <= s.judged_at AS delivered,
                coalesce(r.first_report <= s.judged_at, false) AS reported
         FROM (
-            SELECT *, CASE WHEN $within IS NULL THEN $as_of ELSE sent_at + $within END AS judged_at
+            SELECT DISTINCT ON (msgid, mobile) *,
+                   CASE WHEN $within IS NULL THEN $as_of ELSE sent_at + $within END AS judged_at
             FROM sends WHERE state = 'accepted' AND sent_at <= $as_of
+            ORDER BY msgid, mobile, sent_at
         ) AS s
         LEFT JOIN (
             SELECT msgid, mobile, min(report_time) AS first_report,
@@ -466,11 +512,13 @@ def kaplan_meier(steps: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFrame:
     factor = 1 - steps["events"] / steps["at_risk"]
     log_factor = np.log(factor.clip(lower=1e-300))
     survival = np.exp(
-        log_factor.groupby([steps[k] for k in keys], sort=False).cumsum() if keys else log_factor.cumsum()
+        log_factor.groupby([steps[k] for k in keys], sort=False, dropna=False).cumsum() if keys else log_factor.cumsum()
     )
     survival[factor <= 0] = 0.0
     # once S reaches 0 it stays there
-    survival = survival.groupby([steps[k] for k in keys], sort=False).cummin() if keys else survival.cummin()
+    survival = (
+        survival.groupby([steps[k] for k in keys], sort=False, dropna=False).cummin() if keys else survival.cummin()
+    )
     steps["delivered_share"] = 1 - survival
     out = steps[steps["events"] > 0]
     return out[[*keys, "seconds", "at_risk", "events", "censored", "delivered_share"]].reset_index(drop=True)
@@ -506,9 +554,10 @@ def status_breakdown(
     outer = "".join(f"s.{_quote(c)}, " for c in group)
     sql = f"""
         WITH judged AS (
-            SELECT *, row_number() OVER () AS recipient,
+            SELECT DISTINCT ON (msgid, mobile) *, row_number() OVER () AS recipient,
                    CASE WHEN $within IS NULL THEN $as_of ELSE sent_at + $within END AS judged_at
             FROM sends WHERE state = 'accepted' AND sent_at <= $as_of
+            ORDER BY msgid, mobile, sent_at
         ),
         final AS (
             SELECT {outer}
@@ -524,7 +573,7 @@ def status_breakdown(
     with _duckdb(sends, reports, group) as con:
         frame = _result(con, sql, _params(_moment(as_of), _duration(within, "within")))
     frame["count"] = frame["count"].astype("int64")
-    totals = frame.groupby(group)["count"].transform("sum") if group else frame["count"].sum()
+    totals = frame.groupby(group, dropna=False)["count"].transform("sum") if group else frame["count"].sum()
     frame["share"] = frame["count"] / totals
     order = [*group, "count", "status"]
     ascending = [True] * len(group) + [False, True]
@@ -565,6 +614,9 @@ def compare(
     if not group:
         raise KpiError("compare needs by= (the groups to compare)")
     rates = delivery_rate(sends, reports, by=group, within=within, as_of=as_of)
+    if rates.empty:
+        columns = [*group, "sent", "delivered", "delivery_rate", "diff", "diff_low", "diff_high", "p_value"]
+        return rates.reindex(columns=columns)
     keys = list(rates[group].itertuples(index=False, name=None))
     if baseline is None:
         base = int(rates["sent"].idxmax())
@@ -587,6 +639,7 @@ def compare(
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.abs(out["diff"]) / se
     out["p_value"] = [math.erfc(v / math.sqrt(2)) if np.isfinite(v) else 1.0 for v in z]
+    out.loc[out["diff"].isna(), "p_value"] = np.nan  # a group with nothing judged has no difference
     return out
 
 

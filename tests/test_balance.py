@@ -106,3 +106,13 @@ def _sends() -> pd.DataFrame:
             "sent_at": [pd.Timestamp("2026-11-20 01:10", tz="UTC")] * 2 + [pd.Timestamp("2026-11-22 01:10", tz="UTC")],
         }
     )
+
+
+def test_burn_is_as_it_stood_at_as_of_and_takes_naive_times(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "l.sqlite") as ledger:
+        snapshot(ledger, "2026-11-20 01:00", 1000, "c1", "before")
+        naive = _sends().assign(sent_at=_sends()["sent_at"].dt.tz_localize(None))
+        burn = sms.balance_burn(ledger, sends=naive, as_of="2026-11-21", tz="UTC")
+    assert burn.campaigns["campaign"].tolist() == ["c1"]  # c2 was sent on the 22nd: not yet
+    assert burn.daily["messages"].sum() == 2
+    assert (burn.daily["spent"].map(str) != "-0.0").all()

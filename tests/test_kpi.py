@@ -192,7 +192,9 @@ def test_outcomes_always_add_up_to_sent(seed: int, n: int, expire_after: str, wi
     if within is not None:  # every recipient sent by as_of is judged or open
         accepted = sends[sends["state"].eq("accepted") & (sends["sent_at"] <= T("2026-11-05"))]
         assert int((out["sent"] + out["open"]).sum()) == len(accepted)
-    assert ((out["ci_low"] <= out["delivery_rate"]) & (out["delivery_rate"] <= out["ci_high"])).all()
+    judged = out[out["sent"] > 0]  # a group whose windows are all open has no rate
+    assert ((judged["ci_low"] <= judged["delivery_rate"]) & (judged["delivery_rate"] <= judged["ci_high"])).all()
+    assert out.loc[out["sent"] == 0, "delivery_rate"].isna().all()
 
 
 # ------------------------------------------------------------------ point in time, windows, time
@@ -360,3 +362,34 @@ def test_every_kpi_at_as_of_equals_the_kpi_of_the_data_filtered_to_as_of(seed: i
         "audit": lambda s, r: kpi.audit(s, r, as_of=as_of),
     }.items():
         pd.testing.assert_frame_equal(call(sends, reports), call(then_sends, then_reports), obj=name)
+
+
+def test_found_by_review_duplicates_null_groups_empty_compare_and_reserved_names() -> None:
+    at = pd.Timestamp("2025-01-01", tz="UTC")
+    sends = pd.DataFrame(
+        {
+            "campaign": ["a", "a", None],
+            "request_id": [1, 1, 2],
+            "msgid": ["m1", "m1", "m2"],
+            "mobile": ["13800000001", "13800000001", "13800000002"],  # the first recipient twice
+            "state": ["accepted"] * 3,
+            "sent_at": [at] * 3,
+        }
+    )
+    reports = pd.DataFrame(
+        {
+            "msgid": ["m1", "m2"],
+            "mobile": ["13800000001", "13800000002"],
+            "status": ["DELIVRD"] * 2,
+            "report_time": [at + pd.Timedelta(minutes=1)] * 2,
+        }
+    )
+    rates = kpi.delivery_rate(sends, reports, by="campaign", as_of="2025-02-01")
+    assert rates["sent"].tolist() == [1, 1]  # one recipient, however often it is listed
+    shares = kpi.status_breakdown(sends, reports, by="campaign", as_of="2025-02-01")["share"]
+    assert shares.tolist() == [1.0, 1.0]  # the group without a campaign too
+    curve = kpi.time_to_receipt(sends, reports, by="campaign", as_of="2025-02-01")
+    assert curve["delivered_share"].tolist() == [1.0, 1.0]
+    assert kpi.compare(sends, reports, by="campaign", as_of="2024-01-01").empty  # nothing sent yet
+    with pytest.raises(kpi.KpiError, match="clash"):
+        kpi.delivery_rate(sends.assign(open="x"), reports, by="open")
