@@ -170,7 +170,8 @@ def _forecast(history: pd.DataFrame, now: pd.Timestamp, tz: str) -> Forecast:
 def _steps(history: pd.DataFrame) -> pd.DataFrame:
     """Consecutive snapshots as spending (drops) and top-ups (rises), at the later snapshot."""
     change = history["value"].diff().fillna(0.0)
-    return pd.DataFrame({"at": history["at"], "spent": (-change).clip(lower=0) + 0.0, "topped_up": change.clip(lower=0)})
+    spent = (-change).clip(lower=0) + 0.0  # + 0.0: a day with no change shows 0, not -0
+    return pd.DataFrame({"at": history["at"], "spent": spent, "topped_up": change.clip(lower=0)})
 
 
 def _daily(steps: pd.DataFrame, accepted: pd.DataFrame, tz: str) -> pd.DataFrame:
