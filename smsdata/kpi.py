@@ -387,7 +387,7 @@ def _period(freq: str | None) -> str | None:
     if freq is None:
         return None
     if freq not in FREQ_NAMES:
-        raise KpiError(f"freq must be one of 'h', 'D', 'W', got {freq!r}")
+        raise KpiError(f"freq must be one of 'h', 'D', 'W', 'M', got {freq!r}")
     return FREQ_NAMES[freq]
 
 
