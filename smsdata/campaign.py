@@ -196,6 +196,11 @@ def send_campaign(
     )
     if concurrency < 1:
         raise SmsdataError(f"concurrency must be at least 1, got {concurrency}")
+    if plan is not None and plan.recipients.empty:
+        raise SmsdataError(
+            f"campaign {name!r} has no recipients ({len(plan.rejected)} row(s) rejected: see plan.rejected); "
+            "nothing was sent or recorded"
+        )
     run = _Run()
     with using_ledger(ledger) as opened:
         try:

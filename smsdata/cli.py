@@ -192,7 +192,7 @@ def campaigns() -> None:
         return
     for row in frame.itertuples(index=False):
         states = ", ".join(f"{s} {int(getattr(row, s) or 0)}" for s in STATES if getattr(row, s))
-        click.echo(f"{row.campaign}: {row.recipients} recipients in {row.requests} requests ({states})")
+        click.echo(f"{row.campaign}: {row.recipients} recipients in {row.requests} requests ({states or 'empty'})")
 
 
 @cli.command()

@@ -524,7 +524,7 @@ class Ledger:
     def campaigns(self) -> pd.DataFrame:
         """One row per campaign: name, created_at, recipients, requests and requests per state."""
         # Only the constant STATES are formatted in.
-        counts = ", ".join(f"SUM(r.state = '{s}') AS {s}" for s in STATES)
+        counts = ", ".join(f"COALESCE(SUM(r.state = '{s}'), 0) AS {s}" for s in STATES)  # 0, not NULL, when empty
         frame = pd.read_sql_query(
             "SELECT c.name AS campaign, c.created_at, c.recipients, c.requests, "  # noqa: S608
             + counts

@@ -196,3 +196,23 @@ def test_campaigns_when_empty(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     result = invoke("campaigns")
     assert result.exit_code == 0
     assert result.output.startswith("no campaigns in ")
+
+
+def test_an_empty_campaign_file_is_refused_and_campaigns_never_crashes(
+    live: GatewaySimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SMSDATA_HOME", str(tmp_path / "home"))
+    empty = tmp_path / "empty.csv"
+    empty.write_text("phone,name\n")
+    result = invoke("send", str(empty), "--mobile-column", "phone", "--template", "Hi {name}", "--name", "e")
+    assert result.exit_code == 1
+    assert "has no recipients" in result.output
+    from smsdata.ledger import Ledger
+
+    with Ledger(tmp_path / "home" / "ledger.sqlite") as ledger:  # a campaign with no requests, as older versions left
+        ledger.transaction(
+            [("INSERT INTO campaigns VALUES ('old', 'x', '2026-11-01T00:00:00+00:00', 0, 0, 0, '1')", ())]
+        )
+    listing = invoke("campaigns")
+    assert listing.exit_code == 0, listing.output
+    assert listing.output == "old: 0 recipients in 0 requests (empty)\n"
