@@ -57,7 +57,10 @@ class _GroupCommit:
 
     def claim(self, request_id: int) -> asyncio.Future[bool]:
         """Claim a request; the future says whether it is this run's (or holds the LedgerError)."""
-        return self._waiting(self._claims, request_id)
+        waiter = asyncio.get_running_loop().create_future()
+        self._claims.append((request_id, waiter))
+        self._kick()
+        return waiter
 
     def heartbeat(self) -> asyncio.Future[bool]:
         """Renew the lease; the future says whether it is still this run's."""
@@ -75,12 +78,6 @@ class _GroupCommit:
         """Queue a claimed request that was certainly not sent to go back to ``planned``."""
         self._put_backs.append((request_id, message))
         self._kick()
-
-    def _waiting(self, queue: list[tuple[int, asyncio.Future[bool]]], request_id: int) -> asyncio.Future[bool]:
-        waiter = asyncio.get_running_loop().create_future()
-        queue.append((request_id, waiter))
-        self._kick()
-        return waiter
 
     def _kick(self) -> None:
         if self._task is None or self._task.done():
@@ -226,6 +223,9 @@ class Sender:
         self.stopped = self.stopped or reason
         self._stopping = True
 
+    def _stop_lease_lost(self) -> None:
+        self._stop(LeaseLost(f"campaign {self.lease.campaign!r} was taken over by another run"))
+
     async def _heartbeat(self) -> None:
         """Renew the lease while requests are slow to come back (each claim renews it too)."""
         while True:
@@ -235,7 +235,7 @@ class Sender:
             except LedgerError:
                 return  # kept in commits.failure; raised when the run ends
             if not renewed:
-                self._stop(LeaseLost(f"campaign {self.lease.campaign!r} was taken over by another run"))
+                self._stop_lease_lost()
                 return
 
     def _claim(self, queue: Iterator[PlannedRequest], claimed: list[PlannedRequest]) -> asyncio.Future[bool] | None:
@@ -258,7 +258,7 @@ class Sender:
         try:
             while ahead is not None:
                 if not await ahead:
-                    self._stop(LeaseLost(f"campaign {self.lease.campaign!r} was taken over by another run"))
+                    self._stop_lease_lost()
                     return
                 _faults.reached("claimed")
                 if self._stopping or not await self._lease_fresh():
@@ -279,7 +279,7 @@ class Sender:
             return True
         if await self.commits.heartbeat():
             return True
-        self._stop(LeaseLost(f"campaign {self.lease.campaign!r} was taken over by another run"))
+        self._stop_lease_lost()
         return False
 
     async def _pace(self) -> None:

@@ -117,18 +117,17 @@ class _Run:
         """Route SIGINT to :meth:`press` while the run lasts (main thread only; elsewhere the
         waiting thread forwards its KeyboardInterrupt, see :func:`_run_sync`)."""
         loop = asyncio.get_running_loop()
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-        try:
-            loop.add_signal_handler(signal.SIGINT, self.press)
-        except (NotImplementedError, RuntimeError):  # Windows' loops have no signal handlers
-            yield
-            return
+        handled = threading.current_thread() is threading.main_thread()
+        if handled:
+            try:
+                loop.add_signal_handler(signal.SIGINT, self.press)
+            except (NotImplementedError, RuntimeError):  # Windows' loops have no signal handlers
+                handled = False
         try:
             yield
         finally:
-            loop.remove_signal_handler(signal.SIGINT)
+            if handled:
+                loop.remove_signal_handler(signal.SIGINT)
 
 
 def send_campaign(

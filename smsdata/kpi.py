@@ -421,10 +421,11 @@ def latency(
     sql = (
         _recipients_cte(group)
         + f""",
-        latencies AS (
-            SELECT {prefix} first_delivered < sent_at - $tolerance AS skewed,
-                   greatest(epoch_us(first_delivered) - epoch_us(sent_at), 0) / 1e6 AS seconds
-            FROM recipients WHERE NOT open AND delivered
+        latencies AS (  -- every judged recipient, so a group with nothing delivered keeps its row
+            SELECT {prefix} coalesce(delivered AND first_delivered < sent_at - $tolerance, false) AS skewed,
+                   CASE WHEN delivered THEN greatest(epoch_us(first_delivered) - epoch_us(sent_at), 0) / 1e6
+                   END AS seconds
+            FROM recipients WHERE NOT open
         )
         SELECT {prefix}
                count(seconds) FILTER (WHERE NOT skewed) AS count,
@@ -437,12 +438,6 @@ def latency(
     params = _params(_moment(as_of), _duration(within, "within"), tolerance=SKEW_TOLERANCE.to_pytimedelta())
     with _duckdb(sends, reports, group) as con:
         frame = _result(con, sql, params)
-    if group:  # groups with nothing delivered still get their row
-        with _duckdb(sends, reports, group) as con:
-            keys = _result(
-                con, _recipients_cte(group) + f"SELECT DISTINCT {prefix[:-2]} FROM recipients WHERE NOT open", params
-            )
-        frame = keys.merge(frame, on=group, how="left").sort_values(group, ignore_index=True)
     quantiles = frame.pop("q")
     for i, name in enumerate(("p50", "p90", "p99")):
         frame[name] = [q[i] if isinstance(q, list | np.ndarray) else np.nan for q in quantiles]
