@@ -41,7 +41,7 @@ def record_balance(
 
 def balance_history(ledger: LedgerLike = None) -> pd.DataFrame:
     """Every snapshot: ``at`` (UTC), ``value``, ``campaign`` and ``note`` (before / after / snapshot)."""
-    with using_ledger(ledger) as opened:
+    with using_ledger(ledger, create=False) as opened:
         return opened.balances()
 
 
@@ -55,7 +55,8 @@ class BalanceBurn:
             spent, gap, delivered, cost_per_delivered``. ``expected_cost`` is
             the campaign's price per segment (one unit unless planned with ``price=``)
             times the segments of every accepted number; ``spent`` the balance
-            drop measured around the campaign's runs; ``gap = spent -
+            drop measured around the campaign's runs (NaN when no snapshot pair
+            measured it); ``gap = spent -
             expected_cost`` (non-zero: price per segment differs, another
             sender used the account meanwhile, or de-duplicated numbers were
             not charged).
@@ -103,10 +104,13 @@ def balance_burn(
 
     Returns:
         A :class:`BalanceBurn`.
+
+    Raises:
+        LedgerError: there is no ledger at ``ledger`` (none is created), or it cannot be read.
     """
     tz = tz or default_tz()
     now = _moment(as_of)
-    with using_ledger(ledger) as opened:
+    with using_ledger(ledger, create=False) as opened:
         history = opened.balances()
         if sends is None:
             sends = opened.sends()
@@ -195,7 +199,8 @@ def _campaigns(
         .groupby("campaign")
         .agg(messages=("mobile", "size"), segments=("segments", "sum"), expected_cost=("cost", "sum"))
     )
-    volume["spent"] = _spent_by_campaign(history).reindex(volume.index).fillna(0.0)
+    # NaN where no before/after pair measured it: unmeasured is not "free"
+    volume["spent"] = _spent_by_campaign(history).reindex(volume.index)
     volume["gap"] = volume["spent"] - volume["expected_cost"]
     if reports is not None:
         rates = delivery_rate(accepted, reports, by="campaign", as_of=now).set_index("campaign")

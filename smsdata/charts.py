@@ -2,19 +2,19 @@
 
 Every function takes an optional ``ax`` to draw into (then returns its
 figure); without one it makes a new Figure (not registered with pyplot, so
-nothing leaks between notebook cells) that Jupyter shows inline. Titles
-and axes carry units; legends move outside the plot when there are many
-groups, so 30 campaigns stay readable.
+nothing leaks between notebook cells) that Jupyter shows inline.
+
+Colours mean the same in every chart: delivered green, failures warm,
+pending grey; groups drawn as lines take cool colours. Axes are fitted to the
+data, times are local (``SMSDATA_TZ``), durations read as ``10 s``, ``5 min``,
+``1 h``.
 
 >>> sms.charts.plot_delivery_rate(sends, reports)  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-import io
-import math
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,62 +22,49 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
-from . import kpi
+from . import _statuses, kpi
+from ._axes import (
+    GROUP_COLOURS,
+    OVERALL_COLOUR,
+    duration_axis,
+    fitted_percent,
+    label,
+    legend,
+    local_dates,
+    naive_utc,
+    new_axes,
+    say_empty,
+)
 from .balance import LedgerLike, _forecast, balance_history
 from .config import default_tz
 
 __all__ = ["plot_balance", "plot_carrier_rates", "plot_delivery_rate", "plot_latency", "plot_status_breakdown"]
 
-_LEGEND_INSIDE = 8
+_FEW_GROUPS = 5
+"""Up to this many groups get their own line in the over-time and latency charts."""
+_MANY_CURVES = 6
+_PERIOD_LENGTH = {
+    "min": "1min",
+    "5min": "5min",
+    "15min": "15min",
+    "30min": "30min",
+    "h": "1h",
+    "D": "1D",
+    "W": "7D",
+    "M": "30D",
+}
 
 
-class ChartFigure(Figure):
-    """A matplotlib Figure that Jupyter shows by itself (no pyplot, no ``%matplotlib`` needed)."""
+def auto_freq(span: pd.Timedelta) -> str:
+    """The ``freq`` that cuts ``span`` of sending into about 10-50 periods (``"5min"`` .. ``"M"``).
 
-    def _repr_png_(self) -> bytes:
-        buffer = io.BytesIO()
-        self.savefig(buffer, format="png", dpi=96)
-        return buffer.getvalue()
-
-
-def _axes(ax: Axes | None, width: float = 9.0, height: float = 4.5) -> tuple[Figure, Axes]:
-    if ax is not None:
-        return ax.figure, ax  # type: ignore[return-value]
-    figure = ChartFigure(figsize=(width, height), layout="constrained")
-    return figure, figure.add_subplot()
-
-
-def _colors(n: int) -> list[Any]:
-    from matplotlib import colormaps
-
-    cmap = colormaps["tab10" if n <= 10 else "tab20"]
-    return [cmap(i % cmap.N) for i in range(n)]
-
-
-def _legend(ax: Axes, n: int, title: str | None = None) -> None:
-    if n == 0:
-        return
-    if n <= _LEGEND_INSIDE:
-        ax.legend(title=title, fontsize="small")
-    else:
-        ax.legend(
-            title=title,
-            fontsize="x-small",
-            loc="upper left",
-            bbox_to_anchor=(1.01, 1.0),
-            ncol=math.ceil(n / 25),
-            frameon=False,
-        )
-
-
-def _label(key: Any) -> str:
-    return " / ".join(map(str, key)) if isinstance(key, tuple) else str(key)
-
-
-def _empty(ax: Axes, message: str) -> None:
-    ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes, color="grey")
-    ax.set_xticks([])
-    ax.set_yticks([])
+    >>> auto_freq(pd.Timedelta("1h")), auto_freq(pd.Timedelta("1D")), auto_freq(pd.Timedelta("30D"))
+    ('5min', 'h', 'D')
+    """
+    for freq, longest in (("min", "30min"), ("5min", "3h"), ("15min", "12h"), ("h", "3D"), ("D", "90D"), ("W", "730D")):
+        if span <= pd.Timedelta(longest):
+            return freq
+    return "M"
 
 
 def plot_delivery_rate(
@@ -85,35 +72,81 @@ def plot_delivery_rate(
     reports: pd.DataFrame,
     *,
     by: str | Sequence[str] | None = None,
-    freq: str = "D",
+    freq: str | None = None,
     within: str | pd.Timedelta | None = None,
     as_of: str | pd.Timestamp | None = None,
     tz: str | None = None,
     ax: Axes | None = None,
 ) -> Figure:
-    """Delivery rate per send period, one line per group, with Wilson 95% bands.
+    """The overall delivery rate per send period as a line with its Wilson 95% band; with ``by``,
+    each group's line too when there are at most five groups.
+
+    Args:
+        freq: the period (see :func:`smsdata.delivery_rate`); default: fitted to how long
+            sending lasted (5 minutes for an hour of sending, hours for a day, days for a month).
 
     Raises:
-        KpiError: a column is missing or ``freq`` is unknown.
+        KpiError: a column is missing, or ``freq``/``within``/``tz`` is invalid.
     """
-    rates = kpi.delivery_rate(sends, reports, by=by, freq=freq, within=within, as_of=as_of, tz=tz)
-    figure, ax = _axes(ax)
+    zone = kpi._zone(tz)
+    if freq is None:
+        accepted = sends.loc[sends["state"].eq("accepted"), "sent_at"] if "state" in sends else sends["sent_at"]
+        freq = auto_freq(accepted.max() - accepted.min() if len(accepted) else pd.Timedelta(0))
+    options = {"freq": freq, "within": within, "as_of": as_of, "tz": zone}
+    overall = kpi.delivery_rate(sends, reports, **options)
     groups = kpi._columns(by)
-    series = list(rates.groupby(groups, sort=True)) if groups else [("all", rates)] * (not rates.empty)
-    for (key, frame), color in zip(series, _colors(len(series)), strict=True):
-        ax.plot(frame["period"], frame["delivery_rate"], marker="o", ms=3, color=color, label=_label(key))
-        ax.fill_between(frame["period"], frame["ci_low"], frame["ci_high"], color=color, alpha=0.15, linewidth=0)
-    if rates.empty:
-        _empty(ax, "nothing sent")
-    ax.set_ylim(0, 1.02)
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-    ax.set_ylabel("delivered / sent (%)")
-    ax.set_xlabel(f"send {kpi.FREQ_NAMES[freq]} ({kpi._zone(tz)})")
-    ax.set_title("Delivery rate over time (bands: 95% interval)")
+    per_group = kpi.delivery_rate(sends, reports, by=by, **options) if groups else overall.iloc[:0]
+    keys = per_group[groups].drop_duplicates() if groups else []
+    figure, ax = new_axes(ax)
+    if overall.empty:
+        say_empty(ax, "nothing sent")
+        return figure
+    step = pd.Timedelta(_PERIOD_LENGTH[freq])
+    few = 1 < len(keys) <= _FEW_GROUPS
+    _rate_line(ax, overall, step, OVERALL_COLOUR, "all (band: 95% interval)" if few else None, wide=True)
+    drawn = [overall]
+    if few:
+        for (key, frame), colour in zip(per_group.groupby(groups, sort=True), GROUP_COLOURS, strict=False):
+            _rate_line(ax, frame, step, colour, label(key[0] if len(groups) == 1 else key), wide=False)
+            drawn.append(frame)
+    ax.set_xlim(
+        naive_utc(overall["period"].iloc[[0]])[0] - step / 2, naive_utc(overall["period"].iloc[[-1]])[0] + step / 2
+    )
+    local_dates(ax.xaxis, zone)
+    fitted_percent(ax.yaxis, [f["ci_low"].min() for f in drawn], [f["ci_high"].max() for f in drawn])
+    ax.set_ylabel("delivered / sent")
+    ax.set_xlabel(f"sent in ({kpi.FREQ_NAMES[freq]} periods, {zone})")
+    ax.set_title("Delivery rate over time (band: 95% interval)")
     ax.grid(alpha=0.3)
-    ax.tick_params(axis="x", labelrotation=30)
-    _legend(ax, len(series) if groups else 0)
+    if len(keys) > _FEW_GROUPS:
+        ax.annotate(
+            f"{len(keys)} groups: overall only (each group in the tables)",
+            (0.01, 0.03),
+            xycoords="axes fraction",
+            fontsize="small",
+            color="0.4",
+        )
+    if few:  # "all" first, then the groups in order (errorbars would otherwise list after lines)
+        handles, names = ax.get_legend_handles_labels()
+        ordered = sorted(zip(names, handles, strict=True), key=lambda pair: (not pair[0].startswith("all "), pair[0]))
+        ax.legend([h for _, h in ordered], [n for n, _ in ordered], fontsize="small")
     return figure
+
+
+def _rate_line(ax: Axes, rates: pd.DataFrame, step: pd.Timedelta, colour: str, name: str | None, wide: bool) -> None:
+    """A rate as a line with its band over each run of consecutive periods; a period alone (a
+    burst of sending) as a dot with its interval. Never a line across periods with no sending."""
+    gaps = rates["period"].diff() > step * 1.5
+    for _, run in rates.groupby(gaps.cumsum().to_numpy()):
+        x = naive_utc(run["period"])
+        if len(run) == 1:
+            error = np.vstack([run["delivery_rate"] - run["ci_low"], run["ci_high"] - run["delivery_rate"]])
+            ax.errorbar(x, run["delivery_rate"], yerr=error, fmt="o", ms=5, color=colour, capsize=3, label=name)
+        else:
+            if wide:
+                ax.fill_between(x, run["ci_low"], run["ci_high"], color=colour, alpha=0.15, linewidth=0)
+            ax.plot(x, run["delivery_rate"], marker="o", ms=3.5, lw=2 if wide else 1.2, color=colour, label=name)
+        name = None  # one legend entry per line
 
 
 def plot_status_breakdown(
@@ -128,8 +161,10 @@ def plot_status_breakdown(
 ) -> Figure:
     """Final status of the sent messages as stacked horizontal bars, one bar per group.
 
-    The ``top`` most frequent statuses keep their own colour (carrier codes as
-    they came); the rest are summed as ``other``.
+    Statuses go in order of meaning (delivered, failures most frequent first,
+    pending) in their colours (green, warm, grey). The ``top`` most frequent
+    statuses keep their own segment (carrier codes as they came); the rest are
+    summed as ``other``.
 
     Raises:
         KpiError: a column is missing.
@@ -141,23 +176,30 @@ def plot_status_breakdown(
         groups = ["group"]
     keys = breakdown[groups].astype(str).agg(" / ".join, axis=1)
     totals = breakdown.groupby("status")["count"].sum().sort_values(ascending=False)
-    keep = [s for s in dict.fromkeys(["DELIVRD", *totals.index]) if s in totals.index][:top]
-    status = breakdown["status"].where(breakdown["status"].isin(keep), "other")
+    named = [s for s in dict.fromkeys([_statuses.DELIVERED, kpi.PENDING, *totals.index]) if s in totals.index][:top]
+    status = breakdown["status"].where(breakdown["status"].isin(named), _statuses.OTHER)
     table = breakdown.assign(key=keys, status=status).pivot_table(
         index="key", columns="status", values="share", aggfunc="sum", fill_value=0.0, sort=True
     )
-    table = table[[s for s in [*keep, "other"] if s in table.columns]]
-    figure, ax = _axes(ax, height=max(3.0, 0.32 * len(table) + 1.8))
-    left = np.zeros(len(table))
-    for name, color in zip(table.columns, _colors(len(table.columns)), strict=True):
-        ax.barh(table.index, table[name], left=left, color=color, label=name, height=0.7)
-        left += table[name].to_numpy()
+    order = _statuses.ordered(table.columns, totals.to_dict())
+    table = table[order]
+    figure, ax = new_axes(ax, height=max(2.4, 0.32 * len(table) + 1.6))
     if table.empty:
-        _empty(ax, "nothing sent")
+        say_empty(ax, "nothing sent")
+        return figure
+    left = np.zeros(len(table))
+    for name, colour in _statuses.colours(order).items():
+        shares = table[name].to_numpy()
+        ax.barh(table.index, shares, left=left, color=colour, label=name, height=0.7)
+        if name == _statuses.DELIVERED:  # the number people look for, on the bar
+            for y, share in enumerate(shares):
+                if share >= 0.12:
+                    ax.text(share - 0.01, y, f"{share:.1%}", ha="right", va="center", color="white", fontsize=8)
+        left += shares
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
     ax.xaxis.set_major_formatter(PercentFormatter(1.0))
-    ax.set_xlabel("share of sent messages (%)")
+    ax.set_xlabel("share of sent messages")
     ax.set_title("Final status of sent messages")
     ax.tick_params(axis="y", labelsize="small" if len(table) > 15 else "medium")
     ax.legend(title="status", fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
@@ -172,83 +214,114 @@ def plot_latency(
     as_of: str | pd.Timestamp | None = None,
     ax: Axes | None = None,
 ) -> Figure:
-    """Time to receipt: the Kaplan-Meier share delivered against minutes after sending, per group.
+    """Time to delivery receipt, on a log scale in readable units (``10 s``, ``1 min``, ``1 h``).
 
-    Pending messages are censored at ``as_of`` (default now), so a campaign
-    still in progress is not drawn too fast. Dots mark each group's median
-    (p50) and p90 latency among delivered messages.
+    Up to six groups: the Kaplan-Meier share delivered against time after
+    sending, per group, pending messages censored at ``as_of`` (default now),
+    so a campaign still in progress is not drawn too fast; dots mark each
+    group's p50 and p90 among delivered messages. More groups: one row per
+    group, its p50 to p90 range, fastest first, so 30 campaigns stay apart.
 
     Raises:
         KpiError: a column is missing.
     """
-    curves = kpi.time_to_receipt(sends, reports, by=by, as_of=as_of)
-    marks = kpi.latency(sends, reports, by=by, as_of=as_of)
     groups = kpi._columns(by)
-    figure, ax = _axes(ax)
-    series = list(curves.groupby(groups, sort=True)) if groups else [("all", curves)]
+    marks = kpi.latency(sends, reports, by=by, as_of=as_of)
+    if groups and len(marks) > _MANY_CURVES:
+        return _latency_ranges(marks, groups, ax)
+    curves = kpi.time_to_receipt(sends, reports, by=by, as_of=as_of)
+    figure, ax = new_axes(ax)
+    if curves.empty:
+        say_empty(ax, "nothing delivered yet")
+        return figure
+    series = list(curves.groupby(groups, sort=True)) if groups else [(None, curves)]
+    colours = GROUP_COLOURS if len(series) > 1 else [OVERALL_COLOUR]
     quantiles = {
         tuple(row[: len(groups)]): row[len(groups) :]
         for row in marks[[*groups, "p50", "p90"]].itertuples(index=False, name=None)
     }
-    for (key, frame), color in zip(series, _colors(len(series)), strict=True):
-        minutes = np.concatenate([[0.0], frame["seconds"].to_numpy() / 60])
+    for (key, frame), colour in zip(series, colours, strict=False):
+        seconds = np.concatenate([[0.0], frame["seconds"].to_numpy()])
         share = np.concatenate([[0.0], frame["delivered_share"].to_numpy()])
-        ax.step(minutes, share, where="post", color=color, label=_label(key))
-        marked = quantiles.get(key if isinstance(key, tuple) else (key,), (np.nan, np.nan)) if groups else quantiles[()]
-        for value, marker in zip(marked, ("o", "s"), strict=True):
+        name = label(key[0] if isinstance(key, tuple) and len(key) == 1 else key) if groups else None
+        ax.step(seconds, share, where="post", color=colour, lw=1.8, label=name)
+        key = key if isinstance(key, tuple) else (key,)
+        for value, marker in zip(quantiles.get(key if groups else (), (np.nan, np.nan)), ("o", "s"), strict=True):
             if np.isfinite(value):
-                at = np.searchsorted(minutes, value / 60, side="right") - 1
-                ax.plot([value / 60], [share[max(at, 0)]], marker=marker, color=color, ms=4, linestyle="none")
-    if curves.empty:
-        _empty(ax, "nothing delivered yet")
-    ax.set_xscale("symlog", linthresh=1.0)
+                at = np.searchsorted(seconds, value, side="right") - 1
+                ax.plot([value], [share[max(at, 0)]], marker=marker, color=colour, ms=5, linestyle="none")
+    duration_axis(ax.xaxis, float(curves["seconds"].max()))
     ax.set_ylim(0, 1.02)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-    ax.set_xlabel("minutes after sending (log scale beyond 1)")
-    ax.set_ylabel("delivered (%)")
-    ax.set_title("Time to delivery receipt (Kaplan-Meier; ● p50, ■ p90 of delivered)")
+    ax.set_xlabel("time after sending (log scale)")
+    ax.set_ylabel("delivered so far")
+    ax.set_title("Time to delivery receipt (● p50, ■ p90 of delivered)")
     ax.grid(alpha=0.3)
-    _legend(ax, len(series) if groups else 0)
+    legend(ax, len(series) if len(series) > 1 else 0)
+    return figure
+
+
+def _latency_ranges(marks: pd.DataFrame, groups: list[str], ax: Axes | None) -> Figure:
+    """One row per group: a line from its p50 to its p90, fastest p50 on top."""
+    marks = marks.assign(key=marks[groups].astype(str).agg(" / ".join, axis=1)).sort_values(["p50", "key"])
+    figure, ax = new_axes(ax, height=max(3.0, 0.3 * len(marks) + 1.6))
+    y = np.arange(len(marks))
+    ax.hlines(y, marks["p50"], marks["p90"], color=GROUP_COLOURS[0], lw=2.5, alpha=0.6)
+    ax.plot(marks["p50"], y, "o", color=GROUP_COLOURS[0], label="p50")
+    ax.plot(marks["p90"], y, "s", color=GROUP_COLOURS[1], label="p90")
+    ax.set_yticks(y, marks["key"], fontsize="small" if len(marks) > 15 else "medium")
+    ax.invert_yaxis()
+    duration_axis(
+        ax.xaxis,
+        float(np.nanmax(marks["p90"].to_numpy(dtype=float), initial=10.0)),
+        float(np.nanmin(marks["p50"].to_numpy(dtype=float), initial=np.inf)),
+    )
+    ax.set_xlabel("time from sending to delivery receipt (log scale)")
+    ax.set_title("Time to delivery receipt: p50 to p90 of delivered, per group")
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize="small", loc="lower right")
     return figure
 
 
 def plot_balance(
     ledger: LedgerLike = None, *, as_of: str | pd.Timestamp | None = None, tz: str | None = None, ax: Axes | None = None
 ) -> Figure:
-    """Balance snapshots over time, and the straight line to zero at the recent burn, when the
-    snapshots are enough for a forecast (see :class:`smsdata.balance.Forecast`)."""
+    """Balance snapshots over time (local dates), and the straight line to zero at the recent
+    burn, when the snapshots are enough for a forecast (see :class:`smsdata.balance.Forecast`)."""
     now = kpi._moment(as_of)
     zone = tz or default_tz()
     history = balance_history(ledger)
     history = history[history["at"] <= now]
     forecast = _forecast(history, now, zone)
     balance, burn, runs_out = forecast.balance, forecast.burn_per_day, forecast.runs_out
-    figure, ax = _axes(ax)
-    local = history["at"].dt.tz_convert(zone)
-    ax.step(local, history["value"], where="post", marker=".", label="balance")
-    if pd.notna(runs_out) and len(history):
-        ax.plot([now.tz_convert(zone), runs_out], [balance, 0], linestyle="--", color="tab:red")
+    figure, ax = new_axes(ax, height=3.5)
+    if history.empty:
+        say_empty(ax, "no balance snapshots yet")
+        return figure
+    ax.step(naive_utc(history["at"]), history["value"], where="post", marker=".", color=GROUP_COLOURS[0])
+    if pd.notna(runs_out):
+        ends = naive_utc(pd.Series([now, runs_out]).dt.tz_convert("UTC"))
+        ax.plot(ends, [balance, 0], linestyle="--", color="#c62828")
         ax.annotate(
             f"runs out ~{runs_out:%Y-%m-%d}\n({burn:,.0f}/day, recent average)",
-            (runs_out, 0),
+            (ends[1], 0),
             xytext=(-10, 20),
             textcoords="offset points",
             ha="right",
             fontsize="small",
-            color="tab:red",
+            color="#c62828",
         )
-    if history.empty:
-        _empty(ax, "no balance snapshots yet")
-    elif pd.isna(runs_out):
+    else:
         ax.annotate(
-            "no forecast: not enough history yet", (0.02, 0.04), xycoords="axes fraction", fontsize="small", color="0.4"
+            "no forecast: " + forecast.note, (0.01, 0.04), xycoords="axes fraction", fontsize="small", color="0.4"
         )
+    local_dates(ax.xaxis, zone)
     ax.set_ylim(bottom=0)
+    ax.yaxis.set_major_formatter(lambda value, _: f"{value:,.0f}")
     ax.set_ylabel("balance (gateway units)")
     ax.set_xlabel(f"time ({zone})")
     ax.set_title("Balance and burn forecast")
     ax.grid(alpha=0.3)
-    ax.tick_params(axis="x", labelrotation=30)
     return figure
 
 
@@ -260,26 +333,31 @@ def plot_carrier_rates(
     as_of: str | pd.Timestamp | None = None,
     ax: Axes | None = None,
 ) -> Figure:
-    """Delivery rate by carrier, with Wilson 95% intervals and the number sent on each bar.
+    """Delivery rate by carrier as horizontal bars, most sent first, each with its Wilson 95%
+    interval and its rate and number sent written beside it.
 
     Raises:
         KpiError: ``sends`` has no ``carrier`` column, or another is missing.
     """
     rates = kpi.delivery_rate(sends, reports, by="carrier", within=within, as_of=as_of)
-    rates = rates.sort_values("sent", ascending=False)
-    figure, ax = _axes(ax, width=max(6.0, 0.9 * len(rates) + 3))
-    x = np.arange(len(rates))
-    error = np.vstack([rates["delivery_rate"] - rates["ci_low"], rates["ci_high"] - rates["delivery_rate"]])
-    ax.bar(x, rates["delivery_rate"], yerr=error, capsize=4, color=_colors(len(rates)))
-    for xi, (rate, sent) in enumerate(zip(rates["delivery_rate"], rates["sent"], strict=True)):
-        ax.annotate(f"{sent:,} sent", (xi, rate), xytext=(0, 3), textcoords="offset points", ha="center", fontsize=7)
+    rates = rates.sort_values(["sent", "carrier"], ascending=[False, True], ignore_index=True)
+    figure, ax = new_axes(ax, height=max(2.2, 0.45 * len(rates) + 1.4))
     if rates.empty:
-        _empty(ax, "nothing sent")
-    crowded = len(rates) > 4
-    ax.set_xticks(x, rates["carrier"].astype(str), rotation=30 if crowded else 0, ha="right" if crowded else "center")
-    ax.set_ylim(0, 1.1)
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-    ax.set_ylabel("delivered / sent (%)")
-    ax.set_title("Delivery rate by carrier (bars: 95% interval)")
-    ax.grid(axis="y", alpha=0.3)
+        say_empty(ax, "nothing sent")
+        return figure
+    y = np.arange(len(rates))
+    rate = rates["delivery_rate"].fillna(0.0)
+    ax.barh(y, rate, color=_statuses.colours([_statuses.DELIVERED])[_statuses.DELIVERED], height=0.6)
+    error = np.vstack([rate - rates["ci_low"].fillna(0.0), rates["ci_high"].fillna(0.0) - rate])
+    ax.errorbar(rate, y, xerr=error, fmt="none", ecolor="0.25", elinewidth=1, capsize=3)
+    for yi, (value, high, sent) in enumerate(zip(rate, rates["ci_high"].fillna(0.0), rates["sent"], strict=True)):
+        ax.text(high + 0.015, yi, f"{value:.1%} of {sent:,}", va="center", fontsize=9)
+    ax.set_yticks(y, rates["carrier"].astype(str))
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1.3)  # room for the words beside a bar near 100%
+    ax.set_xticks(np.linspace(0, 1, 6))
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_xlabel("delivered / sent (line: 95% interval)")
+    ax.set_title("Delivery rate by carrier")
+    ax.grid(axis="x", alpha=0.3)
     return figure

@@ -8,6 +8,8 @@ variable           meaning                                                defaul
 ``SMSDATA_PWD``    account password, kept in a :class:`Secret`            (none)
 ``SMSDATA_HOME``   folder for the ledger and other state                  ``./smsdata-home``
 ``SMSDATA_TZ``     the gateway's local time zone (naive report times)     ``Asia/Shanghai``
+``SMSDATA_UNIT_PRICE``  money per gateway unit, for the report's spend     (none: units only)
+                   (``"0.045 CNY"``)
 =================  =====================================================  ==================
 
 Variables already in the environment win over the ``.env`` file.
@@ -20,6 +22,7 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import quote, quote_plus
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -28,7 +31,7 @@ from dotenv import dotenv_values
 
 from .errors import ConfigError
 
-__all__ = ["DEFAULT_HOME", "DEFAULT_TZ", "Secret", "Settings", "default_tz", "load_settings"]
+__all__ = ["DEFAULT_HOME", "DEFAULT_TZ", "Secret", "Settings", "UnitPrice", "default_tz", "load_settings", "unit_price"]
 
 DEFAULT_HOME = "./smsdata-home"
 DEFAULT_TZ = "Asia/Shanghai"
@@ -146,10 +149,51 @@ def default_tz(env_file: str | os.PathLike[str] | None = ".env") -> str:
     Raises:
         ConfigError: ``SMSDATA_TZ`` names no known time zone.
     """
-    value = os.environ.get("SMSDATA_TZ")
+    return _zone_name(_one_setting("SMSDATA_TZ", env_file))
+
+
+def _one_setting(name: str, env_file: str | os.PathLike[str] | None) -> str | None:
+    value = os.environ.get(name)
     if value is None and env_file is not None and Path(env_file).is_file():
-        value = dotenv_values(env_file).get("SMSDATA_TZ")
-    return _zone_name(value)
+        value = dotenv_values(env_file).get(name)
+    return value
+
+
+@dataclass(frozen=True)
+class UnitPrice:
+    """Money per gateway balance unit, to show spend as money: ``UnitPrice.parse("0.045 CNY")``."""
+
+    amount: Decimal
+    currency: str = ""
+
+    @classmethod
+    def parse(cls, text: str | Decimal | UnitPrice) -> UnitPrice:
+        """``"0.045 CNY"``, ``"0.045"`` or a Decimal.
+
+        Raises:
+            ConfigError: not a non-negative number, optionally followed by a currency code.
+        """
+        if isinstance(text, UnitPrice):
+            return text
+        match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]{3})?\s*", str(text))
+        if match is None:
+            raise ConfigError(f"unit price {str(text)!r} is not a number with an optional currency, like '0.045 CNY'")
+        return cls(Decimal(match.group(1)), (match.group(2) or "").upper())
+
+    def money(self, units: float | Decimal) -> str:
+        """``units`` in money, as text: ``"CNY 56.25"``."""
+        value = (Decimal(str(units)) * self.amount).quantize(Decimal("0.01"))
+        return f"{self.currency} {value:,}".strip()
+
+
+def unit_price(env_file: str | os.PathLike[str] | None = ".env") -> UnitPrice | None:
+    """``SMSDATA_UNIT_PRICE`` (environment, then ``.env``), or ``None`` when not set.
+
+    Raises:
+        ConfigError: it is set but not like ``"0.045 CNY"``.
+    """
+    value = _one_setting("SMSDATA_UNIT_PRICE", env_file)
+    return UnitPrice.parse(value) if value and value.strip() else None
 
 
 def _zone_name(value: str | None) -> str:

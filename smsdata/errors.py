@@ -19,7 +19,8 @@ The tree::
     ├── LedgerError                the ledger cannot be opened or written (disk full, locked, corrupt)
     ├── CampaignStopped            an account-level failure stopped a campaign midway (cause, result)
     ├── CampaignBusy               another run is sending this campaign now (holder)
-    └── LeaseLost                  another run took this campaign over; this run stopped sending
+    ├── LeaseLost                  another run took this campaign over; this run stopped sending
+    └── ReportError                nothing to report (no sends, an unknown campaign) or the file cannot be written
 
     KeyboardInterrupt
     └── CampaignInterrupted        Ctrl-C (or cancellation) stopped a campaign; what it did is recorded (result)
@@ -52,6 +53,7 @@ __all__ = [
     "LedgerError",
     "OutcomeUnknown",
     "ProtocolError",
+    "ReportError",
     "SendFailed",
     "SmsdataError",
     "TooManyMobiles",
@@ -205,6 +207,11 @@ class LeaseLost(SmsdataError):
 
     This run claims nothing more; requests it had on the wire keep their true outcome.
     """
+
+
+class ReportError(SmsdataError):
+    """The report cannot be made: nothing was sent, a campaign asked for does not exist, or the
+    file cannot be written."""
 
 
 class CampaignInterrupted(KeyboardInterrupt):

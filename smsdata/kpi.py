@@ -76,7 +76,18 @@ EXPIRE_AFTER = "72h"
 """The default ``expire_after`` of every KPI, chart and the report."""
 SKEW_TOLERANCE = pd.Timedelta(seconds=1)
 """A report up to this long before its send is a whole-second stamp, not clock skew."""
-FREQ_NAMES = {"h": "hour", "D": "day", "W": "week", "M": "month"}
+FREQ_NAMES = {
+    "min": "minute",
+    "5min": "5 minutes",
+    "15min": "15 minutes",
+    "30min": "30 minutes",
+    "h": "hour",
+    "D": "day",
+    "W": "week",
+    "M": "month",
+}
+"""The ``freq`` values of :func:`delivery_rate` and the words for their periods."""
+_CLOCK_MINUTES = {"minute": 1, "5 minutes": 5, "15 minutes": 15, "30 minutes": 30, "hour": 60}
 _SENDS_NEED = ("msgid", "mobile", "state", "sent_at")
 _REPORTS_NEED = ("msgid", "mobile", "status", "report_time")
 
@@ -169,8 +180,9 @@ def _require(frame: pd.DataFrame, columns: Sequence[str], name: str) -> None:
 
 
 def _moment(value: Moment) -> pd.Timestamp:
-    """``as_of`` in UTC (naive means UTC); now when ``None``."""
-    return pd.Timestamp.now(tz="UTC") if value is None else _utc(value)
+    """``as_of`` in UTC (naive means UTC); now when ``None``. Floored to the microsecond, the
+    stored times' unit, so nothing is compared at a precision the data do not have."""
+    return (pd.Timestamp.now(tz="UTC") if value is None else _utc(value)).floor("us")
 
 
 def _quote(name: str) -> str:
@@ -255,14 +267,16 @@ def _recipients_cte(by: Sequence[str], period: str | None = None, tz: str = "UTC
 def _period_key(period: str, tz: str) -> str:
     """SQL for the start of ``sent_at``'s local period, as a UTC instant.
 
-    An hour starts at its local wall-clock hour *in the offset of that moment*, so
-    the repeated autumn hour gives two instants (two rows); days, weeks and months
-    start at local midnight, localised in pandas (:func:`_localise_period`).
+    An hour (or a part of one) starts at its local wall-clock time *in the offset
+    of that moment*, so the repeated autumn hour gives two instants (two rows)
+    and zones half an hour off UTC get their own quarter hours; days, weeks and
+    months start at local midnight, localised in pandas (:func:`_localise_period`).
     """
     local = f"timezone('{tz}', s.sent_at)"
-    if period == "hour":
-        # local wall time minus the UTC offset of that moment: a unique instant per real hour
-        return f"(date_trunc('hour', {local}) - ({local} - s.sent_at::TIMESTAMP))"
+    if period in _CLOCK_MINUTES:
+        # local wall time minus the UTC offset of that moment: a unique instant per real period
+        bucket = f"time_bucket(INTERVAL '{_CLOCK_MINUTES[period]} minutes', {local})"
+        return f"({bucket} - ({local} - s.sent_at::TIMESTAMP))"
     return f"date_trunc('{period}', {local})"
 
 
@@ -283,7 +297,7 @@ def _localise_period(frame: pd.DataFrame, period: str | None, tz: str) -> pd.Dat
     if period is None:
         return frame
     stamps = pd.to_datetime(frame["period"])
-    if period == "hour":  # already instants (UTC)
+    if period in _CLOCK_MINUTES:  # already instants (UTC)
         frame["period"] = stamps.dt.tz_localize("UTC").dt.tz_convert(tz)
     else:  # local midnights; one that daylight saving skips starts at the first moment after it
         ambiguous = np.ones(len(stamps), dtype=bool)
@@ -310,8 +324,9 @@ def delivery_rate(
     Args:
         sends, reports: from :func:`smsdata.read_sends` / :func:`smsdata.read_reports`.
         by: columns of ``sends`` to group by.
-        freq: ``"h"``, ``"D"``, ``"W"`` or ``"M"``: also group by that local period of
-            ``sent_at`` in zone ``tz`` (column ``period``, tz-aware).
+        freq: ``"min"``, ``"5min"``, ``"15min"``, ``"30min"``, ``"h"``, ``"D"``, ``"W"`` or
+            ``"M"``: also group by that local period of ``sent_at`` in zone ``tz``
+            (column ``period``, tz-aware: the period's start).
         within: a duration (``"24h"``): judge each recipient at ``sent_at + within``
             (delivered only if its first ``DELIVRD`` came by then); recipients whose
             window is still open at ``as_of`` are counted in ``open``, not in ``sent``.
@@ -387,7 +402,7 @@ def _period(freq: str | None) -> str | None:
     if freq is None:
         return None
     if freq not in FREQ_NAMES:
-        raise KpiError(f"freq must be one of 'h', 'D', 'W', 'M', got {freq!r}")
+        raise KpiError(f"freq must be one of {', '.join(map(repr, FREQ_NAMES))}, got {freq!r}")
     return FREQ_NAMES[freq]
 
 

@@ -303,14 +303,22 @@ class Ledger:
 
     Writes are serialised by a lock, so one Ledger may be used from the
     event loop's worker threads. Use as a context manager or call :meth:`close`.
+    With ``create=False`` (how every reading function opens it) a missing
+    file is an error, never a new empty ledger.
 
     Raises:
-        LedgerError: the file cannot be opened, or WAL / synchronous=FULL cannot be set.
+        LedgerError: the file cannot be opened (or is missing and ``create`` is false),
+            or WAL / synchronous=FULL cannot be set.
     """
 
-    def __init__(self, path: str | Path | None = None) -> None:
+    def __init__(self, path: str | Path | None = None, *, create: bool = True) -> None:
         self.path = Path(path) if path is not None else load_settings().home / "ledger.sqlite"
         self._lock = threading.Lock()
+        if not create and not self.path.is_file():
+            raise LedgerError(
+                f"no ledger at {self.path}: nothing was sent with this SMSDATA_HOME "
+                "(set SMSDATA_HOME to the folder you sent from, or pass the ledger's path)"
+            )
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
@@ -594,10 +602,12 @@ def _check_gone(name: str, row: tuple[str, str, str, str], machine: str, ttl: fl
     return holder
 
 
-def using_ledger(ledger: Ledger | str | Path | None = None) -> contextlib.AbstractContextManager[Ledger]:
+def using_ledger(
+    ledger: Ledger | str | Path | None = None, *, create: bool = True
+) -> contextlib.AbstractContextManager[Ledger]:
     """A ``with`` block on a ledger: a path (or ``None``: the default) is opened and closed,
-    an open :class:`Ledger` is used and left open."""
-    return contextlib.nullcontext(ledger) if isinstance(ledger, Ledger) else Ledger(ledger)
+    an open :class:`Ledger` is used and left open. Readers pass ``create=False``."""
+    return contextlib.nullcontext(ledger) if isinstance(ledger, Ledger) else Ledger(ledger, create=create)
 
 
 def read_sends(ledger: Ledger | str | Path | None = None, campaign: str | None = None) -> pd.DataFrame:
@@ -614,6 +624,9 @@ def read_sends(ledger: Ledger | str | Path | None = None, campaign: str | None =
     Args:
         ledger: a :class:`Ledger`, a path, or ``None`` for ``$SMSDATA_HOME/ledger.sqlite``.
         campaign: only this campaign.
+
+    Raises:
+        LedgerError: there is no ledger there (none is created), or it cannot be read.
     """
-    with using_ledger(ledger) as opened:
+    with using_ledger(ledger, create=False) as opened:
         return opened.sends(campaign)

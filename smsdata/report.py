@@ -1,38 +1,114 @@
-"""One self-contained HTML report of delivery and spending, to open in any browser or mail on.
+"""One self-contained HTML report of delivery and spending, to open in any browser, mail or print.
 
-The charts are embedded as PNG data, the styles inline: the file refers to
-nothing outside itself. Mobiles in the audit examples are masked unless
+Headline first (period, sent, delivered, failed, pending, time to receipt,
+spend, the change against the period before), then the charts and tables
+behind it. Charts are embedded as PNG data, styles inline: the file refers
+to nothing outside itself. Mobiles in the audit examples are masked unless
 ``mask=False``.
 """
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
 
-from . import charts, kpi
+from . import _report_html as page
+from . import _statuses, charts, kpi
+from ._axes import duration_words
 from .balance import LedgerLike, balance_burn
-from .config import default_tz
-from .errors import SmsdataError
+from .config import UnitPrice, default_tz, unit_price
+from .errors import ReportError
 from .ledger import using_ledger
 
-__all__ = ["build_report"]
+__all__ = ["Headline", "build_report", "headline"]
 
-_STYLE = """
-body { font-family: -apple-system, "Segoe UI", Roboto, "Noto Sans SC", sans-serif; margin: 2em auto;
-       max-width: 1100px; color: #222; padding: 0 1em; }
-h1 { margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ddd; padding-bottom: 0.2em; margin-top: 2em; }
-.meta { color: #666; } table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }
-th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: right; } th { background: #f4f4f4; }
-td:first-child, th:first-child { text-align: left; } img { max-width: 100%; }
-.note { color: #555; font-size: 0.85em; }
-"""
+_TOP_STATUSES = 7
+
+
+@dataclass(frozen=True)
+class Headline:
+    """The numbers a manager reads first, as they stood at ``as_of``.
+
+    Attributes:
+        first_sent, last_sent: the period covered (UTC; NaT when nothing was sent).
+        sent, delivered, failed, pending, no_report: recipients, as :func:`smsdata.delivery_rate`.
+        delivery_rate: delivered / sent (0-1; NaN when nothing was sent).
+        p50, p90: seconds from sending to the delivery receipt, over delivered messages (as
+            :func:`smsdata.latency`).
+        spend: gateway units: segments x the campaign's price, over accepted numbers.
+        previous: the same numbers for the period of the same length just before
+            ``first_sent`` (every campaign sent then), or ``None`` when nothing was sent then.
+    """
+
+    first_sent: pd.Timestamp
+    last_sent: pd.Timestamp
+    sent: int
+    delivered: int
+    failed: int
+    pending: int
+    no_report: int
+    delivery_rate: float
+    p50: float
+    p90: float
+    spend: float
+    previous: Headline | None = None
+
+
+def headline(
+    sends: pd.DataFrame,
+    reports: pd.DataFrame,
+    *,
+    as_of: str | pd.Timestamp | None = None,
+    expire_after: str = kpi.EXPIRE_AFTER,
+    history: tuple[pd.DataFrame, pd.DataFrame] | None = None,
+) -> Headline:
+    """The headline of ``sends``: totals, time to receipt and spend, and the same for the period of
+    the same length before, found in ``history`` (sends and reports; default: these).
+
+    Raises:
+        KpiError: a column is missing, or ``expire_after`` is invalid.
+    """
+    moment = kpi._moment(as_of)
+    current = _totals(sends, reports, moment, expire_after)
+    if pd.isna(current.first_sent):
+        return current
+    earlier_sends, earlier_reports = (sends, reports) if history is None else history
+    length = current.last_sent - current.first_sent
+    sent_at = kpi._utc_us(earlier_sends["sent_at"], "sent_at")
+    before = earlier_sends[(sent_at >= current.first_sent - length) & (sent_at < current.first_sent)]
+    if length > pd.Timedelta(0) and before["state"].eq("accepted").any():
+        return replace(current, previous=_totals(before, earlier_reports, moment, expire_after))
+    return current
+
+
+def _totals(sends: pd.DataFrame, reports: pd.DataFrame, moment: pd.Timestamp, expire_after: str) -> Headline:
+    counts = kpi.delivery_rate(sends, reports, as_of=moment, expire_after=expire_after)
+    times = kpi.latency(sends, reports, as_of=moment)
+    sent_at = kpi._utc_us(sends["sent_at"], "sent_at")
+    accepted = sends[sends["state"].eq("accepted") & (sent_at <= moment)]
+    # frames built by hand: one segment each, one unit per segment
+    segments = accepted.get("segments", 1)
+    price = accepted.get("price", pd.Series(1.0, index=accepted.index)).astype(float)
+    row = counts.iloc[0] if len(counts) else pd.Series(dtype=float)
+    return Headline(
+        first_sent=sent_at[accepted.index].min() if len(accepted) else pd.NaT,
+        last_sent=sent_at[accepted.index].max() if len(accepted) else pd.NaT,
+        sent=int(row.get("sent", 0)),
+        delivered=int(row.get("delivered", 0)),
+        failed=int(row.get("failed", 0)),
+        pending=int(row.get("pending", 0)),
+        no_report=int(row.get("no_report", 0)),
+        delivery_rate=float(row.get("delivery_rate", float("nan"))),
+        p50=float(times["p50"].iloc[0]) if len(times) else float("nan"),
+        p90=float(times["p90"].iloc[0]) if len(times) else float("nan"),
+        spend=float((segments * price).sum()) if len(accepted) else 0.0,
+    )
 
 
 def build_report(
@@ -48,79 +124,101 @@ def build_report(
     as_of: str | pd.Timestamp | None = None,
     title: str = "SMS delivery report",
     mask: bool = True,
+    price_per_unit: str | Decimal | UnitPrice | None = None,
 ) -> Path:
-    """Write the HTML report: KPI tables, the audit, the balance and five charts.
+    """Write the HTML report: the headline, charts and tables of delivery, time to receipt,
+    carriers and failures, the receipt audit, the balance and the definitions.
 
     Args:
         path: the HTML file to write.
         sends: :func:`smsdata.read_sends` (default: read from ``ledger``).
         reports: :func:`smsdata.read_reports` (default: read from ``dataset``;
             no dataset yet means no reports: everything is pending).
-        ledger: the ledger (default ``$SMSDATA_HOME/ledger.sqlite``).
+        ledger: the ledger (default ``$SMSDATA_HOME/ledger.sqlite``); it must exist.
         dataset: the reports dataset folder.
         campaigns: only these campaigns (default: all): their sends, their reports, their
             spending (the balance chart stays the account's, and says so).
-        expire_after: no report this long after sending counts as ``no_report``.
-        as_of: the moment the report describes (default: now).
         by: what the tables and charts are grouped by: ``"campaign"``, ``"carrier"``, a
             customer column kept with ``plan_campaign(keep=[...])`` such as ``"city"``.
+        expire_after: no report this long after sending counts as ``no_report``.
+        as_of: the moment the report describes (default: now; naive means UTC).
         title: the page title.
         mask: mask mobiles in the audit examples (``138****8000``).
+        price_per_unit: money per gateway unit (``"0.045 CNY"``), to show spend as money too
+            (default ``SMSDATA_UNIT_PRICE``; unset: units only).
 
     Returns:
         The path written.
 
     Raises:
-        SmsdataError: the report cannot be written (or a KpiError, IngestError
-            or LedgerError from reading its inputs).
+        ReportError: nothing was sent (by ``as_of``), a campaign named does not exist, or
+            the file cannot be written.
+        LedgerError: there is no ledger (none is created), or it cannot be read.
+        KpiError, IngestError, ConfigError: from reading or judging the inputs.
     """
     from .ingest import no_reports, read_reports
 
     moment = kpi._moment(as_of)
+    money = UnitPrice.parse(price_per_unit) if price_per_unit is not None else unit_price()
     if sends is None:
-        with using_ledger(ledger) as opened:
+        with using_ledger(ledger, create=False) as opened:
             sends = opened.sends()
     if reports is None:
         has_data = dataset is not None and Path(dataset).is_dir()
         reports = read_reports(dataset) if has_data else no_reports()
+    everything = (sends, reports)
     if campaigns is not None:
         sends, reports = _only(campaigns, sends, reports)
+    top = headline(sends, reports, as_of=moment, expire_after=expire_after, history=everything)
+    if top.sent == 0:
+        raise ReportError(_nothing_sent(campaigns, moment, as_of is not None))
+    names = by if isinstance(by, str) else ", ".join(by)
+    options = {"by": by, "as_of": moment}
     sections = [
-        _header(title, sends, reports, moment),
-        _summary(sends, reports, by, expire_after, moment),
-        _chart("Delivery rate over time", charts.plot_delivery_rate(sends, reports, by=by, as_of=moment)),
-        _chart("Final status", charts.plot_status_breakdown(sends, reports, by=by, as_of=moment)),
-        _table(
-            f"Final status by {by if isinstance(by, str) else ', '.join(by)}",
-            _percent(kpi.status_breakdown(sends, reports, by=by, as_of=moment), ["share"]),
+        _top(title, sends, top, moment, money),
+        page.section(
+            "Delivery rate over time",
+            page.image(charts.plot_delivery_rate(sends, reports, **options), "Delivery rate over time"),
+            _delivery_table(sends, reports, by, expire_after, moment),
         ),
-        _chart("Time to delivery receipt", charts.plot_latency(sends, reports, by=by, as_of=moment)),
-        _table("Latency of delivered messages (seconds)", kpi.latency(sends, reports, by=by, as_of=moment).round(1)),
+        page.section(
+            f"Final status by {names}",
+            page.image(charts.plot_status_breakdown(sends, reports, **options), "Final status"),
+            _status_table(sends, reports, by, moment),
+        ),
+        page.section(
+            "Time to delivery receipt",
+            page.image(charts.plot_latency(sends, reports, **options), "Time to delivery receipt"),
+            _latency_table(sends, reports, by, moment),
+        ),
     ]
     if "carrier" in sends.columns:
-        sections.append(_chart("Delivery rate by carrier", charts.plot_carrier_rates(sends, reports, as_of=moment)))
+        sections.append(_carriers(sends, reports, moment))
     sections += [
         _audit(sends, reports, expire_after, moment, mask),
-        _balance(ledger, sends, reports, moment),
-        _definitions(),
+        _balance(ledger, sends, reports, moment, money),
+        _definitions(expire_after),
     ]
-    document = (
-        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
-        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>\n"
-        + "\n".join(sections)
-        + "\n</body></html>\n"
-    )
     target = Path(path)
     try:
-        target.write_text(document, encoding="utf-8")
+        target.write_text(page.page(title, sections), encoding="utf-8")
     except OSError as exc:
-        raise SmsdataError(f"cannot write the report to {target}: {exc.strerror or exc}") from exc
+        raise ReportError(f"cannot write the report to {target}: {exc.strerror or exc}") from None
     return target
 
 
 def _only(campaigns: Sequence[str], sends: pd.DataFrame, reports: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The sends of ``campaigns`` and their reports: those of their msgids, and reports of msgids
-    no campaign sent for those campaigns' unknown requests' numbers (the audit's evidence)."""
+    no campaign sent for those campaigns' unknown requests' numbers (the audit's evidence).
+
+    Raises:
+        ReportError: a campaign named is not in ``sends``.
+    """
+    known = set(sends["campaign"].dropna().astype(str))
+    missing = [name for name in campaigns if name not in known]
+    if missing:
+        listed = ", ".join(sorted(known)[:20]) or "none"
+        raise ReportError(f"no campaign named {', '.join(map(repr, missing))} (campaigns in the ledger: {listed})")
     asked = sends[sends["campaign"].isin(list(campaigns))]
     unknown = asked.loc[asked["state"].eq("unknown"), "mobile"]
     theirs = reports["msgid"].isin(asked["msgid"].dropna())
@@ -128,75 +226,229 @@ def _only(campaigns: Sequence[str], sends: pd.DataFrame, reports: pd.DataFrame) 
     return asked, reports[theirs | evidence]
 
 
-def _header(title: str, sends: pd.DataFrame, reports: pd.DataFrame, moment: pd.Timestamp) -> str:
+def _nothing_sent(campaigns: Sequence[str] | None, moment: pd.Timestamp, dated: bool) -> str:
+    which = f"campaign {', '.join(map(repr, campaigns))}" if campaigns else "the ledger"
+    when = f" by {moment:%Y-%m-%d %H:%M} UTC" if dated else ""
+    return f"nothing to report: no message of {which} was accepted by the gateway{when}"
+
+
+def _local(moment: pd.Timestamp, zone: str) -> str:
+    return f"{moment.tz_convert(zone):%Y-%m-%d %H:%M}"
+
+
+def _top(title: str, sends: pd.DataFrame, top: Headline, moment: pd.Timestamp, money: UnitPrice | None) -> str:
+    """The title, what the report covers, and the headline cards."""
     zone = default_tz()
-    names = ", ".join(sorted(sends["campaign"].dropna().unique().astype(str)))
-    return (
-        f"<h1>{html.escape(title)}</h1><p class='meta'>As of {moment.tz_convert(zone):%Y-%m-%d %H:%M} ({zone}); "
-        f"{len(sends):,} recipients planned or sent, {len(reports):,} delivery reports. "
-        f"Campaigns: {html.escape(names) or 'none'}.</p>"
+    names = sorted(sends["campaign"].dropna().unique().astype(str))
+    shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+    meta = (
+        f"Sent {_local(top.first_sent, zone)} to {_local(top.last_sent, zone)} ({zone}); as of "
+        f"{_local(moment, zone)}. {len(names)} campaign{'s' * (len(names) != 1)}: {shown}."
     )
+    before = top.previous
+    spend = f"{top.spend:,.0f} units" if top.spend.is_integer() else f"{top.spend:,.2f} units"
+    cards = [
+        ("", "sent", "Sent", f"{top.sent:,}", _change_count(top.sent, before and before.sent), top.sent),
+        (
+            "delivered",
+            "delivery_rate",
+            "Delivered",
+            f"{top.delivery_rate:.1%}",
+            f"{top.delivered:,} messages" + _change_points(top.delivery_rate, before and before.delivery_rate),
+            top.delivery_rate,
+        ),
+        ("failed", "failed", "Failed", f"{top.failed:,}", _share(top.failed, top.sent), top.failed),
+        (
+            "pending",
+            "pending",
+            "Pending",
+            f"{top.pending + top.no_report:,}",
+            f"{top.no_report:,} without a report past the limit" if top.no_report else "no report yet",
+            top.pending + top.no_report,
+        ),
+        (
+            "",
+            "p50",
+            "Time to receipt, p50",
+            duration_words(top.p50) or "–",
+            f"p90 {duration_words(top.p90) or '–'}" + _change_seconds(top.p50, before and before.p50),
+            top.p50,
+        ),
+        (
+            "",
+            "spend",
+            "Spend",
+            money.money(top.spend) if money else spend,
+            spend if money else "gateway units",
+            top.spend,
+        ),
+    ]
+    compared = ""
+    if before is not None:
+        length = duration_words((top.last_sent - top.first_sent).total_seconds())
+        compared = (
+            f"<p class='note'>Changes compare with the previous {length} "
+            f"({_local(before.first_sent, zone)} to {_local(before.last_sent, zone)}, every campaign sent then: "
+            f"{before.sent:,} sent, {before.delivery_rate:.1%} delivered).</p>"
+        )
+    return f"<h1>{html.escape(title)}</h1><p class='meta'>{html.escape(meta)}</p>" + page.cards(cards) + compared
 
 
-def _summary(
+def _share(part: int, whole: int) -> str:
+    return f"{part / whole:.1%} of sent" if whole else ""
+
+
+def _change_count(now: int, before: int | None) -> str:
+    if not before:
+        return "recipients of accepted requests"
+    return f"{now / before - 1:+.0%} vs before"
+
+
+def _change_points(now: float, before: float | None) -> str:
+    if before is None or pd.isna(before) or pd.isna(now):
+        return ""
+    points = (now - before) * 100
+    return f"; <span class='{'up' if points >= 0 else 'down'}'>{points:+.1f} pts</span> vs before"
+
+
+def _change_seconds(now: float, before: float | None) -> str:
+    if before is None or pd.isna(before) or pd.isna(now):
+        return ""
+    faster = now <= before
+    words = duration_words(abs(now - before))
+    return f"; p50 <span class='{'up' if faster else 'down'}'>{'−' if faster else '+'}{words}</span> vs before"
+
+
+def _delivery_table(
     sends: pd.DataFrame, reports: pd.DataFrame, by: str | Sequence[str], expire_after: str, moment: pd.Timestamp
 ) -> str:
     rates = kpi.delivery_rate(sends, reports, by=by, expire_after=expire_after, as_of=moment)
-    return _table(
-        f"Delivery by {by if isinstance(by, str) else ', '.join(by)} "
-        f"(no report {expire_after} after sending counted as no_report)",
-        _percent(rates, ["delivery_rate", "ci_low", "ci_high"]),
+    groups = kpi._columns(by)
+    shown = rates[groups].astype(str)
+    for name in ("sent", "delivered", "failed", "pending", "no_report"):
+        shown[name] = page.counts(rates[name])
+    shown["delivery_rate"] = page.percents(rates["delivery_rate"])
+    shown["interval"] = page.interval(rates["ci_low"], rates["ci_high"])
+    numeric = ["sent", "delivered", "failed", "pending", "no_report", "delivery_rate", "interval"]
+    return page.table(shown, numeric=numeric)
+
+
+def _status_table(sends: pd.DataFrame, reports: pd.DataFrame, by: str | Sequence[str], moment: pd.Timestamp) -> str:
+    """Groups down, statuses across (in order of meaning), shares of sent in the cells."""
+    breakdown = kpi.status_breakdown(sends, reports, by=by, as_of=moment)
+    groups = kpi._columns(by)
+    totals = breakdown.groupby("status")["count"].sum().sort_values(ascending=False)
+    named = [s for s in dict.fromkeys([_statuses.DELIVERED, kpi.PENDING, *totals.index]) if s in totals.index]
+    named = named[:_TOP_STATUSES]
+    status = breakdown["status"].where(breakdown["status"].isin(named), _statuses.OTHER)
+    wide = breakdown.assign(status=status).pivot_table(
+        index=groups, columns="status", values="count", aggfunc="sum", fill_value=0, sort=True
+    )
+    order = _statuses.ordered(wide.columns, totals.to_dict())
+    sent = wide.sum(axis=1)
+    shown = pd.DataFrame({"sent": page.counts(sent)}, index=wide.index)
+    for name in order:
+        shown[name] = page.percents(wide[name] / sent)
+    shown = shown.reset_index()
+    shown[groups] = shown[groups].astype(str)
+    return page.table(shown, numeric=["sent", *order], caption="Share of sent messages by final status.")
+
+
+def _latency_table(sends: pd.DataFrame, reports: pd.DataFrame, by: str | Sequence[str], moment: pd.Timestamp) -> str:
+    times = kpi.latency(sends, reports, by=by, as_of=moment)
+    groups = kpi._columns(by)
+    shown = times[groups].astype(str)
+    shown["delivered"] = page.counts(times["count"])
+    for name in ("p50", "p90", "p99", "mean"):
+        shown[name] = page.durations(times[name])
+    shown["skewed"] = page.counts(times["skewed"])
+    return page.table(
+        shown,
+        numeric=["delivered", "p50", "p90", "p99", "mean", "skewed"],
+        caption="Time from sending to the first DELIVRD receipt, over delivered messages.",
+    )
+
+
+def _carriers(sends: pd.DataFrame, reports: pd.DataFrame, moment: pd.Timestamp) -> str:
+    """The carrier chart, then failures by reason (down) and carrier (across), and what the codes mean."""
+    breakdown = kpi.status_breakdown(sends, reports, by="carrier", as_of=moment)
+    sent = breakdown.groupby("carrier")["count"].sum()
+    failures = breakdown[breakdown["status"].ne(_statuses.DELIVERED)]
+    wide = failures.pivot_table(index="status", columns="carrier", values="count", aggfunc="sum", fill_value=0)
+    order = _statuses.ordered(wide.index, wide.sum(axis=1).to_dict())
+    wide = wide.reindex(order)
+    wide["All carriers"] = wide.sum(axis=1)
+    sent = pd.concat([sent, pd.Series({"All carriers": sent.sum()})])
+    shown = pd.DataFrame({"status": wide.index})
+    for carrier in wide.columns:
+        column = wide[carrier].to_numpy()
+        shown[carrier] = [f"{n:,} ({n / sent[carrier]:.1%})" if n else "" for n in column]
+    seen = _statuses.ordered(breakdown["status"], breakdown.groupby("status")["count"].sum().to_dict())
+    return page.section(
+        "Delivery and failures by carrier",
+        page.image(charts.plot_carrier_rates(sends, reports, as_of=moment), "Delivery rate by carrier"),
+        page.table(
+            shown.rename(columns={"status": "Status"}),
+            numeric=list(wide.columns),
+            caption="Messages not delivered, by final status and carrier (share of that carrier's sent).",
+        ),
+        page.table(
+            pd.DataFrame(_statuses.glossary(seen).items(), columns=["Status", "What it means"]),
+            caption="What the statuses seen mean.",
+        ),
     )
 
 
 def _audit(sends: pd.DataFrame, reports: pd.DataFrame, expire_after: str, moment: pd.Timestamp, mask: bool) -> str:
-    table = kpi.audit(sends, reports, expire_after=expire_after, as_of=moment)
+    found = kpi.audit(sends, reports, expire_after=expire_after, as_of=moment)
     if mask:
-        table["examples"] = table["examples"].str.replace(
+        found["examples"] = found["examples"].str.replace(
             r"(mobile=\d{3})\d{4}(\d{4})", lambda m: f"{m.group(1)}****{m.group(2)}", regex=True
         )
-    return _table("Receipt audit", table)
+    shown = found.assign(count=page.counts(found["count"]))[["check", "count", "what", "examples"]]
+    return page.section(
+        "Receipt audit",
+        page.table(shown, numeric=["count"], caption="Problems in the delivery reports; 0 everywhere is clean."),
+    )
 
 
-def _balance(ledger: LedgerLike, sends: pd.DataFrame, reports: pd.DataFrame, moment: pd.Timestamp) -> str:
+def _balance(
+    ledger: LedgerLike, sends: pd.DataFrame, reports: pd.DataFrame, moment: pd.Timestamp, money: UnitPrice | None
+) -> str:
     burn = balance_burn(ledger, sends, reports, as_of=moment)
     if burn.balance == burn.balance:  # not NaN
-        forecast = f"Account balance {burn.balance:,.0f} (all campaigns); {burn.forecast_note}."
+        worth = f" ({money.money(burn.balance)})" if money else ""
+        forecast = f"Account balance {burn.balance:,.0f} units{worth} (all campaigns); {burn.forecast_note}."
     else:
         forecast = "No balance snapshots yet."
-    return (
-        _chart("Balance", charts.plot_balance(ledger, as_of=moment))
-        + f"<p>{html.escape(forecast)}</p>"
-        + _table("Spending by campaign (gateway units)", burn.campaigns.round(3))
+    spending = burn.campaigns
+    shown = spending[["campaign"]].astype(str)
+    for name in ("messages", "segments", "delivered"):
+        shown[name] = page.counts(spending[name])
+    for name in ("expected_cost", "spent", "gap", "cost_per_delivered"):
+        shown[name] = page.units(spending[name])
+    numeric = ["messages", "segments", "delivered", "expected_cost", "spent", "gap", "cost_per_delivered"]
+    if money:
+        shown[f"Expected cost ({money.currency or 'money'})"] = spending["expected_cost"].map(money.money)
+        numeric.append(f"Expected cost ({money.currency or 'money'})")
+    chart = page.image(charts.plot_balance(ledger, as_of=moment), "Balance") if burn.balance == burn.balance else ""
+    return page.section(
+        "Balance and spending",
+        chart,
+        f"<p>{html.escape(forecast)}</p>",
+        page.table(shown, numeric=numeric, caption="Spending by campaign, in gateway units."),
     )
 
 
-def _definitions() -> str:
-    return (
-        "<h2>Definitions</h2><p class='note'>Sent: recipients of accepted requests. Delivered: a DELIVRD report; "
-        "failed: any other report; pending: no report yet (no_report: none for longer than the limit). Delivery rate "
-        "= delivered / sent, with a Wilson 95% interval. Latency: first DELIVRD report time minus send time, over "
-        "delivered messages; negative latencies (clock skew) are counted, not used. Time to receipt: Kaplan-Meier, "
-        "messages not delivered (yet) censored at the time the report describes. Reports for msgids never sent "
-        "are orphans: in the audit, never in a rate.</p>"
+def _definitions(expire_after: str) -> str:
+    return page.section(
+        "Definitions",
+        "<p class='note'>Sent: recipients of accepted requests. Delivered: a DELIVRD report; failed: any other "
+        "report; pending: no report yet (counted as no report once "
+        f"{html.escape(expire_after)} have passed). Delivery rate = delivered / sent, with a Wilson 95% interval. "
+        "Time to receipt: first DELIVRD report time minus send time, over delivered messages; reports timed "
+        "before their send (clock skew) are counted, not used. The time-to-receipt curve is Kaplan-Meier: "
+        "messages not delivered (yet) are censored at the time the report describes. Reports for msgids never "
+        "sent are orphans: in the audit, never in a rate. Spend: segments x the campaign's price per segment, "
+        "in the gateway's balance units.</p>",
     )
-
-
-def _percent(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    out = frame.copy()
-    for name in columns:
-        out[name] = (out[name] * 100).round(1).astype(str) + "%"
-    return out
-
-
-def _table(heading: str, frame: pd.DataFrame) -> str:
-    body = frame.to_html(index=False, border=0, na_rep="", escape=True) if len(frame) else "<p>None.</p>"
-    return f"<h2>{html.escape(heading)}</h2>\n{body}"
-
-
-def _chart(heading: str, figure: object) -> str:
-    buffer = io.BytesIO()
-    # No metadata: matplotlib would otherwise stamp its own URL into the file.
-    figure.savefig(buffer, format="png", dpi=96, metadata={"Software": None})  # type: ignore[attr-defined]
-    data = base64.b64encode(buffer.getvalue()).decode()
-    return f"<h2>{html.escape(heading)}</h2>\n<img alt='{html.escape(heading)}' src='data:image/png;base64,{data}'>"

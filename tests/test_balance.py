@@ -88,10 +88,21 @@ def test_cost_per_delivered_needs_reports(tmp_path: Path) -> None:
 
 
 def test_no_snapshots_no_forecast(tmp_path: Path) -> None:
-    burn = sms.balance_burn(tmp_path / "empty.sqlite", sends=_sends().iloc[:0])
+    Ledger(tmp_path / "empty.sqlite").close()
+    burn = sms.balance_burn(tmp_path / "empty.sqlite", sends=_sends())
     assert pd.isna(burn.runs_out)
     assert pd.isna(burn.days_left)
     assert burn.forecast_note == "no balance snapshots yet"
+    # nothing measured what the campaigns cost: unknown, not free
+    assert burn.campaigns["spent"].isna().all()
+    assert burn.campaigns["gap"].isna().all()
+
+
+@pytest.mark.parametrize("read", [sms.balance_history, sms.balance_burn, sms.read_sends])
+def test_reading_a_missing_ledger_creates_nothing(read, tmp_path: Path) -> None:
+    with pytest.raises(sms.LedgerError, match=r"no ledger at .*nope\.sqlite"):
+        read(tmp_path / "nope.sqlite")
+    assert list(tmp_path.iterdir()) == []
 
 
 def _sends() -> pd.DataFrame:

@@ -278,6 +278,11 @@ def test_any_timestamp_resolution_and_zone_gives_the_same_numbers(small, unit: s
             ["2026-11-01 00:00-04:00", "2026-11-01 01:00-04:00", "2026-11-01 01:00-05:00", "2026-11-01 02:00-05:00"],
             id="autumn-hour-twice",
         ),
+        pytest.param(
+            "30min",
+            ["2026-11-01 00:30-04:00", "2026-11-01 01:30-04:00", "2026-11-01 01:30-05:00", "2026-11-01 02:30-05:00"],
+            id="half-hours-of-the-autumn-hour",
+        ),
         pytest.param("D", ["2026-11-01 00:00-04:00"], id="one-day-of-25-hours"),
         pytest.param("W", ["2026-10-26 00:00-04:00"], id="week-from-monday"),
         pytest.param("M", ["2026-11-01 00:00-04:00"], id="month"),
@@ -308,6 +313,10 @@ def test_spring_forward_and_a_half_hour_zone() -> None:
     assert [str(p) for p in london["period"]] == ["2026-03-29 00:00:00+00:00", "2026-03-29 02:00:00+01:00"]
     india = kpi.delivery_rate(sends, reports, freq="h", tz="Asia/Kolkata", as_of="2026-04-01")
     assert [str(p) for p in india["period"]] == ["2026-03-29 06:00:00+05:30", "2026-03-29 07:00:00+05:30"]
+    quarters = kpi.delivery_rate(sends, reports, freq="15min", tz="Asia/Kolkata", as_of="2026-04-01")
+    assert [str(p) for p in quarters["period"]] == ["2026-03-29 06:00:00+05:30", "2026-03-29 07:00:00+05:30"]
+    nepal = kpi.delivery_rate(sends, reports, freq="5min", tz="Asia/Kathmandu", as_of="2026-04-01")
+    assert [str(p) for p in nepal["period"]] == ["2026-03-29 06:15:00+05:45", "2026-03-29 07:15:00+05:45"]
 
 
 def test_kpis_do_not_read_gateway_settings(small, monkeypatch: pytest.MonkeyPatch) -> None:

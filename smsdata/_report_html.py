@@ -1,0 +1,173 @@
+"""The report's HTML: a page that reads on a laptop, a phone and paper, and tables written for people.
+
+Tables get readable headers, thousands separators, percentages and
+durations in words; text left, numbers right; wide tables scroll sideways
+on a phone instead of squeezing the page.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from ._axes import duration_words
+
+STYLE = """
+body { font-family: -apple-system, "Segoe UI", Roboto, "Noto Sans SC", sans-serif; margin: 1.5em auto;
+       max-width: 1100px; color: #222; padding: 0 1em; line-height: 1.4; }
+h1 { margin-bottom: 0.1em; } h2 { border-bottom: 1px solid #ddd; padding-bottom: 0.2em; margin-top: 1.8em; }
+.meta { color: #555; margin-top: 0; }
+.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); gap: 0.6em; margin: 1em 0; }
+.card { border: 1px solid #ddd; border-radius: 6px; padding: 0.5em 0.7em; background: #fafafa; }
+.card .label { color: #555; font-size: 0.8em; } .card .value { font-size: 1.45em; font-weight: 600; }
+.card .more { color: #555; font-size: 0.8em; }
+.delivered .value { color: #2e7d32; } .failed .value { color: #c62828; } .pending .value { color: #757575; }
+.up { color: #2e7d32; } .down { color: #c62828; }
+.scroll { overflow-x: auto; max-width: 100%; }
+table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }
+th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: left; vertical-align: top; }
+th { background: #f4f4f4; } td:first-child { white-space: nowrap; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+img { max-width: 100%; height: auto; display: block; }
+.note { color: #555; font-size: 0.85em; }
+@media (max-width: 600px) {
+  body { margin: 0.5em auto; padding: 0 0.5em; } .card .value { font-size: 1.2em; }
+  .cards { grid-template-columns: repeat(2, 1fr); } table { font-size: 0.75em; }
+}
+@media print {
+  body { max-width: none; margin: 0; font-size: 10pt; } .scroll { overflow: visible; }
+  h2 { break-after: avoid; } img, table, .cards, figure { break-inside: avoid; }
+  section { break-inside: avoid-page; }
+}
+"""
+
+HEADERS = {
+    "campaign": "Campaign",
+    "carrier": "Carrier",
+    "sent": "Sent",
+    "delivered": "Delivered",
+    "failed": "Failed",
+    "pending": "Pending",
+    "no_report": "No report",
+    "open": "Window open",
+    "delivery_rate": "Delivery rate",
+    "interval": "95% interval",
+    "count": "Count",
+    "p50": "p50",
+    "p90": "p90",
+    "p99": "p99",
+    "mean": "Mean",
+    "skewed": "Clock skew",
+    "messages": "Numbers",
+    "segments": "Segments",
+    "expected_cost": "Expected cost (units)",
+    "spent": "Balance spent (units)",
+    "gap": "Gap (units)",
+    "cost_per_delivered": "Units per delivered",
+    "check": "Check",
+    "what": "What it means",
+    "examples": "Examples",
+}
+
+
+def header(name: object) -> str:
+    """A column name as a table header: ours in words, a customer's column as it is."""
+    text = str(name)
+    return HEADERS.get(text, text)
+
+
+def counts(values: pd.Series) -> pd.Series:
+    """Whole numbers with thousands separators (``12,345``)."""
+    return values.map(lambda v: f"{int(v):,}" if pd.notna(v) else "")
+
+
+def percents(values: pd.Series) -> pd.Series:
+    """Fractions as percentages with one decimal (``91.2%``)."""
+    return values.map(lambda v: f"{v:.1%}" if pd.notna(v) else "")
+
+
+def durations(values: pd.Series) -> pd.Series:
+    """Seconds in words (``1 min 5 s``)."""
+    return values.map(lambda v: duration_words(float(v)) if pd.notna(v) else "")
+
+
+def units(values: pd.Series) -> pd.Series:
+    """Gateway units, to two decimals where they have any (``1,250`` or ``1.25``)."""
+    return values.map(lambda v: "" if pd.isna(v) else f"{v:,.0f}" if float(v).is_integer() else f"{v:,.2f}")
+
+
+def interval(low: pd.Series, high: pd.Series) -> pd.Series:
+    """A 95% interval as ``89.1-93.0%``."""
+    return pd.Series(
+        [f"{lo:.1%} – {hi:.1%}" if pd.notna(lo) else "" for lo, hi in zip(low, high, strict=True)], index=low.index
+    )
+
+
+def table(frame: pd.DataFrame, *, numeric: Iterable[str] = (), caption: str | None = None) -> str:
+    """``frame`` (already formatted as text) as an HTML table: headers in words, the ``numeric``
+    columns right-aligned, everything escaped; a wrapper scrolls it sideways on a small screen."""
+    if frame.empty:
+        return "<p class='note'>None.</p>"
+    right = set(numeric)
+    heads = "".join(f"<th{_num(c, right)}>{html.escape(header(c))}</th>" for c in frame.columns)
+    body = "".join(
+        "<tr>"
+        + "".join(f"<td{_num(c, right)}>{html.escape(_text(v))}</td>" for c, v in zip(frame.columns, row, strict=True))
+        + "</tr>"
+        for row in frame.itertuples(index=False, name=None)
+    )
+    cap = f"<caption class='note'>{html.escape(caption)}</caption>" if caption else ""
+    return f"<div class='scroll'><table>{cap}<thead><tr>{heads}</tr></thead><tbody>{body}</tbody></table></div>"
+
+
+def _num(column: object, right: set[str]) -> str:
+    return " class='num'" if column in right else ""
+
+
+def _text(value: object) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    return str(value)
+
+
+def section(heading: str, *parts: str) -> str:
+    """A titled section of the page."""
+    return f"<section><h2>{html.escape(heading)}</h2>\n" + "\n".join(parts) + "</section>"
+
+
+def image(figure: object, alt: str) -> str:
+    """A chart as an embedded PNG (no file, no URL)."""
+    buffer = io.BytesIO()
+    # No metadata: matplotlib would otherwise stamp its own URL into the file.
+    figure.savefig(buffer, format="png", dpi=96, metadata={"Software": None})  # type: ignore[attr-defined]
+    data = base64.b64encode(buffer.getvalue()).decode()
+    return f"<img alt='{html.escape(alt)}' src='data:image/png;base64,{data}'>"
+
+
+def cards(items: Iterable[tuple[str, str, str, str, str, object]]) -> str:
+    """Headline cards: ``(kind, key, label, value, more, raw)``; ``data-kpi``/``data-value``
+    carry the key and the raw number, for tests and scrapers."""
+    out = []
+    for kind, key, label, value, more, raw in items:
+        out.append(
+            f"<div class='card {kind}' data-kpi='{html.escape(key)}' data-value='{html.escape(_text(raw))}'>"
+            f"<div class='label'>{html.escape(label)}</div><div class='value'>{html.escape(value)}</div>"
+            f"<div class='more'>{more}</div></div>"
+        )
+    return "<div class='cards'>" + "".join(out) + "</div>"
+
+
+def page(title: str, sections: Iterable[str]) -> str:
+    """The whole self-contained document."""
+    return (
+        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>\n"
+        + "\n".join(sections)
+        + "\n</body></html>\n"
+    )
