@@ -22,6 +22,7 @@ from .content import _as_text as _column_text
 from .errors import SmsdataError
 from .gateway import MAX_MOBILES
 from .numbers import carrier_of, normalise_mobiles
+from .sheets import source_hint
 
 if TYPE_CHECKING:
     from .gateway import Gateway
@@ -198,7 +199,9 @@ def plan_campaign(
         ``suppressed`` or ``duplicate``.
 
     Raises:
-        SmsdataError: a named column is missing, or neither/both of content and template given.
+        SmsdataError: a named column is missing (for a frame from :func:`~smsdata.sheets.read_campaign`,
+            the message says which sheet or file it was read from, and which other sheet has the column),
+            or neither/both of content and template given.
 
     >>> plan = plan_campaign(pd.DataFrame({"phone": ["138 0013 8000"], "name": ["Li"]}),
     ...                      mobile="phone", template="Hi {name}")
@@ -209,7 +212,7 @@ def plan_campaign(
         raise SmsdataError("give exactly one of content= (a column) or template= (a text with {column} fields)")
     for column in [mobile] + ([content] if content else []):
         if column not in df.columns:
-            raise SmsdataError(f"column {column!r} not found; columns are {list(df.columns)}")
+            raise SmsdataError(f"column {column!r} not found; columns are {list(df.columns)}{source_hint(df, column)}")
 
     price = _price(price)
     kept = _kept(df, keep)

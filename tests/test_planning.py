@@ -140,3 +140,106 @@ def test_non_mobile_ranges_are_rejected_unless_allowed() -> None:
 def test_price_must_be_a_number(price) -> None:
     with pytest.raises(SmsdataError, match="price must be"):
         plan_campaign(pd.DataFrame({"m": ["13900000000"], "c": ["x"]}), mobile="m", content="c", price=price)
+
+
+@pytest.fixture
+def workbook(tmp_path: Path) -> Path:
+    """customers.xlsx opening on a 'Summary' sheet; the customers are on another, a lookup is hidden."""
+    import openpyxl
+
+    path = tmp_path / "customers.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active.title = "Summary"
+    wb.active.append(["Total", "Month"])
+    wb.active.append([2, "Nov"])
+    customers = wb.create_sheet("My customers")
+    customers.append(["phone", "msg"])
+    customers.append(["13800138000", "Hi"])
+    wb.create_sheet("Notes").append(["note"])
+    lookup = wb.create_sheet("lookup")
+    lookup.append(["phone", "mobile"])
+    lookup.sheet_state = "hidden"
+    wb.save(path)
+    return path
+
+
+def _plan_error(df: pd.DataFrame, **kwargs) -> str:
+    with pytest.raises(SmsdataError) as info:
+        plan_campaign(df, **kwargs)
+    return str(info.value)
+
+
+def test_missing_column_names_the_sheet_read_and_where_the_column_is(workbook: Path) -> None:
+    df = sms.read_campaign(workbook)
+    assert _plan_error(df, mobile="phone", content="msg") == (
+        "column 'phone' not found; columns are ['Total', 'Month']; "
+        f"read from sheet 'Summary' of {workbook}; "
+        "the workbook also has sheets 'My customers', 'Notes', hidden sheet 'lookup'; "
+        "sheet 'My customers' has a column 'phone': "
+        "choose it with sheet='My customers' (--sheet 'My customers' on the command line)"
+    )
+    # only on the hidden sheet: still pointed at
+    assert _plan_error(df, mobile="mobile", content="msg").endswith(
+        "sheet 'lookup' has a column 'mobile': choose it with sheet='lookup' (--sheet lookup on the command line)"
+    )
+    # on no sheet: the sheets are listed, and how to choose one
+    assert _plan_error(df, mobile="tel", content="msg") == (
+        "column 'tel' not found; columns are ['Total', 'Month']; "
+        f"read from sheet 'Summary' of {workbook}; "
+        "the workbook also has sheets 'My customers', 'Notes', hidden sheet 'lookup': "
+        "choose one with sheet= (--sheet on the command line)"
+    )
+    # the content column is explained the same way, once the mobile one is found
+    right = sms.read_campaign(workbook, sheet="My customers")
+    assert _plan_error(right, mobile="phone", content="note").endswith(
+        "sheet 'Notes' has a column 'note': choose it with sheet='Notes' (--sheet Notes on the command line)"
+    )
+    assert len(plan_campaign(right, mobile="phone", content="msg").recipients) == 1
+
+
+def test_the_sheet_hint_survives_what_analysts_do_to_the_frame(workbook: Path) -> None:
+    df = sms.read_campaign(workbook)
+    for changed in (df[df["Total"].notna()], df.head(1), df.copy(), df.rename(columns={"Month": "month"})):
+        assert "sheet 'My customers' has a column 'phone'" in _plan_error(changed, mobile="phone", content="msg")
+
+
+def test_a_single_sheet_workbook_names_only_its_sheet(tmp_path: Path) -> None:
+    import openpyxl
+
+    path = tmp_path / "one.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active.append(["tel"])
+    wb.save(path)
+    assert _plan_error(sms.read_campaign(path), mobile="phone", content="c") == (
+        f"column 'phone' not found; columns are ['tel']; read from sheet 'Sheet' of {path}"
+    )
+
+
+def test_missing_column_in_a_csv_names_encoding_and_separator(tmp_path: Path) -> None:
+    path = tmp_path / "c.csv"
+    path.write_text("phone;msg\n13800138000;你好\n", encoding="gb18030")
+    assert _plan_error(sms.read_campaign(path), mobile="mobile", content="msg") == (
+        f"column 'mobile' not found; columns are ['phone', 'msg']; read from {path} (GB18030, separated by ';')"
+    )
+    path.write_text("phone:msg\n13800138000:Hi\n", encoding="utf-8")
+    assert _plan_error(sms.read_campaign(path), mobile="phone", content="msg") == (
+        f"column 'phone' not found; columns are ['phone:msg']; read from {path} (UTF-8, separated by ','); "
+        "that gave a single column: the file seems to use a separator other than ',', ';', tab or '|'; "
+        "open it in Excel and save it as 'CSV UTF-8 (Comma delimited)'"
+    )
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        pytest.param({"path": "x.xlsx", "sheet": "S"}, id="partial"),
+        pytest.param(
+            {"path": "x.xlsx", "sheet": "S", "sheets": 3, "hidden_sheets": [], "columns_by_sheet": {}}, id="bad-type"
+        ),
+        pytest.param("customers.xlsx", id="not-a-dict"),
+    ],
+)
+def test_edited_source_attrs_never_hide_the_missing_column_error(source) -> None:
+    df = pd.DataFrame({"m": ["13900000000"]})
+    df.attrs["source"] = source
+    assert _plan_error(df, mobile="phone", content="m") == "column 'phone' not found; columns are ['m']"
