@@ -1,8 +1,7 @@
-"""The report's HTML: a page that reads on a laptop, a phone and paper, and tables written for people.
+"""The report's HTML: a page that reads on a laptop, a phone and paper.
 
-Tables get readable headers, thousands separators, percentages and
-durations in words; text left, numbers right; wide tables scroll sideways
-on a phone instead of squeezing the page.
+Tables (formatted by :mod:`smsdata._formats`) put text left and numbers
+right; wide tables scroll sideways on a phone instead of squeezing the page.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from ._axes import duration_words
+from ._formats import header
 
 STYLE = """
 body { font-family: -apple-system, "Segoe UI", Roboto, "Noto Sans SC", sans-serif; margin: 1.5em auto;
@@ -45,67 +44,6 @@ img { max-width: 100%; height: auto; display: block; }
   section { break-inside: avoid-page; }
 }
 """
-
-HEADERS = {
-    "campaign": "Campaign",
-    "carrier": "Carrier",
-    "sent": "Sent",
-    "delivered": "Delivered",
-    "failed": "Failed",
-    "pending": "Pending",
-    "no_report": "No report",
-    "open": "Window open",
-    "delivery_rate": "Delivery rate",
-    "interval": "95% interval",
-    "count": "Count",
-    "p50": "p50",
-    "p90": "p90",
-    "p99": "p99",
-    "mean": "Mean",
-    "skewed": "Clock skew",
-    "messages": "Numbers",
-    "segments": "Segments",
-    "expected_cost": "Expected cost (units)",
-    "spent": "Balance spent (units)",
-    "gap": "Gap (units)",
-    "cost_per_delivered": "Units per delivered",
-    "check": "Check",
-    "what": "What it means",
-    "examples": "Examples",
-}
-
-
-def header(name: object) -> str:
-    """A column name as a table header: ours in words, a customer's column as it is."""
-    text = str(name)
-    return HEADERS.get(text, text)
-
-
-def counts(values: pd.Series) -> pd.Series:
-    """Whole numbers with thousands separators (``12,345``)."""
-    return values.map(lambda v: f"{int(v):,}" if pd.notna(v) else "")
-
-
-def percents(values: pd.Series) -> pd.Series:
-    """Fractions as percentages with one decimal (``91.2%``)."""
-    return values.map(lambda v: f"{v:.1%}" if pd.notna(v) else "")
-
-
-def durations(values: pd.Series) -> pd.Series:
-    """Seconds in words (``1 min 5 s``)."""
-    return values.map(lambda v: duration_words(float(v)) if pd.notna(v) else "")
-
-
-def units(values: pd.Series) -> pd.Series:
-    """Gateway units, to two decimals where they have any (``1,250`` or ``1.25``)."""
-    return values.map(lambda v: "" if pd.isna(v) else f"{v:,.0f}" if float(v).is_integer() else f"{v:,.2f}")
-
-
-def interval(low: pd.Series, high: pd.Series) -> pd.Series:
-    """A 95% interval as ``89.1-93.0%``."""
-    return pd.Series(
-        [f"{lo:.1%} – {hi:.1%}" if pd.notna(lo) else "" for lo, hi in zip(low, high, strict=True)], index=low.index
-    )
 
 
 def table(frame: pd.DataFrame, *, numeric: Iterable[str] = (), caption: str | None = None) -> str:

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from . import _faults
+from ._progress import progress_bar
 from .errors import GatewayError, GatewayUnreachable, LeaseLost, LedgerError, SmsdataError
 from .gateway import AsyncGateway
 from .ledger import Lease, Ledger, Outcome, PlannedRequest, utcnow
@@ -184,12 +185,10 @@ class Sender:
             LedgerError: the ledger could not be written (the run stops first).
             asyncio.CancelledError: the run was cancelled (after recording what it did).
         """
-        from tqdm.auto import tqdm
-
         queue = iter(todo)
         total = sum(r.recipients for r in todo)
         failure: BaseException | None = None
-        with tqdm(total=total, desc=name, unit="msg", disable=not progress or not todo) as bar:
+        with progress_bar(total=total, desc=name, unit="msg", enabled=progress and bool(todo)) as bar:
             heartbeat = asyncio.get_running_loop().create_task(self._heartbeat())
             try:
                 async with asyncio.TaskGroup() as workers:

@@ -58,6 +58,7 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
 from ._fs import fsync_dir
+from ._progress import progress_bar
 from .config import load_settings
 from .errors import SmsdataError
 from .report_lines import ROW_SCHEMA, ParsedChunk, parse_chunk
@@ -174,10 +175,8 @@ def ingest_reports(
         run = _Run(store, tz=tz, workers=workers or min(2, os.cpu_count() or 1), chunk_bytes=chunk_bytes)
         todo = [(path, store.start_of(path)) for path in files]
         total = sum(max(path.stat().st_size - start, 0) for path, start in todo)
-        from tqdm.auto import tqdm
-
         try:
-            with tqdm(total=total, unit="B", unit_scale=True, desc="ingest", disable=not progress) as bar:
+            with progress_bar(total=total, unit="B", unit_scale=True, desc="ingest", enabled=progress) as bar:
                 for path, start in todo:
                     run.read_file(path, start, bar)
             result = run.finish()

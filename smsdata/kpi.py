@@ -411,8 +411,10 @@ def latency(
     reports: pd.DataFrame,
     *,
     by: By = None,
+    freq: str | None = None,
     within: Duration | None = None,
     as_of: Moment = None,
+    tz: str | None = None,
 ) -> pd.DataFrame:
     """Time from sending to the first ``DELIVRD`` report, per group, in seconds.
 
@@ -420,21 +422,24 @@ def latency(
     time of their send, windows closed by ``as_of``). A report up to 1 s before
     its send is a whole-second stamp: latency 0. Earlier ones (clock skew) are
     left out and counted in ``skewed``. Quantiles interpolate linearly (as
-    pandas' default).
+    pandas' default). ``freq`` and ``tz`` group by send period as in
+    :func:`delivery_rate`.
 
     Returns:
-        ``[*by, count, p50, p90, p99, mean, skewed]``; statistics are NaN
+        ``[*by, period?, count, p50, p90, p99, mean, skewed]``; statistics are NaN
         for a group with nothing delivered.
 
     Raises:
-        KpiError: a column is missing, or ``within`` is invalid.
+        KpiError: a column is missing, or ``freq``, ``within`` or ``tz`` is invalid.
 
     >>> latency(sends, reports, by="carrier")  # doctest: +SKIP
     """
     group = _columns(by)
-    prefix, clause = _group(group)
+    zone = _zone(tz) if freq is not None else "UTC"
+    period = _period(freq)
+    prefix, clause = _group(group, period is not None)
     sql = (
-        _recipients_cte(group)
+        _recipients_cte(group, period, zone)
         + f""",
         latencies AS (  -- every judged recipient, so a group with nothing delivered keeps its row
             SELECT {prefix} coalesce(delivered AND first_delivered < sent_at - $tolerance, false) AS skewed,
@@ -452,12 +457,13 @@ def latency(
     )
     params = _params(_moment(as_of), _duration(within, "within"), tolerance=SKEW_TOLERANCE.to_pytimedelta())
     with _duckdb(sends, reports, group) as con:
-        frame = _result(con, sql, params)
+        frame = _localise_period(_result(con, sql, params), period, zone)
     quantiles = frame.pop("q")
     for i, name in enumerate(("p50", "p90", "p99")):
         frame[name] = [q[i] if isinstance(q, list | np.ndarray) else np.nan for q in quantiles]
     frame[["count", "skewed"]] = frame[["count", "skewed"]].fillna(0).astype("int64")
-    return frame[[*group, "count", "p50", "p90", "p99", "mean", "skewed"]]
+    periods = ["period"] if period is not None else []
+    return frame[[*group, *periods, "count", "p50", "p90", "p99", "mean", "skewed"]]
 
 
 def time_to_receipt(sends: pd.DataFrame, reports: pd.DataFrame, *, by: By = None, as_of: Moment = None) -> pd.DataFrame:

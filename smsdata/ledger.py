@@ -312,7 +312,7 @@ class Ledger:
     """
 
     def __init__(self, path: str | Path | None = None, *, create: bool = True) -> None:
-        self.path = Path(path) if path is not None else load_settings().home / "ledger.sqlite"
+        self.path = Path(path) if path is not None else default_path()
         self._lock = threading.Lock()
         if not create and not self.path.is_file():
             raise LedgerError(
@@ -600,6 +600,11 @@ def _check_gone(name: str, row: tuple[str, str, str, str], machine: str, ttl: fl
         )
     log.warning("campaign %r: taking over the lease of a run that is gone (%s)", name, holder)
     return holder
+
+
+def default_path() -> Path:
+    """``$SMSDATA_HOME/ledger.sqlite`` (default ``./smsdata-home/ledger.sqlite``)."""
+    return load_settings().home / "ledger.sqlite"
 
 
 def using_ledger(

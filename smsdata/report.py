@@ -18,15 +18,17 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import _formats as fmt
 from . import _report_html as page
 from . import _statuses, charts, kpi
 from ._axes import duration_words
+from ._formats import delivery_for_people, latency_for_people
 from .balance import LedgerLike, balance_burn
 from .config import UnitPrice, default_tz, unit_price
 from .errors import ReportError
 from .ledger import using_ledger
 
-__all__ = ["Headline", "build_report", "headline"]
+__all__ = ["Headline", "build_report", "headline", "select_campaigns"]
 
 _TOP_STATUSES = 7
 
@@ -168,7 +170,7 @@ def build_report(
         reports = read_reports(dataset) if has_data else no_reports()
     everything = (sends, reports)
     if campaigns is not None:
-        sends, reports = _only(campaigns, sends, reports)
+        sends, reports = select_campaigns(campaigns, sends, reports)
     top = headline(sends, reports, as_of=moment, expire_after=expire_after, history=everything)
     if top.sent == 0:
         raise ReportError(_nothing_sent(campaigns, moment, as_of is not None))
@@ -207,7 +209,9 @@ def build_report(
     return target
 
 
-def _only(campaigns: Sequence[str], sends: pd.DataFrame, reports: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def select_campaigns(
+    campaigns: Sequence[str], sends: pd.DataFrame, reports: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The sends of ``campaigns`` and their reports: those of their msgids, and reports of msgids
     no campaign sent for those campaigns' unknown requests' numbers (the audit's evidence).
 
@@ -323,13 +327,7 @@ def _delivery_table(
     sends: pd.DataFrame, reports: pd.DataFrame, by: str | Sequence[str], expire_after: str, moment: pd.Timestamp
 ) -> str:
     rates = kpi.delivery_rate(sends, reports, by=by, expire_after=expire_after, as_of=moment)
-    groups = kpi._columns(by)
-    shown = rates[groups].astype(str)
-    for name in ("sent", "delivered", "failed", "pending", "no_report"):
-        shown[name] = page.counts(rates[name])
-    shown["delivery_rate"] = page.percents(rates["delivery_rate"])
-    shown["interval"] = page.interval(rates["ci_low"], rates["ci_high"])
-    numeric = ["sent", "delivered", "failed", "pending", "no_report", "delivery_rate", "interval"]
+    shown, numeric = delivery_for_people(rates, kpi._columns(by))
     return page.table(shown, numeric=numeric)
 
 
@@ -346,26 +344,18 @@ def _status_table(sends: pd.DataFrame, reports: pd.DataFrame, by: str | Sequence
     )
     order = _statuses.ordered(wide.columns, totals.to_dict())
     sent = wide.sum(axis=1)
-    shown = pd.DataFrame({"sent": page.counts(sent)}, index=wide.index)
+    shown = pd.DataFrame({"sent": fmt.counts(sent)}, index=wide.index)
     for name in order:
-        shown[name] = page.percents(wide[name] / sent)
+        shown[name] = fmt.percents(wide[name] / sent)
     shown = shown.reset_index()
     shown[groups] = shown[groups].astype(str)
     return page.table(shown, numeric=["sent", *order], caption="Share of sent messages by final status.")
 
 
 def _latency_table(sends: pd.DataFrame, reports: pd.DataFrame, by: str | Sequence[str], moment: pd.Timestamp) -> str:
-    times = kpi.latency(sends, reports, by=by, as_of=moment)
-    groups = kpi._columns(by)
-    shown = times[groups].astype(str)
-    shown["delivered"] = page.counts(times["count"])
-    for name in ("p50", "p90", "p99", "mean"):
-        shown[name] = page.durations(times[name])
-    shown["skewed"] = page.counts(times["skewed"])
+    shown, numeric = latency_for_people(kpi.latency(sends, reports, by=by, as_of=moment), kpi._columns(by))
     return page.table(
-        shown,
-        numeric=["delivered", "p50", "p90", "p99", "mean", "skewed"],
-        caption="Time from sending to the first DELIVRD receipt, over delivered messages.",
+        shown, numeric=numeric, caption="Time from sending to the first DELIVRD receipt, over delivered messages."
     )
 
 
@@ -405,7 +395,7 @@ def _audit(sends: pd.DataFrame, reports: pd.DataFrame, expire_after: str, moment
         found["examples"] = found["examples"].str.replace(
             r"(mobile=\d{3})\d{4}(\d{4})", lambda m: f"{m.group(1)}****{m.group(2)}", regex=True
         )
-    shown = found.assign(count=page.counts(found["count"]))[["check", "count", "what", "examples"]]
+    shown = found.assign(count=fmt.counts(found["count"]))[["check", "count", "what", "examples"]]
     return page.section(
         "Receipt audit",
         page.table(shown, numeric=["count"], caption="Problems in the delivery reports; 0 everywhere is clean."),
@@ -424,9 +414,9 @@ def _balance(
     spending = burn.campaigns
     shown = spending[["campaign"]].astype(str)
     for name in ("messages", "segments", "delivered"):
-        shown[name] = page.counts(spending[name])
+        shown[name] = fmt.counts(spending[name])
     for name in ("expected_cost", "spent", "gap", "cost_per_delivered"):
-        shown[name] = page.units(spending[name])
+        shown[name] = fmt.units(spending[name])
     numeric = ["messages", "segments", "delivered", "expected_cost", "spent", "gap", "cost_per_delivered"]
     if money:
         shown[f"Expected cost ({money.currency or 'money'})"] = spending["expected_cost"].map(money.money)

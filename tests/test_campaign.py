@@ -391,7 +391,7 @@ def test_second_ctrl_c_abandons_what_is_on_the_wire_as_unknown(sim, tmp_path: Pa
 
 
 def test_cli_speaks_cli_words_and_python_python_words(sim, tmp_path: Path) -> None:
-    from smsdata.cli import _describe
+    from smsdata.cli import describe as _describe
 
     ledger = tmp_path / "l.sqlite"
     calls: list[int] = []

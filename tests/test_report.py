@@ -153,13 +153,13 @@ def test_audit_examples_masked_unless_asked(tmp_path: Path, ledger: Path, small)
 
 
 def test_campaign_filter_applies_to_reports_and_spending(tmp_path: Path, ledger: Path, small) -> None:
-    from smsdata.report import _only
+    from smsdata.report import select_campaigns
 
     sends, reports = small
-    only_a, reports_a = _only(["a"], sends, reports)
+    only_a, reports_a = select_campaigns(["a"], sends, reports)
     assert set(only_a["campaign"]) == {"a"}
     assert set(reports_a["msgid"]) == {"m1", "m2"}  # b's m3 report is not a's orphan
-    _, reports_b = _only(["b"], sends, reports)
+    _, reports_b = select_campaigns(["b"], sends, reports)
     # b's unknown request: the m9 report for its number (a msgid nobody sent) is kept as evidence
     assert set(reports_b["msgid"]) == {"m3", "m9"}
     text = sms.build_report(

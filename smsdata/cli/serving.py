@@ -1,0 +1,100 @@
+"""Commands that run servers on this machine: the simulated gateway, the report receiver, the demo."""
+
+from __future__ import annotations
+
+import sys
+from decimal import Decimal
+from typing import Any
+
+import click
+
+from . import cli
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8765, show_default=True, help="Port to listen on (0: any free port).")
+@click.option("--uid", default="demo", show_default=True, help="The simulated account's uid.")
+@click.option("--pwd", default="demo", show_default=True, help="The simulated account's password.")
+@click.option("--balance", "balance_", default="100000", show_default=True, help="Starting balance.")
+@click.option("--frozen", is_flag=True, help="Start with the account frozen.")
+@click.option("--callback", help="URL the delivery reports are POSTed to.")
+@click.option("--seed", type=int, help="Make statuses and latencies reproducible.")
+@click.option("--delivered-share", default=0.9, show_default=True, help="Share of reports that are DELIVRD.")
+@click.option("--report-share", default=0.98, show_default=True, help="Share of messages that get a report.")
+@click.option("--latency-median", default=8.0, show_default=True, help="Median report latency, seconds.")
+@click.option("--time-scale", default=1.0, show_default=True, help="Real wait = latency x this (0.01: 100x faster).")
+@click.option("--duplicate-share", default=0.02, show_default=True, help="Share of reports POSTed twice.")
+@click.option("--out-of-order-share", default=0.05, show_default=True, help="Share of reports held back.")
+@click.option("--fail-share", default=0.0, show_default=True, help="Share of sends answered code 7.")
+@click.option("--well-formed", is_flag=True, help="Answer valid JSON instead of the document's malformed success.")
+def simulate(host: str, port: int, uid: str, pwd: str, balance_: str, frozen: bool, **options: Any) -> None:
+    """Run the simulated gateway until interrupted (Ctrl-C).
+
+    Its base URL (for SMSDATA_URL) is printed once it listens.
+    """
+    from .._serve import serve
+    from ..simulator import Account, GatewaySimulator
+
+    options["malformed_success"] = not options.pop("well_formed")
+    options["callback_url"] = options.pop("callback")
+    sim = GatewaySimulator([Account(uid, pwd, Decimal(balance_), frozen)], **options)
+
+    def ready(url: str) -> None:
+        click.echo(f"simulated gateway at {url}/Admin/index.php (uid {uid})", err=False)
+        sys.stdout.flush()
+
+    serve(sim.app, host, port, on_ready=ready)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: all).")
+@click.option("--port", default=8080, show_default=True, help="Port to listen on (0: any free port).")
+@click.option(
+    "--dir",
+    "directory",
+    default="receiver",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Folder of the daily logs (reports-YYYY-MM-DD.log).",
+)
+@click.option(
+    "--token",
+    envvar="SMSDATA_RECEIVER_TOKEN",
+    help="Secret path segment: only POST /reports/TOKEN is accepted [env SMSDATA_RECEIVER_TOKEN].",
+)
+def receive(host: str, port: int, directory: str, token: str | None) -> None:
+    """Receive delivery reports until interrupted (Ctrl-C), durably.
+
+    Each POSTed report is appended to a daily log in DIR before the answer 200.
+    Give the gateway the URL printed once it listens (with your token in place
+    of ****). Counts are logged every minute with -v.
+    """
+    from ..receiver import serve_receiver
+
+    def ready(url: str) -> None:
+        path = "/reports/****" if token else "/reports"
+        click.echo(f"receiving reports at {url}{path}, writing to {directory}")
+        sys.stdout.flush()
+
+    serve_receiver(directory, host=host, port=port, token=token, on_ready=ready)
+
+
+@cli.command()
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False),
+    help="Where the demo writes (default: a temporary folder).",
+)
+def demo(directory: str | None) -> None:
+    """Run the whole flow on loopback; needs no account.
+
+    Starts the simulator and the receiver, sends the sample campaign (data/campaign.xlsx),
+    receives and ingests its delivery reports, prints the KPIs and writes report.html.
+    Run twice with the same --dir, it sends nothing twice.
+    """
+    from ..demo import run_demo
+
+    summary = run_demo(directory, progress=True)
+    click.echo(summary.text())
