@@ -3,7 +3,9 @@
 Simulator and receiver on loopback; the sample campaign (``data/campaign.xlsx``,
 2,000 messy rows) planned and sent through the crash-safe ledger; delivery
 reports pushed back, received durably, ingested into Parquet; KPIs and the
-HTML report. Run again with the same ``--dir``, it sends nothing twice.
+HTML report. Without ``--dir`` it works in a temporary folder that is removed
+at the end (also when it fails or is interrupted); with ``--dir`` the files
+stay there, and a second run with the same ``--dir`` sends nothing twice.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import secrets
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -106,10 +108,12 @@ class DemoSummary:
 
     Counts are of the whole campaign (so a second run shows the same
     numbers); ``sent_now`` is what this run sent (0 on a second run).
-    Latencies are seconds; balances in gateway units.
+    Latencies are seconds; balances in gateway units. ``directory`` and
+    ``report`` are ``None`` when the demo ran in a temporary folder, which
+    is gone by the time the summary is returned.
     """
 
-    directory: Path
+    directory: Path | None
     rows: int
     recipients: int
     rejected: dict[str, int]
@@ -121,11 +125,21 @@ class DemoSummary:
     p90: float
     spent: float
     ingest: str
-    report: Path
+    report: Path | None
 
     def text(self) -> str:
         """A short human-readable summary."""
         rejects = ", ".join(f"{reason} {n}" for reason, n in self.rejected.items() if n) or "none"
+        if self.directory is None:
+            files = [
+                "files:         none kept: the ledger, logs, Parquet dataset and report.html were temporary",
+                "               (to keep them: smsdata demo --dir DIR)",
+            ]
+        else:
+            files = [
+                f"files:         {self.directory} (ledger.sqlite, receiver/, warehouse/)",
+                f"report:        {self.report}",
+            ]
         return "\n".join(
             [
                 f"customers:     {self.rows:,} rows -> {self.recipients:,} recipients (rejected: {rejects})",
@@ -134,8 +148,7 @@ class DemoSummary:
                 f"latency:       p50 {self.p50:.0f} s, p90 {self.p90:.0f} s (send to delivery receipt)",
                 f"balance spent: {self.spent:,.0f} units",
                 f"reports:       {self.ingest}",
-                f"files:         {self.directory} (ledger.sqlite, receiver/, warehouse/)",
-                f"report:        {self.report}",
+                *files,
             ]
         )
 
@@ -152,19 +165,43 @@ def run_demo(directory: str | Path | None = None, *, progress: bool = False) -> 
     """Run the whole flow on loopback and return what it did.
 
     Starts the simulated gateway and the report receiver on free 127.0.0.1
-    ports, plans and sends the sample campaign through the ledger, waits for
-    the simulator's delivery reports (latencies compressed about 250x),
-    ingests them into a Parquet dataset and writes the HTML report. Every
-    server is stopped when it returns or is interrupted. Run again with the
-    same ``directory``, it sends nothing twice.
+    ports, plans and sends the sample campaign through the ledger (keeping the
+    customers' ``city``), waits for the simulator's delivery reports (latencies
+    compressed about 250x), ingests them into a Parquet dataset and writes the
+    HTML report. Every server is stopped when it returns or is interrupted.
+    Run again with the same ``directory``, it sends nothing twice.
 
     Args:
-        directory: where to write; a new temporary folder by default.
+        directory: where to write, kept afterwards. ``None``: a temporary folder
+            (``smsdata-demo-*`` in :func:`tempfile.gettempdir`), removed before
+            this returns or raises, also on Ctrl-C; the summary's ``directory``
+            and ``report`` are then ``None``.
         progress: show progress bars.
 
     Raises:
         SmsdataError: something failed; the message says what.
+        CampaignInterrupted: Ctrl-C while sending, with a ``directory`` (run again to resume).
+        KeyboardInterrupt: Ctrl-C otherwise (the temporary folder is removed first).
+
+    >>> print(run_demo().text())  # doctest: +SKIP
     """
+    from .errors import CampaignInterrupted
+
+    if directory:
+        root = Path(directory)
+        root.mkdir(parents=True, exist_ok=True)
+        return _run(root, progress=progress)
+    with tempfile.TemporaryDirectory(prefix="smsdata-demo-") as scratch:
+        try:
+            summary = _run(Path(scratch), progress=progress)
+        except CampaignInterrupted:
+            # Its result and "resume it" advice are about a ledger that is about to be removed.
+            raise KeyboardInterrupt from None
+    return replace(summary, directory=None, report=None)
+
+
+def _run(root: Path, *, progress: bool) -> DemoSummary:
+    """The demo in folder ``root``; every server it starts is stopped before it returns or raises."""
     from ._serve import serve_in_background
     from .balance import balance_burn
     from .campaign import send_campaign
@@ -177,11 +214,9 @@ def run_demo(directory: str | Path | None = None, *, progress: bool = False) -> 
     from .report import build_report
     from .simulator import Account, GatewaySimulator
 
-    root = Path(directory) if directory else Path(tempfile.mkdtemp(prefix="smsdata-demo-"))
-    root.mkdir(parents=True, exist_ok=True)
     ledger = root / "ledger.sqlite"
     customers = sample_campaign()
-    plan = plan_campaign(customers, mobile="phone", template=TEMPLATE)
+    plan = plan_campaign(customers, mobile="phone", template=TEMPLATE, keep=["city"])
     token = secrets.token_urlsafe(16)
     receiver = ReportReceiver(root / "receiver", token=token)
     with serve_in_background(receiver.app) as inbox:

@@ -231,9 +231,9 @@ def select_campaigns(
 
 
 def _nothing_sent(campaigns: Sequence[str] | None, moment: pd.Timestamp, dated: bool) -> str:
-    which = f"campaign {', '.join(map(repr, campaigns))}" if campaigns else "the ledger"
-    when = f" by {moment:%Y-%m-%d %H:%M} UTC" if dated else ""
-    return f"nothing to report: no message of {which} was accepted by the gateway{when}"
+    which = f" of campaign {', '.join(map(repr, campaigns))}" if campaigns else ""
+    when = f" by {moment:%Y-%m-%d %H:%M} UTC" if dated else " yet"
+    return f"nothing to report: no message{which} was accepted by the gateway{when}"
 
 
 def _local(moment: pd.Timestamp, zone: str) -> str:

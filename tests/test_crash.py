@@ -145,17 +145,17 @@ def test_ctrl_c_at_random_moments_then_resume_sends_everything_once(tmp_path: Pa
         "SMSDATA_PWD": "demo",
         "SMSDATA_HOME": str(tmp_path / "home"),
     }
-    send = ["send", str(customers), "--mobile-column", "m", "--content-column", "c", "--name", "sig"]
+    send = ["send", str(customers), "--mobile", "m", "--content", "c", "--name", "sig", "--yes"]
     with simulator(env) as url:
         env["SMSDATA_URL"] = url
         for round_ in range(10):
             faults = f"{rng.choice(POINTS)}:{rng.randint(1, 30)}=SIGINT"
-            args = send if round_ == 0 else ["resume", "sig"]
+            args = send if round_ == 0 else ["resume", "sig", "--yes"]
             run = smsdata(*args, "--concurrency", "4", env={**env, "SMSDATA_FAULTS": faults})
             assert run.returncode == 130, run.stderr
             assert "interrupted: resume with `smsdata resume sig`" in run.stderr
             assert "resume_campaign" not in run.stderr + run.stdout  # CLI words, not Python's
-        final = smsdata("resume", "sig", env=env)
+        final = smsdata("resume", "sig", "--yes", env=env)
         assert final.returncode == 0, final.stderr
         sim_rows, state = sim_record(url)
     rows = ledger_rows(tmp_path / "home" / "ledger.sqlite")
@@ -200,7 +200,7 @@ def test_two_runs_of_one_campaign_at_once_never_double_send(tmp_path: Path) -> N
             with Ledger(ledger) as opened:
                 opened.create_campaign(name, plan)
             offset = rng.randint(0, 40)  # the second starts once the first has claimed this many (0: at once)
-            command = [sys.executable, "-m", "smsdata", "resume", name, "--concurrency", str(rng.choice([1, 4]))]
+            command = [sys.executable, "-m", "smsdata", "resume", name, "--yes", "--concurrency", str(rng.choice([1, 4]))]
             go_on = tmp_path / f"go-{round_}"
             faults = f"claimed:{offset}=wait:{go_on}" if offset else ""
             first = subprocess.Popen(
@@ -211,7 +211,7 @@ def test_two_runs_of_one_campaign_at_once_never_double_send(tmp_path: Path) -> N
                 text=True,
             )
             if offset:  # the first holds still, its lease taken and requests claimed, while the second runs
-                assert any("smsdata-fault: claimed" in line for line in first.stderr)  # after a progress bar
+                assert any("smsdata-fault: claimed" in line for line in first.stderr)
                 second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
                 go_on.touch()
             else:  # both at once: they race for the lease

@@ -1,14 +1,32 @@
-"""`smsdata demo`: the whole flow on loopback; run twice, it sends nothing twice; its servers stop."""
+"""`smsdata demo`: the whole flow on loopback; run twice, it sends nothing twice; it leaves no server or temp folder."""
 
+import os
 import re
+import subprocess
+import sys
+import tempfile
 import threading
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 import smsdata as sms
+import smsdata.demo
 from smsdata.cli import cli
-from smsdata.demo import CAMPAIGN, demo_customers, run_demo, sample_campaign
+from smsdata.demo import CAMPAIGN, DemoSummary, demo_customers, run_demo, sample_campaign
+from smsdata.errors import SmsdataError
+
+
+@pytest.fixture
+def temp_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private system temp folder (TMPDIR), so other processes' temp files do not matter."""
+    root = tmp_path / "tmp"
+    root.mkdir()
+    monkeypatch.setenv("TMPDIR", str(root))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # gettempdir() caches its answer
+    assert tempfile.gettempdir() == str(root)
+    return root
 
 
 def test_demo_runs_the_whole_flow_then_sends_nothing_twice(tmp_path: Path) -> None:
@@ -41,6 +59,7 @@ def test_demo_runs_the_whole_flow_then_sends_nothing_twice(tmp_path: Path) -> No
     sends = sms.read_sends(root / "ledger.sqlite")
     assert sends["state"].eq("accepted").all()
     assert sends["mobile"].is_unique
+    assert sends["city"].notna().all()  # kept from the spreadsheet, for KPIs by city
 
     again = run_demo(root)
     assert again.sent_now == 0
@@ -57,9 +76,82 @@ def test_sample_campaign_is_the_committed_spreadsheet() -> None:
     assert demo_customers().equals(demo_customers())
 
 
-def test_demo_command(tmp_path: Path) -> None:
-    result = CliRunner().invoke(cli, ["demo", "--dir", str(tmp_path)])
+def test_demo_command_keeps_its_dir(tmp_path: Path, temp_root: Path) -> None:
+    result = CliRunner().invoke(cli, ["demo", "--dir", str(tmp_path / "demo")])
     assert result.exit_code == 0, result.output
     assert "2,000 rows -> 1,824 recipients" in result.output
     assert re.search(r"delivered: +1,\d{3} \(\d\d\.\d% of sent\)", result.output)
-    assert f"report:        {tmp_path / 'report.html'}" in result.output
+    assert f"files:         {tmp_path / 'demo'} (ledger.sqlite, receiver/, warehouse/)" in result.output
+    assert f"report:        {tmp_path / 'demo' / 'report.html'}" in result.output
+    assert (tmp_path / "demo" / "report.html").is_file()
+    assert (tmp_path / "demo" / "ledger.sqlite").is_file()
+    assert not list(temp_root.glob("smsdata-demo-*"))
+
+
+def test_demo_command_without_dir_leaves_nothing_behind(temp_root: Path) -> None:
+    result = CliRunner().invoke(cli, ["demo"])
+    assert result.exit_code == 0, result.output
+    assert "2,000 rows -> 1,824 recipients" in result.output
+    assert "(to keep them: smsdata demo --dir DIR)" in result.output
+    assert "report:" not in result.output  # no path to a file that is gone
+    assert str(temp_root) not in result.output
+    assert not list(temp_root.glob("smsdata-demo-*"))
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        pytest.param(KeyboardInterrupt(), id="ctrl-c"),
+        pytest.param(SmsdataError("the gateway fell over"), id="failure"),
+    ],
+)
+def test_demo_without_dir_removes_its_folder_when_stopped(
+    temp_root: Path, monkeypatch: pytest.MonkeyPatch, fault: BaseException
+) -> None:
+    """Stopped while both servers run and the ledger and logs are written: servers stopped, folder gone."""
+    seen: list[Path] = []
+
+    def stop_here(sim: object) -> None:
+        seen.extend(temp_root.glob("smsdata-demo-*/ledger.sqlite"))
+        raise fault
+
+    monkeypatch.setattr(smsdata.demo, "_wait_for_reports", stop_here)
+    with pytest.raises(type(fault)):
+        run_demo()
+    assert len(seen) == 1  # the fault came mid-run
+    assert not list(temp_root.iterdir())
+    # conftest's hygiene fixture fails the test if a server thread is still running
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT is POSIX")
+def test_smsdata_demo_ctrl_c_while_sending_removes_its_folder(temp_root: Path) -> None:
+    env = {**os.environ, "TMPDIR": str(temp_root), "SMSDATA_FAULTS": "claimed:100=SIGINT"}
+    run = subprocess.run(
+        [sys.executable, "-m", "smsdata", "demo"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 130, run.stderr
+    assert run.stderr.rstrip().endswith("interrupted")
+    assert "smsdata resume" not in run.stderr  # its ledger is gone: nothing to resume
+    assert not list(temp_root.iterdir())
+
+
+def test_summary_without_a_kept_dir_names_no_file() -> None:
+    summary = DemoSummary(
+        directory=None,
+        rows=3,
+        recipients=2,
+        rejected={"duplicate": 1},
+        sent=2,
+        sent_now=2,
+        delivered=1,
+        delivery_rate=0.5,
+        p50=1.0,
+        p90=2.0,
+        spent=2.0,
+        ingest="2 lines",
+        report=None,
+    )
+    text = summary.text()
+    assert "None" not in text
+    assert "report.html were temporary" in text
+    assert text.endswith("(to keep them: smsdata demo --dir DIR)")

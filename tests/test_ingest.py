@@ -268,7 +268,7 @@ def test_cli_ingest_prints_the_balance_of_lines(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, command)
     assert result.exit_code == 0, result.output
     assert "6 lines from 1 file(s): 3 new reports, 0 duplicates, 3 quarantined" in result.output
-    assert "read_quarantine" in result.output
+    assert "smsdata quarantine --dataset" in result.output
     missing = CliRunner().invoke(cli, ["ingest", str(tmp_path / "nope.log"), "--dataset", str(tmp_path / "ds")])
     assert missing.exit_code == 1
     assert "IngestError: no such file or folder" in missing.output

@@ -402,3 +402,19 @@ def test_found_by_review_duplicates_null_groups_empty_compare_and_reserved_names
     assert kpi.compare(sends, reports, by="campaign", as_of="2024-01-01").empty  # nothing sent yet
     with pytest.raises(kpi.KpiError, match="clash"):
         kpi.delivery_rate(sends.assign(open="x"), reports, by="open")
+
+
+def test_latency_by_period_equals_latency_of_each_periods_sends() -> None:
+    from tests import scenarios
+
+    sends, reports = scenarios.campaigns(4, days=4, per_campaign=200)
+    as_of = "2026-12-01"
+    by_day = kpi.latency(sends, reports, by="carrier", freq="D", tz="Asia/Shanghai", as_of=as_of)
+    assert str(by_day["period"].dt.tz) == "Asia/Shanghai"
+    day = sends["sent_at"].dt.tz_convert("Asia/Shanghai").dt.floor("D")
+    for (carrier, period), row in by_day.set_index(["carrier", "period"]).iterrows():
+        alone = kpi.latency(sends[(day == period) & sends["carrier"].eq(carrier)], reports, as_of=as_of).iloc[0]
+        assert row["count"] == alone["count"]
+        assert row["p50"] == pytest.approx(alone["p50"], abs=1e-9)
+        assert row["p90"] == pytest.approx(alone["p90"], abs=1e-9)
+    assert by_day["count"].sum() == kpi.latency(sends, reports, as_of=as_of)["count"].iloc[0]

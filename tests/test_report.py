@@ -186,7 +186,7 @@ def test_unknown_campaign_is_one_clear_error(tmp_path: Path, ledger: Path, small
 
 def test_nothing_sent_is_one_clear_error(tmp_path: Path, ledger: Path, small) -> None:
     sends, reports = small
-    with pytest.raises(sms.ReportError, match="nothing to report: no message of the ledger was accepted"):
+    with pytest.raises(sms.ReportError, match="nothing to report: no message was accepted by the gateway yet"):
         sms.build_report(tmp_path / "r.html", sends=sends.iloc[:0], reports=reports, ledger=ledger)
     with pytest.raises(sms.ReportError, match="by 2026-11-19 00:00 UTC"):
         sms.build_report(tmp_path / "r.html", sends=sends, reports=reports, ledger=ledger, as_of="2026-11-19")

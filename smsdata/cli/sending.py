@@ -47,9 +47,7 @@ def _sending_options(command: Any) -> Any:
             click.option("--concurrency", default=4, show_default=True, help="Requests in flight at once."),
             click.option("--rate-limit", type=float, help="At most this many requests per second."),
             click.option("--allow-partial", is_flag=True, help="Send even if the balance does not cover the cost."),
-            click.option(
-                "--yes", "-y", is_flag=True, help="Send without asking (needed without a terminal)."
-            ),
+            click.option("--yes", "-y", is_flag=True, help="Send without asking (needed without a terminal)."),
             click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar."),
         ]
     ):
@@ -70,9 +68,7 @@ def _sending_options(command: Any) -> Any:
 @click.option("--sheet", help="With an XLSX FILE: the sheet (name or number) [default: the active one].")
 @click.option("--keep", multiple=True, help="With FILE: a customer column kept for KPIs by it (repeatable).")
 @click.option("--price", default="1", show_default=True, help="Balance units per message segment.")
-@click.option(
-    "--dry-run", is_flag=True, help="Show the plan only: offline, sends and records nothing."
-)
+@click.option("--dry-run", is_flag=True, help="Show the plan only: offline, sends and records nothing.")
 @click.option("--rejects-out", type=click.Path(dir_okay=False), help="Write every rejected row to this CSV or XLSX.")
 @_sending_options
 def send(file: str | None, to: str | None, **options: Any) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from . import cli
+from . import cli, describe
 
 
 @cli.command()
@@ -85,7 +85,7 @@ def receive(host: str, port: int, directory: str, token: str | None) -> None:
     "--dir",
     "directory",
     type=click.Path(file_okay=False),
-    help="Where the demo writes (default: a temporary folder).",
+    help="Where the demo writes and keeps its files [default: a temporary folder, removed at the end].",
 )
 def demo(directory: str | None) -> None:
     """Run the whole flow on loopback; needs no account.
@@ -95,6 +95,14 @@ def demo(directory: str | None) -> None:
     Run twice with the same --dir, it sends nothing twice.
     """
     from ..demo import run_demo
+    from ..errors import CampaignInterrupted
 
-    summary = run_demo(directory, progress=True)
+    try:
+        summary = run_demo(directory, progress=True)
+    except CampaignInterrupted as exc:  # only with --dir: its ledger is kept
+        click.echo(describe(exc.result), err=True)
+        click.echo(
+            f"interrupted: run `smsdata demo --dir {directory}` again to finish (nothing is sent twice)", err=True
+        )
+        sys.exit(130)
     click.echo(summary.text())
