@@ -76,8 +76,22 @@ def say_empty(ax: Axes, message: str) -> None:
 
 
 def label(key: Any) -> str:
-    """A group key as text: ``"a / b"`` for several columns."""
-    return " / ".join(map(str, key)) if isinstance(key, tuple) else str(key)
+    """A group key as text to draw: ``"a / b"`` for several columns, ``$`` shown as typed."""
+    return plain(" / ".join(map(str, key)) if isinstance(key, tuple) else str(key))
+
+
+def plain(text: str) -> str:
+    """``text`` drawn as typed: a ``$`` escaped, so "save $5 or $10" is no mathtext (italics, or
+    an error at draw time for a stray ``\\frac``)."""
+    return text.replace("$", r"\$")
+
+
+def labels(frame: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
+    """Each row's key in ``columns`` as text to draw (vectorised :func:`label`)."""
+    if frame.empty:
+        return pd.Series([], index=frame.index, dtype=object)
+    joined = frame[list(columns)].astype(str).agg(" / ".join, axis=1)
+    return joined.str.replace("$", r"\$", regex=False)
 
 
 def legend(ax: Axes, n: int, title: str | None = None) -> None:

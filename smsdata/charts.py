@@ -29,6 +29,7 @@ from ._axes import (
     duration_axis,
     fitted_percent,
     label,
+    labels,
     legend,
     local_dates,
     naive_utc,
@@ -174,7 +175,7 @@ def plot_status_breakdown(
     if not groups:
         breakdown = breakdown.assign(group="all")
         groups = ["group"]
-    keys = breakdown[groups].astype(str).agg(" / ".join, axis=1)
+    keys = labels(breakdown, groups)
     totals = breakdown.groupby("status")["count"].sum().sort_values(ascending=False)
     named = [s for s in dict.fromkeys([_statuses.DELIVERED, kpi.PENDING, *totals.index]) if s in totals.index][:top]
     status = breakdown["status"].where(breakdown["status"].isin(named), _statuses.OTHER)
@@ -263,7 +264,7 @@ def plot_latency(
 
 def _latency_ranges(marks: pd.DataFrame, groups: list[str], ax: Axes | None) -> Figure:
     """One row per group: a line from its p50 to its p90, fastest p50 on top."""
-    marks = marks.assign(key=marks[groups].astype(str).agg(" / ".join, axis=1)).sort_values(["p50", "key"])
+    marks = marks.assign(key=labels(marks, groups)).sort_values(["p50", "key"])
     figure, ax = new_axes(ax, height=max(3.0, 0.3 * len(marks) + 1.6))
     y = np.arange(len(marks))
     ax.hlines(y, marks["p50"], marks["p90"], color=GROUP_COLOURS[0], lw=2.5, alpha=0.6)
@@ -352,7 +353,7 @@ def plot_carrier_rates(
     ax.errorbar(rate, y, xerr=error, fmt="none", ecolor="0.25", elinewidth=1, capsize=3)
     for yi, (value, high, sent) in enumerate(zip(rate, rates["ci_high"].fillna(0.0), rates["sent"], strict=True)):
         ax.text(high + 0.015, yi, f"{value:.1%} of {sent:,}", va="center", fontsize=9)
-    ax.set_yticks(y, rates["carrier"].astype(str))
+    ax.set_yticks(y, labels(rates, ["carrier"]))
     ax.invert_yaxis()
     ax.set_xlim(0, 1.3)  # room for the words beside a bar near 100%
     ax.set_xticks(np.linspace(0, 1, 6))

@@ -198,3 +198,17 @@ def test_freq_follows_how_long_sending_lasted() -> None:
         "W",
         "M",
     ]
+
+
+def test_dollar_signs_in_names_are_shown_as_typed() -> None:
+    sends, reports, as_of = _data(3, 1)
+    names = {"2026-11-campaign-01": "save $5 or $10", "2026-11-campaign-02": "a_b^c", "2026-11-campaign-03": "$x$"}
+    sends["campaign"] = sends["campaign"].map(names)
+    figure = charts.plot_status_breakdown(sends, reports, by="campaign", as_of=as_of)
+    figure.canvas.draw()
+    shown = [t._preprocess_math(t.get_text()) for t in figure.axes[0].get_yticklabels()]  # what is drawn
+    assert sorted(shown) == sorted((name, False) for name in names.values())  # as typed, no mathtext
+    sends["carrier"] = "$5 $carrier"
+    figure = charts.plot_carrier_rates(sends, reports, as_of=as_of)
+    figure.canvas.draw()
+    assert [t._preprocess_math(t.get_text()) for t in figure.axes[0].get_yticklabels()] == [("$5 $carrier", False)]

@@ -200,7 +200,16 @@ def test_two_runs_of_one_campaign_at_once_never_double_send(tmp_path: Path) -> N
             with Ledger(ledger) as opened:
                 opened.create_campaign(name, plan)
             offset = rng.randint(0, 40)  # the second starts once the first has claimed this many (0: at once)
-            command = [sys.executable, "-m", "smsdata", "resume", name, "--yes", "--concurrency", str(rng.choice([1, 4]))]
+            command = [
+                sys.executable,
+                "-m",
+                "smsdata",
+                "resume",
+                name,
+                "--yes",
+                "--concurrency",
+                str(rng.choice([1, 4])),
+            ]
             go_on = tmp_path / f"go-{round_}"
             faults = f"claimed:{offset}=wait:{go_on}" if offset else ""
             first = subprocess.Popen(
