@@ -6,12 +6,17 @@ what it draws.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import io
+import logging
 import math
-from collections.abc import Sequence
-from typing import Any
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
+import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib import dates as mdates
@@ -20,8 +25,14 @@ from matplotlib.axis import Axis
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator, PercentFormatter
 
-# Groups drawn as their own lines take these: cool colours, none green, red or grey, which mean statuses.
-GROUP_COLOURS = ["#1565c0", "#7b1fa2", "#00838f", "#283593", "#546e7a", "#0277bd"]
+log = logging.getLogger("smsdata.charts")
+P = ParamSpec("P")
+R = TypeVar("R")
+
+# Groups drawn as their own lines take these: cool colours, none green, red or grey, which mean
+# statuses; each with its own dash, so six curves stay apart in print and for colour-blind readers.
+GROUP_COLOURS = ["#1565c0", "#7b1fa2", "#00838f", "#0d47a1", "#6a1b9a", "#006064"]
+GROUP_DASHES = ["-", "--", "-.", ":", (0, (5, 1, 1, 1, 1, 1)), (0, (8, 2))]
 OVERALL_COLOUR = "#212121"
 
 # Readable duration ticks (seconds, words, tier): the tiers thin them, round ones (tier 1) last to go.
@@ -51,8 +62,61 @@ _DURATIONS = [
 _MOST_TICKS = 9
 
 
+# Fonts with Chinese glyphs, tried after DejaVu Sans (matplotlib's own): Linux, Windows, macOS.
+_CJK_FONTS = [
+    "Noto Sans CJK SC",
+    "Noto Sans SC",
+    "Source Han Sans SC",
+    "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei",
+    "Microsoft YaHei",
+    "SimHei",
+    "PingFang SC",
+    "Hiragino Sans GB",
+    "Heiti SC",
+    "Arial Unicode MS",
+]
+_LONGEST_LABEL = 40
+
+
+@functools.cache
+def _families() -> tuple[str, ...]:
+    """DejaVu Sans, then the installed Chinese fonts: each glyph comes from the first that has it."""
+    from matplotlib import font_manager
+
+    installed = {font.name for font in font_manager.fontManager.ttflist}
+    chinese = [name for name in _CJK_FONTS if name in installed]
+    if not chinese:
+        log.info("no Chinese font found: Chinese text in charts shows as boxes (install fonts-noto-cjk)")
+    return ("DejaVu Sans", *chinese)
+
+
+@contextlib.contextmanager
+def chart_style() -> Iterator[None]:
+    """Chinese text drawn where a font has it (as boxes, without a warning per glyph, where none does)."""
+    with matplotlib.rc_context({"font.family": list(_families())}), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from (current )?font", category=UserWarning)
+        yield
+
+
+def styled(draw: Callable[P, R]) -> Callable[P, R]:
+    """Build a chart in :func:`chart_style` (its titles, labels and legends take the fonts)."""
+
+    @functools.wraps(draw)
+    def drawing(*args: P.args, **kwargs: P.kwargs) -> R:
+        with chart_style():
+            return draw(*args, **kwargs)
+
+    return drawing
+
+
 class ChartFigure(Figure):
-    """A matplotlib Figure that Jupyter shows by itself (no pyplot, no ``%matplotlib`` needed)."""
+    """A matplotlib Figure that Jupyter shows by itself (no pyplot, no ``%matplotlib`` needed), drawn
+    in :func:`chart_style` (tick labels are made at drawing time)."""
+
+    def draw(self, renderer: Any) -> None:
+        with chart_style():
+            super().draw(renderer)
 
     def _repr_png_(self) -> bytes:
         buffer = io.BytesIO()
@@ -75,9 +139,20 @@ def say_empty(ax: Axes, message: str) -> None:
     ax.set_yticks([])
 
 
+BLANK = "(blank)"
+"""How a missing group value (a customer column left empty) is shown."""
+
+
 def label(key: Any) -> str:
-    """A group key as text to draw: ``"a / b"`` for several columns, ``$`` shown as typed."""
-    return plain(" / ".join(map(str, key)) if isinstance(key, tuple) else str(key))
+    """A group key as text to draw: ``"a / b"`` for several columns, ``$`` shown as typed, a
+    missing value as ``(blank)``."""
+    parts = key if isinstance(key, tuple) else (key,)
+    return plain(shortened(" / ".join(BLANK if pd.isna(part) else str(part) for part in parts)))
+
+
+def shortened(text: str) -> str:
+    """``text`` cut to 40 characters with an ellipsis: a long campaign name must not push the plot away."""
+    return text if len(text) <= _LONGEST_LABEL else text[: _LONGEST_LABEL - 1] + "…"
 
 
 def plain(text: str) -> str:
@@ -90,8 +165,13 @@ def labels(frame: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
     """Each row's key in ``columns`` as text to draw (vectorised :func:`label`)."""
     if frame.empty:
         return pd.Series([], index=frame.index, dtype=object)
-    joined = frame[list(columns)].astype(str).agg(" / ".join, axis=1)
+    joined = texts(frame[list(columns)]).agg(" / ".join, axis=1).map(shortened)
     return joined.str.replace("$", r"\$", regex=False)
+
+
+def texts(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every cell as text, a missing one as ``(blank)``."""
+    return frame.astype(object).where(frame.notna(), BLANK).astype(str)
 
 
 def legend(ax: Axes, n: int, title: str | None = None) -> None:

@@ -6,11 +6,12 @@ separators, percentages, durations in words (``1 min 5 s``).
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 
 import pandas as pd
 
-from ._axes import duration_words
+from ._axes import duration_words, texts
 
 HEADERS = {
     "campaign": "Campaign",
@@ -96,9 +97,19 @@ def latency_for_people(times: pd.DataFrame, groups: Sequence[str]) -> tuple[pd.D
     return shown, ["delivered", "p50", "p90", "p99", "mean", "skewed"]
 
 
+def _width(text: str) -> int:
+    """Columns ``text`` takes in a terminal: Chinese characters (wide) take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _pad(text: str, width: int, *, right: bool) -> str:
+    space = " " * (width - _width(text))
+    return space + text if right else text + space
+
+
 def _keys(frame: pd.DataFrame, groups: Sequence[str]) -> pd.DataFrame:
     """The group columns as text, and the period (if any) as its local start (``2026-11-23 09:00``)."""
-    keys = frame[list(groups)].astype(str)
+    keys = texts(frame[list(groups)])
     if "period" in frame:
         keys["period"] = frame["period"].map(lambda p: f"{p:%Y-%m-%d %H:%M}")
     return keys
@@ -110,12 +121,11 @@ def as_text(frame: pd.DataFrame, numeric: Sequence[str]) -> str:
         return "(none)"
     right = set(numeric)
     columns = [[header(name), *frame[name].map(lambda v: "" if pd.isna(v) else str(v))] for name in frame.columns]
-    widths = [max(map(len, column)) for column in columns]
+    widths = [max(map(_width, column)) for column in columns]
     lines = []
     for row in zip(*columns, strict=True):
         cells = [
-            cell.rjust(width) if name in right else cell.ljust(width)
-            for cell, width, name in zip(row, widths, frame.columns, strict=True)
+            _pad(cell, width, right=name in right) for cell, width, name in zip(row, widths, frame.columns, strict=True)
         ]
         lines.append("  ".join(cells).rstrip())
     lines.insert(1, "  ".join("-" * width for width in widths))

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+import pandas as pd
+
 from .kpi import PENDING
 
 DELIVERED = "DELIVRD"
@@ -38,6 +40,14 @@ _PREFIXED = re.compile(r"^([A-Z]{2}):\w+$")
 _PREFIX_GLOSSARY = (
     "a carrier's own error code ({prefix}:xxxx, from the SMS centre or gateway); ask the gateway for its table"
 )
+
+
+def keep_top(breakdown: pd.DataFrame, top: int) -> tuple[pd.Series, dict[str, int]]:
+    """:func:`smsdata.status_breakdown`'s statuses with all but the ``top`` most frequent (delivered
+    and pending first) summed as ``other``, and the count of each status over all groups."""
+    totals = breakdown.groupby("status")["count"].sum().sort_values(ascending=False)
+    named = [s for s in dict.fromkeys([DELIVERED, PENDING, *totals.index]) if s in totals.index][:top]
+    return breakdown["status"].where(breakdown["status"].isin(named), OTHER), totals.to_dict()
 
 
 def meaning(status: str) -> str:

@@ -49,6 +49,8 @@ class CampaignResult:
             have been delivered; resend with ``resend_unknown=True``.
         balance_before, balance_after: balance snapshots around this call, if taken.
         dry_run: nothing was sent or recorded.
+        rejections: ``{"code 7: send failed": requests}``: why the gateway refused the
+            ``rejected`` requests.
     """
 
     name: str
@@ -59,6 +61,7 @@ class CampaignResult:
     balance_before: Decimal | None = None
     balance_after: Decimal | None = None
     dry_run: bool = False
+    rejections: dict[str, int] = dataclasses.field(default_factory=dict)
 
     @property
     def done(self) -> bool:
@@ -72,6 +75,9 @@ class CampaignResult:
         lines = [head, f"requests sent now: {self.sent_now}"]
         if self.balance_before is not None and self.balance_after is not None:
             lines.append(f"balance: {self.balance_before} -> {self.balance_after}")
+        if self.rejections:
+            reasons = "; ".join(f"{why} ({n} request{'s' * (n != 1)})" for why, n in self.rejections.items())
+            lines.append(f"rejected by the gateway: {reasons}")
         if len(self.unknown):
             lines.append(f"{len(self.unknown)} request(s) unknown: they may or may not have been delivered")
         return lines
@@ -195,6 +201,7 @@ def send_campaign(
     )
     if concurrency < 1:
         raise SmsdataError(f"concurrency must be at least 1, got {concurrency}")
+    _check_name(name)
     if plan is not None and plan.recipients.empty:
         raise SmsdataError(
             f"campaign {name!r} has no recipients ({len(plan.rejected)} row(s) rejected: see plan.rejected); "
@@ -412,6 +419,19 @@ async def _send_leased(
     return result
 
 
+_MAX_NAME = 200
+
+
+def _check_name(name: str) -> None:
+    """A campaign name is a key people type and read: one line of printable text."""
+    if not isinstance(name, str) or not name.strip():
+        raise SmsdataError(f"a campaign needs a name (text), got {name!r}")
+    if len(name) > _MAX_NAME:
+        raise SmsdataError(f"campaign name is {len(name)} characters long; at most {_MAX_NAME}")
+    if any(not c.isprintable() for c in name):
+        raise SmsdataError(f"campaign name {name!r} holds a line break or a control character")
+
+
 def _check_plan(plan: CampaignPlan | None, name: str, ledger: Ledger) -> bool:
     """Whether ``name`` is stored; refuse a different plan under it, or no plan for a new name."""
     stored = ledger.fingerprint(name)
@@ -467,6 +487,8 @@ def _result(ledger: Ledger, name: str, sent: int, before: Decimal | None, after:
     requests = ledger.requests(name)
     by_state = requests.groupby("state")
     unknown = requests.loc[requests["state"].eq("unknown"), ["request_id", "recipients", "message"]]
+    rejected = requests[requests["state"].eq("rejected")]
+    why = ("code " + rejected["code"].astype(str) + ": " + rejected["message"].fillna("").astype(str)).str.rstrip(": ")
     return CampaignResult(
         name,
         requests={k: int(v) for k, v in by_state.size().items()},
@@ -475,4 +497,5 @@ def _result(ledger: Ledger, name: str, sent: int, before: Decimal | None, after:
         unknown=unknown.reset_index(drop=True),
         balance_before=before,
         balance_after=after,
+        rejections={str(k): int(v) for k, v in why.value_counts().items()},
     )

@@ -14,6 +14,7 @@ data, times are local (``SMSDATA_TZ``), durations read as ``10 s``, ``5 min``,
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 
 import numpy as np
@@ -25,6 +26,7 @@ from matplotlib.ticker import PercentFormatter
 from . import _statuses, kpi
 from ._axes import (
     GROUP_COLOURS,
+    GROUP_DASHES,
     OVERALL_COLOUR,
     duration_axis,
     fitted_percent,
@@ -35,6 +37,7 @@ from ._axes import (
     naive_utc,
     new_axes,
     say_empty,
+    styled,
 )
 from .balance import LedgerLike, _forecast, balance_history
 from .config import default_tz
@@ -68,6 +71,7 @@ def auto_freq(span: pd.Timedelta) -> str:
     return "M"
 
 
+@styled
 def plot_delivery_rate(
     sends: pd.DataFrame,
     reports: pd.DataFrame,
@@ -110,9 +114,10 @@ def plot_delivery_rate(
         for (key, frame), colour in zip(per_group.groupby(groups, sort=True), GROUP_COLOURS, strict=False):
             _rate_line(ax, frame, step, colour, label(key[0] if len(groups) == 1 else key), wide=False)
             drawn.append(frame)
-    ax.set_xlim(
-        naive_utc(overall["period"].iloc[[0]])[0] - step / 2, naive_utc(overall["period"].iloc[[-1]])[0] + step / 2
-    )
+    first, last = (naive_utc(overall["period"].iloc[[i]])[0] for i in (0, -1))
+    # at least six periods wide, so the ticks fall on periods (not on the seconds of a lone minute)
+    margin = max(step / 2, (step * 6 - pd.Timedelta(last - first)) / 2)
+    ax.set_xlim(first - margin, last + margin)
     local_dates(ax.xaxis, zone)
     fitted_percent(ax.yaxis, [f["ci_low"].min() for f in drawn], [f["ci_high"].max() for f in drawn])
     ax.set_ylabel("delivered / sent")
@@ -142,14 +147,18 @@ def _rate_line(ax: Axes, rates: pd.DataFrame, step: pd.Timedelta, colour: str, n
         x = naive_utc(run["period"])
         if len(run) == 1:
             error = np.vstack([run["delivery_rate"] - run["ci_low"], run["ci_high"] - run["delivery_rate"]])
-            ax.errorbar(x, run["delivery_rate"], yerr=error, fmt="o", ms=5, color=colour, capsize=3, label=name)
+            bar = ax.errorbar(x, run["delivery_rate"], yerr=error, fmt="o", ms=5, color=colour, capsize=3, label=name)
+            for artist in bar.get_children():  # a dot at 100% sits on the frame, not half under it
+                artist.set_clip_on(False)
         else:
             if wide:
                 ax.fill_between(x, run["ci_low"], run["ci_high"], color=colour, alpha=0.15, linewidth=0)
-            ax.plot(x, run["delivery_rate"], marker="o", ms=3.5, lw=2 if wide else 1.2, color=colour, label=name)
+            width = 2 if wide else 1.2
+            ax.plot(x, run["delivery_rate"], marker="o", ms=3.5, lw=width, color=colour, label=name, clip_on=False)
         name = None  # one legend entry per line
 
 
+@styled
 def plot_status_breakdown(
     sends: pd.DataFrame,
     reports: pd.DataFrame,
@@ -176,15 +185,13 @@ def plot_status_breakdown(
         breakdown = breakdown.assign(group="all")
         groups = ["group"]
     keys = labels(breakdown, groups)
-    totals = breakdown.groupby("status")["count"].sum().sort_values(ascending=False)
-    named = [s for s in dict.fromkeys([_statuses.DELIVERED, kpi.PENDING, *totals.index]) if s in totals.index][:top]
-    status = breakdown["status"].where(breakdown["status"].isin(named), _statuses.OTHER)
+    status, totals = _statuses.keep_top(breakdown, top)
     table = breakdown.assign(key=keys, status=status).pivot_table(
         index="key", columns="status", values="share", aggfunc="sum", fill_value=0.0, sort=True
     )
-    order = _statuses.ordered(table.columns, totals.to_dict())
+    order = _statuses.ordered(table.columns, totals)
     table = table[order]
-    figure, ax = new_axes(ax, height=max(2.4, 0.32 * len(table) + 1.6))
+    figure, ax = new_axes(ax, height=max(1.9, 0.32 * len(table) + 1.6))
     if table.empty:
         say_empty(ax, "nothing sent")
         return figure
@@ -207,6 +214,7 @@ def plot_status_breakdown(
     return figure
 
 
+@styled
 def plot_latency(
     sends: pd.DataFrame,
     reports: pd.DataFrame,
@@ -237,20 +245,22 @@ def plot_latency(
         return figure
     series = list(curves.groupby(groups, sort=True)) if groups else [(None, curves)]
     colours = GROUP_COLOURS if len(series) > 1 else [OVERALL_COLOUR]
+    dashes = GROUP_DASHES if len(series) > 1 else ["-"]
     quantiles = {
         tuple(row[: len(groups)]): row[len(groups) :]
         for row in marks[[*groups, "p50", "p90"]].itertuples(index=False, name=None)
     }
-    for (key, frame), colour in zip(series, colours, strict=False):
+    for (key, frame), colour, dash in zip(series, colours, dashes, strict=False):
         seconds = np.concatenate([[0.0], frame["seconds"].to_numpy()])
         share = np.concatenate([[0.0], frame["delivered_share"].to_numpy()])
         name = label(key[0] if isinstance(key, tuple) and len(key) == 1 else key) if groups else None
-        ax.step(seconds, share, where="post", color=colour, lw=1.8, label=name)
+        ax.step(seconds, share, where="post", color=colour, lw=1.8, linestyle=dash, label=name)
         key = key if isinstance(key, tuple) else (key,)
         for value, marker in zip(quantiles.get(key if groups else (), (np.nan, np.nan)), ("o", "s"), strict=True):
             if np.isfinite(value):
                 at = np.searchsorted(seconds, value, side="right") - 1
-                ax.plot([value], [share[max(at, 0)]], marker=marker, color=colour, ms=5, linestyle="none")
+                point = [share[max(at, 0)]]
+                ax.plot([value], point, marker=marker, color=colour, mec="white", ms=7, linestyle="none", zorder=3)
     duration_axis(ax.xaxis, float(curves["seconds"].max()))
     ax.set_ylim(0, 1.02)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
@@ -278,12 +288,13 @@ def _latency_ranges(marks: pd.DataFrame, groups: list[str], ax: Axes | None) -> 
         float(np.nanmin(marks["p50"].to_numpy(dtype=float), initial=np.inf)),
     )
     ax.set_xlabel("time from sending to delivery receipt (log scale)")
-    ax.set_title("Time to delivery receipt: p50 to p90 of delivered, per group")
+    ax.set_title("Time to receipt: p50 to p90 of delivered")
     ax.grid(axis="x", alpha=0.3)
     ax.legend(fontsize="small", loc="lower right")
     return figure
 
 
+@styled
 def plot_balance(
     ledger: LedgerLike = None, *, as_of: str | pd.Timestamp | None = None, tz: str | None = None, ax: Axes | None = None
 ) -> Figure:
@@ -312,20 +323,20 @@ def plot_balance(
             fontsize="small",
             color="#c62828",
         )
-    else:
-        ax.annotate(
-            "no forecast: " + forecast.note, (0.01, 0.04), xycoords="axes fraction", fontsize="small", color="0.4"
-        )
+    else:  # inside the plot and wrapped: a long note must not squeeze the plot
+        note = textwrap.fill("no forecast: " + forecast.note, 70)
+        ax.text(0.01, 0.04, note, transform=ax.transAxes, fontsize="small", color="0.4", va="bottom")
     local_dates(ax.xaxis, zone)
     ax.set_ylim(bottom=0)
     ax.yaxis.set_major_formatter(lambda value, _: f"{value:,.0f}")
     ax.set_ylabel("balance (gateway units)")
-    ax.set_xlabel(f"time ({zone})")
-    ax.set_title("Balance and burn forecast")
+    # no x label: the date axis writes its own (the day or year) where a label would go
+    ax.set_title(f"Balance and burn forecast (times in {zone})")
     ax.grid(alpha=0.3)
     return figure
 
 
+@styled
 def plot_carrier_rates(
     sends: pd.DataFrame,
     reports: pd.DataFrame,

@@ -159,6 +159,9 @@ def _one_setting(name: str, env_file: str | os.PathLike[str] | None) -> str | No
     return value
 
 
+_CURRENCIES = {"¥": "CNY", "￥": "CNY", "元": "CNY", "$": "USD", "€": "EUR", "£": "GBP"}
+
+
 @dataclass(frozen=True)
 class UnitPrice:
     """Money per gateway balance unit, to show spend as money: ``UnitPrice.parse("0.045 CNY")``."""
@@ -168,17 +171,19 @@ class UnitPrice:
 
     @classmethod
     def parse(cls, text: str | Decimal | UnitPrice) -> UnitPrice:
-        """``"0.045 CNY"``, ``"0.045"`` or a Decimal.
+        """``"0.045 CNY"``, ``"0.045"``, ``"¥0.045"``, ``"0.045 元"`` or a Decimal.
 
         Raises:
-            ConfigError: not a non-negative number, optionally followed by a currency code.
+            ConfigError: not a non-negative number, optionally with a currency code or sign.
         """
         if isinstance(text, UnitPrice):
             return text
-        match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]{3})?\s*", str(text))
+        match = re.fullmatch(r"\s*([¥￥$€£]?)\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]{3}|元)?\s*", str(text))
         if match is None:
             raise ConfigError(f"unit price {str(text)!r} is not a number with an optional currency, like '0.045 CNY'")
-        return cls(Decimal(match.group(1)), (match.group(2) or "").upper())
+        sign, amount, code = match.groups()
+        currency = _CURRENCIES.get(code or sign, (code or "").upper())
+        return cls(Decimal(amount), currency)
 
     def money(self, units: float | Decimal) -> str:
         """``units`` in money, as text: ``"CNY 56.25"``."""

@@ -93,7 +93,7 @@ def export(
         else:
             _write_xlsx(table, target)
     except OSError as exc:
-        raise ExportError(f"cannot write {target}: {exc.strerror}") from exc
+        raise ExportError(f"cannot write {target}: {exc.strerror or exc}") from exc
     return target
 
 

@@ -182,7 +182,15 @@ def _require(frame: pd.DataFrame, columns: Sequence[str], name: str) -> None:
 def _moment(value: Moment) -> pd.Timestamp:
     """``as_of`` in UTC (naive means UTC); now when ``None``. Floored to the microsecond, the
     stored times' unit, so nothing is compared at a precision the data do not have."""
-    return (pd.Timestamp.now(tz="UTC") if value is None else _utc(value)).floor("us")
+    if value is None:
+        return pd.Timestamp.now(tz="UTC").floor("us")
+    try:
+        moment = _utc(value)
+    except (TypeError, ValueError) as exc:
+        raise KpiError(f"as_of={value!r} is not a time (write it like '2026-11-23 09:00', UTC)") from exc
+    if moment is None or pd.isna(moment):
+        raise KpiError(f"as_of={value!r} is not a time")
+    return moment.floor("us")
 
 
 def _quote(name: str) -> str:

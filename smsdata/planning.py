@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .content import MAX_CHARS, MULTI_SEGMENT, SINGLE_SEGMENT, count_segments, render_template
+from .content import MAX_CHARS, MULTI_SEGMENT, SINGLE_SEGMENT, count_segments, render_template, template_fields
 from .content import _as_text as _column_text
 from .errors import SmsdataError
 from .gateway import MAX_MOBILES
@@ -244,6 +244,8 @@ def plan_campaign(
     detail = detail.where(reason.eq("invalid_mobile"), pd.NA)
     detail = detail.mask(reason.eq("content_too_long"), length.astype("str") + " characters")
     detail = detail.mask(reason.eq("control_character"), control)
+    if template is not None:
+        detail = detail.mask(reason.eq("missing_value"), _first_empty_field(df, template))
     rejected = pd.DataFrame(
         {"row": df.index[~ok], "value": df[mobile][~ok].astype("str").to_numpy(), "reason": reason[~ok].to_numpy()}
     )
@@ -270,6 +272,15 @@ _SENDS_COLUMNS = (
     "campaign", "request_id", "msgid", "mobile", "content", "segments", "state", "code", "sent_at", "carrier", "row",
     "price", "request",
 )  # fmt: skip
+
+
+def _first_empty_field(df: pd.DataFrame, template: str) -> pd.Series:
+    """Per row, ``"name is empty"`` for the first template field with no value (else missing)."""
+    first = pd.Series(pd.NA, index=df.index, dtype="str")
+    for name in reversed(template_fields(template)):  # the earliest field wins
+        text = _column_text(df[name])
+        first = first.mask(text.isna() | text.str.strip().eq(""), f"{name} is empty")
+    return first
 
 
 def _kept(df: pd.DataFrame, keep: Sequence[str]) -> tuple[str, ...]:

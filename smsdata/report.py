@@ -21,14 +21,14 @@ import pandas as pd
 from . import _formats as fmt
 from . import _report_html as page
 from . import _statuses, charts, kpi
-from ._axes import duration_words
+from ._axes import duration_words, texts
 from ._formats import delivery_for_people, latency_for_people
 from .balance import LedgerLike, balance_burn
 from .config import UnitPrice, default_tz, unit_price
 from .errors import ReportError
 from .ledger import using_ledger
 
-__all__ = ["Headline", "build_report", "headline", "select_campaigns"]
+__all__ = ["Headline", "build_report", "headline", "reports_or_none", "select_campaigns"]
 
 _TOP_STATUSES = 7
 
@@ -158,16 +158,14 @@ def build_report(
         LedgerError: there is no ledger (none is created), or it cannot be read.
         KpiError, IngestError, ConfigError: from reading or judging the inputs.
     """
-    from .ingest import no_reports, read_reports
-
     moment = kpi._moment(as_of)
     money = UnitPrice.parse(price_per_unit) if price_per_unit is not None else unit_price()
     if sends is None:
         with using_ledger(ledger, create=False) as opened:
             sends = opened.sends()
+    missing = None
     if reports is None:
-        has_data = dataset is not None and Path(dataset).is_dir()
-        reports = read_reports(dataset) if has_data else no_reports()
+        reports, missing = reports_or_none(dataset)
     everything = (sends, reports)
     if campaigns is not None:
         sends, reports = select_campaigns(campaigns, sends, reports)
@@ -175,9 +173,11 @@ def build_report(
     if top.sent == 0:
         raise ReportError(_nothing_sent(campaigns, moment, as_of is not None))
     names = by if isinstance(by, str) else ", ".join(by)
+    if mask:
+        sends = _masked_groups(sends, kpi._columns(by))
     options = {"by": by, "as_of": moment}
     sections = [
-        _top(title, sends, top, moment, money),
+        _top(title, sends, top, moment, money, missing),
         page.section(
             "Delivery rate over time",
             page.image(charts.plot_delivery_rate(sends, reports, **options), "Delivery rate over time"),
@@ -218,6 +218,7 @@ def select_campaigns(
     Raises:
         ReportError: a campaign named is not in ``sends``.
     """
+    campaigns = [campaigns] if isinstance(campaigns, str) else list(campaigns)
     known = set(sends["campaign"].dropna().astype(str))
     missing = [name for name in campaigns if name not in known]
     if missing:
@@ -230,6 +231,23 @@ def select_campaigns(
     return asked, reports[theirs | evidence]
 
 
+def _masked_groups(sends: pd.DataFrame, groups: Sequence[str]) -> pd.DataFrame:
+    """``sends`` with group values that look like phone numbers masked (``138****8000``), each
+    distinct number still its own group (``138****8000 #2`` when two mask alike)."""
+    out = sends.copy()
+    for column in groups:
+        values = pd.Series(out[column].dropna().unique())
+        text = values.astype(str)
+        numbers = text.str.fullmatch(r"\+?\d{7,15}")
+        if not numbers.any():
+            continue
+        masked = text.where(~numbers, text.str.replace(r"^(\+?\d{3})\d*(\d{4})$", r"\1****\2", regex=True))
+        repeat = masked.groupby(masked).cumcount()
+        masked = masked.where(repeat == 0, masked + " #" + (repeat + 1).astype(str))
+        out[column] = out[column].map(dict(zip(values, masked, strict=True)))
+    return out
+
+
 def _nothing_sent(campaigns: Sequence[str] | None, moment: pd.Timestamp, dated: bool) -> str:
     which = f" of campaign {', '.join(map(repr, campaigns))}" if campaigns else ""
     when = f" by {moment:%Y-%m-%d %H:%M} UTC" if dated else " yet"
@@ -240,8 +258,25 @@ def _local(moment: pd.Timestamp, zone: str) -> str:
     return f"{moment.tz_convert(zone):%Y-%m-%d %H:%M}"
 
 
-def _top(title: str, sends: pd.DataFrame, top: Headline, moment: pd.Timestamp, money: UnitPrice | None) -> str:
-    """The title, what the report covers, and the headline cards."""
+def reports_or_none(dataset: str | os.PathLike[str] | None) -> tuple[pd.DataFrame, str | None]:
+    """The dataset's reports, or none and why (no dataset there: nothing received or ingested yet,
+    or a mistyped path), to say so wherever the numbers are shown."""
+    from .ingest import no_reports, read_reports
+
+    if dataset is None:
+        return no_reports(), "no dataset given: no delivery reports were read"
+    if not Path(dataset).is_dir():
+        return no_reports(), (
+            f"no dataset at {str(dataset)!r}: no delivery reports were read, so every message counts as "
+            "pending (ingest reports with `smsdata ingest`, or give the right --dataset)"
+        )
+    return read_reports(dataset), None
+
+
+def _top(
+    title: str, sends: pd.DataFrame, top: Headline, moment: pd.Timestamp, money: UnitPrice | None, missing: str | None
+) -> str:
+    """The title, what the report covers, a warning when no reports were read, and the headline cards."""
     zone = default_tz()
     names = sorted(sends["campaign"].dropna().unique().astype(str))
     shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
@@ -295,7 +330,9 @@ def _top(title: str, sends: pd.DataFrame, top: Headline, moment: pd.Timestamp, m
             f"({_local(before.first_sent, zone)} to {_local(before.last_sent, zone)}, every campaign sent then: "
             f"{before.sent:,} sent, {before.delivery_rate:.1%} delivered).</p>"
         )
-    return f"<h1>{html.escape(title)}</h1><p class='meta'>{html.escape(meta)}</p>" + page.cards(cards) + compared
+    warning = f"<p class='warning'>{html.escape(missing[0].upper() + missing[1:])}.</p>" if missing else ""
+    head = f"<h1>{html.escape(title)}</h1><p class='meta'>{html.escape(meta)}</p>"
+    return head + warning + page.cards(cards) + compared
 
 
 def _share(part: int, whole: int) -> str:
@@ -335,20 +372,17 @@ def _status_table(sends: pd.DataFrame, reports: pd.DataFrame, by: str | Sequence
     """Groups down, statuses across (in order of meaning), shares of sent in the cells."""
     breakdown = kpi.status_breakdown(sends, reports, by=by, as_of=moment)
     groups = kpi._columns(by)
-    totals = breakdown.groupby("status")["count"].sum().sort_values(ascending=False)
-    named = [s for s in dict.fromkeys([_statuses.DELIVERED, kpi.PENDING, *totals.index]) if s in totals.index]
-    named = named[:_TOP_STATUSES]
-    status = breakdown["status"].where(breakdown["status"].isin(named), _statuses.OTHER)
+    status, totals = _statuses.keep_top(breakdown, _TOP_STATUSES)
+    breakdown[groups] = texts(breakdown[groups])  # a blank group keeps its row
     wide = breakdown.assign(status=status).pivot_table(
         index=groups, columns="status", values="count", aggfunc="sum", fill_value=0, sort=True
     )
-    order = _statuses.ordered(wide.columns, totals.to_dict())
+    order = _statuses.ordered(wide.columns, totals)
     sent = wide.sum(axis=1)
     shown = pd.DataFrame({"sent": fmt.counts(sent)}, index=wide.index)
     for name in order:
         shown[name] = fmt.percents(wide[name] / sent)
     shown = shown.reset_index()
-    shown[groups] = shown[groups].astype(str)
     return page.table(shown, numeric=["sent", *order], caption="Share of sent messages by final status.")
 
 
@@ -362,6 +396,7 @@ def _latency_table(sends: pd.DataFrame, reports: pd.DataFrame, by: str | Sequenc
 def _carriers(sends: pd.DataFrame, reports: pd.DataFrame, moment: pd.Timestamp) -> str:
     """The carrier chart, then failures by reason (down) and carrier (across), and what the codes mean."""
     breakdown = kpi.status_breakdown(sends, reports, by="carrier", as_of=moment)
+    breakdown["carrier"] = texts(breakdown[["carrier"]])["carrier"]
     sent = breakdown.groupby("carrier")["count"].sum()
     failures = breakdown[breakdown["status"].ne(_statuses.DELIVERED)]
     wide = failures.pivot_table(index="status", columns="carrier", values="count", aggfunc="sum", fill_value=0)

@@ -93,7 +93,10 @@ def test_one_period_is_a_dot_with_its_interval() -> None:
     (line,) = [line for line in ax.lines if len(line.get_xdata()) == 1 and line.get_marker() == "o"]
     assert 0.8 < float(line.get_ydata()[0]) < 1.0
     low, high = _x_dates(ax)
-    assert high - low <= pd.Timedelta("1D")
+    assert high - low == pd.Timedelta("6D")  # six periods wide: ticks on days, the dot in the middle
+    assert pd.Timestamp(line.get_xdata()[0], tz="UTC") - low == pd.Timedelta("3D")
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert not any(re.fullmatch(r"\d\d:\d\d", label) for label in labels), labels  # days, not hours
 
 
 def _colour(name: str) -> str:
@@ -212,3 +215,15 @@ def test_dollar_signs_in_names_are_shown_as_typed() -> None:
     figure = charts.plot_carrier_rates(sends, reports, as_of=as_of)
     figure.canvas.draw()
     assert [t._preprocess_math(t.get_text()) for t in figure.axes[0].get_yticklabels()] == [("$5 $carrier", False)]
+
+
+def test_long_names_are_shortened_and_blanks_named() -> None:
+    sends, reports, as_of = _data(3, 1)
+    sends["campaign"] = sends["campaign"].map(
+        dict(zip(sorted(sends["campaign"].unique()), ["y" * 90, "short", "z"], strict=True))
+    )
+    sends.loc[sends["campaign"].eq("z"), "campaign"] = None
+    figure = charts.plot_status_breakdown(sends, reports, by="campaign", as_of=as_of)
+    figure.canvas.draw()
+    names = [t.get_text() for t in figure.axes[0].get_yticklabels()]
+    assert sorted(names) == sorted(["(blank)", "short", "y" * 39 + "…"])

@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
@@ -16,7 +17,7 @@ from click.testing import CliRunner
 import smsdata as sms
 from smsdata._serve import serving
 from smsdata.cli import cli
-from smsdata.simulator import GatewaySimulator
+from smsdata.simulator import Account, GatewaySimulator
 
 from .conftest import CANARY
 
@@ -57,7 +58,7 @@ def test_send_to_is_cleaned_and_recorded_like_a_campaign(
     assert sends["mobile"].tolist() == ["13800138000", "13912345678"]
     assert sends["state"].tolist() == ["accepted", "accepted"]
     (name,) = sends["campaign"].unique()
-    assert re.fullmatch(r"to-\d{8}-\d{6}", name)
+    assert re.fullmatch(r"to-\d{8}-\d{6}-[0-9a-f]{6}", name)  # when, and a hash of what
     assert invoke("campaigns").output == f"{name}: 2 recipients in 1 requests (accepted 1)\n"
     again = invoke("send", "--to", "13800138000", "--content", "Hi", "--name", "ping", "--yes")
     assert again.exit_code == 0
@@ -187,7 +188,7 @@ def test_send_campaign_file_then_campaigns_and_resume(
     sent = invoke(*args, "--yes", "--no-progress")
     assert sent.exit_code == 0, sent.output
     assert "rejected 1 row(s): invalid_mobile 1" in sent.output
-    assert "balance 1000.00 unit(s); this send costs about 3 unit(s)" in sent.output
+    assert "balance 1,000.00 unit(s); this send costs about 3 unit(s)" in sent.output
     assert "campaign 'n1': recipients accepted 3" in sent.output
     assert sorted(m for _, m, _ in live.accepted_rows()) == ["13800138000", "13912345678", "18600001111"]
     listing = invoke("campaigns")
@@ -415,3 +416,62 @@ def test_quarantine_lists_and_writes_the_set_aside_lines(sent_and_received: Path
     missing = invoke("quarantine", "--dataset", str(tmp_path / "nope"))
     assert missing.exit_code == 1
     assert not (tmp_path / "nope").exists()
+
+
+def test_to_takes_numbers_as_people_paste_them(live: GatewaySimulator, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("SMSDATA_HOME", str(tmp_path / "home"))
+    result = invoke("send", "--to", "138 0013 8000，139-1234-5678; 186 0000 1111\n", "--content", "Hi", "--yes")
+    assert result.exit_code == 0, result.output
+    assert sorted(m for _, m, _ in live.accepted_rows()) == ["13800138000", "13912345678", "18600001111"]
+
+
+def test_a_send_the_gateway_refused_entirely_exits_1_with_its_reason(tmp_path: Path, monkeypatch) -> None:
+    refusing = GatewaySimulator([Account("demo", CANARY, balance=Decimal(1000))], fail_share=1.0, seed=1)
+    monkeypatch.setenv("SMSDATA_HOME", str(tmp_path / "home"))
+    with serving(refusing.app) as url:
+        monkeypatch.setenv("SMSDATA_URL", f"{url}/Admin/index.php")
+        monkeypatch.setenv("SMSDATA_UID", "demo")
+        monkeypatch.setenv("SMSDATA_PWD", CANARY)
+        result = invoke("send", "--to", "13800138000", "--content", "hi", "--name", "refused", "--yes")
+    assert result.exit_code == 1
+    assert "rejected by the gateway: code 7" in result.output
+    assert result.output.rstrip().endswith("Error: the gateway accepted none of campaign 'refused''s requests")
+
+
+@pytest.mark.parametrize("name", ["two\nlines", "bell\a", ""])
+def test_a_campaign_name_is_one_printable_line(customers_csv: Path, live, tmp_path: Path, monkeypatch, name) -> None:
+    monkeypatch.setenv("SMSDATA_HOME", str(tmp_path / "home"))
+    result = invoke("send", str(customers_csv), "--mobile", "phone", "--template", "Hi", "--name", name, "--yes")
+    assert result.exit_code in (1, 2)
+    assert live.accepted == []
+
+
+def test_a_bad_as_of_is_one_line(sent_and_received: Path) -> None:
+    result = invoke("kpi", "--dataset", str(sent_and_received), "--as-of", "garbage")
+    assert result.exit_code == 1
+    assert result.output == "Error: KpiError: as_of='garbage' is not a time (write it like '2026-11-23 09:00', UTC)\n"
+
+
+def test_kpi_without_a_dataset_says_so(sent_and_received: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["kpi", "--dataset", str(tmp_path / "warehous")])
+    assert result.exit_code == 0
+    assert "warning: no dataset at" in result.stderr
+    assert "every message counts as pending" in result.stderr
+
+
+def test_quarantine_to_csv_when_nothing_was_quarantined(tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "r.log").write_text("Report=1,13800138000,DELIVRD,2026-11-20 10:00:00\n")
+    assert invoke("ingest", str(tmp_path / "logs"), "--dataset", str(tmp_path / "w"), "--no-progress").exit_code == 0
+    result = invoke("quarantine", "--dataset", str(tmp_path / "w"), "--csv", str(tmp_path / "q.csv"))
+    assert result.output.startswith("no quarantined lines")
+    assert list(pd.read_csv(tmp_path / "q.csv", encoding="utf-8-sig").columns)[:2] == ["line", "reason"]
+
+
+def test_terminal_tables_line_up_with_chinese_text() -> None:
+    from smsdata._formats import as_text
+
+    text = as_text(pd.DataFrame({"city": ["北京", "Wuhan"], "sent": ["1,000", "7"]}), numeric=["sent"])
+    lines = text.splitlines()
+    assert lines[2] == "北京   1,000"
+    assert lines[3] == "Wuhan      7"

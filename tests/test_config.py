@@ -80,3 +80,31 @@ def test_gateway_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     with Gateway.from_env(timeout=3.0) as gw:
         assert (gw.base_url, gw.uid, gw.timeout) == ("http://gw.example/Admin/index.php", "u1", 3.0)
         assert CANARY not in repr(gw)
+
+
+@pytest.mark.parametrize(
+    ("text", "amount", "currency", "money"),
+    [
+        ("0.045 CNY", "0.045", "CNY", "CNY 45.00"),
+        ("0.045 元", "0.045", "CNY", "CNY 45.00"),
+        ("¥0.045", "0.045", "CNY", "CNY 45.00"),
+        ("0.1 usd", "0.1", "USD", "USD 100.00"),
+        ("0.05", "0.05", "", "50.00"),
+    ],
+)
+def test_unit_price_in_the_forms_people_write_it(text: str, amount: str, currency: str, money: str) -> None:
+    from decimal import Decimal
+
+    from smsdata.config import UnitPrice
+
+    price = UnitPrice.parse(text)
+    assert (price.amount, price.currency) == (Decimal(amount), currency)
+    assert price.money(1000) == money
+
+
+@pytest.mark.parametrize("text", ["cheap", "-0.1", "0.1 CNYY", "1e-3"])
+def test_a_unit_price_that_is_not_one_is_a_config_error(text: str) -> None:
+    from smsdata.config import UnitPrice
+
+    with pytest.raises(ConfigError, match="unit price"):
+        UnitPrice.parse(text)

@@ -123,14 +123,16 @@ def test_demo_without_dir_removes_its_folder_when_stopped(
     # conftest's hygiene fixture fails the test if a server thread is still running
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT is POSIX")
-def test_smsdata_demo_ctrl_c_while_sending_removes_its_folder(temp_root: Path) -> None:
-    env = {**os.environ, "TMPDIR": str(temp_root), "SMSDATA_FAULTS": "claimed:100=SIGINT"}
+@pytest.mark.skipif(sys.platform == "win32", reason="signals are POSIX")
+@pytest.mark.parametrize(("signal_name", "status"), [("SIGINT", 130), ("SIGTERM", 143)])
+def test_smsdata_demo_stopped_while_sending_removes_its_folder(temp_root: Path, signal_name: str, status: int) -> None:
+    env = {**os.environ, "TMPDIR": str(temp_root), "SMSDATA_FAULTS": f"claimed:100={signal_name}"}
     run = subprocess.run(
         [sys.executable, "-m", "smsdata", "demo"], env=env, capture_output=True, text=True, timeout=120
     )
-    assert run.returncode == 130, run.stderr
-    assert run.stderr.rstrip().endswith("interrupted")
+    assert run.returncode == status, run.stderr
+    if signal_name == "SIGINT":
+        assert run.stderr.rstrip().endswith("interrupted")
     assert "smsdata resume" not in run.stderr  # its ledger is gone: nothing to resume
     assert not list(temp_root.iterdir())
 

@@ -418,3 +418,9 @@ def test_latency_by_period_equals_latency_of_each_periods_sends() -> None:
         assert row["p50"] == pytest.approx(alone["p50"], abs=1e-9)
         assert row["p90"] == pytest.approx(alone["p90"], abs=1e-9)
     assert by_day["count"].sum() == kpi.latency(sends, reports, as_of=as_of)["count"].iloc[0]
+
+
+def test_a_bad_as_of_is_a_kpi_error(small) -> None:
+    sends, reports = small
+    with pytest.raises(kpi.KpiError, match="as_of='garbage' is not a time"):
+        kpi.delivery_rate(sends, reports, as_of="garbage")

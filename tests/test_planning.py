@@ -36,7 +36,7 @@ def test_plan_recipients_rejects_and_requests(customers: pd.DataFrame) -> None:
     assert rejected.to_dict("records") == [
         {"row": 4, "value": "13800138000", "reason": "duplicate", "detail": None},
         {"row": 5, "value": "1.38E+10", "reason": "invalid_mobile", "detail": "scientific_notation"},
-        {"row": 6, "value": "18600001111", "reason": "missing_value", "detail": None},
+        {"row": 6, "value": "18600001111", "reason": "missing_value", "detail": "name is empty"},
     ]
     summary = plan.summary()
     assert (summary.recipients, summary.requests, summary.segments, summary.estimated_cost) == (3, 3, 3, 3)

@@ -125,7 +125,7 @@ def test_tables_are_written_for_people(tmp_path: Path, ledger: Path) -> None:
     assert status.count("<tr>") == 1 + 30
     assert re.search(r"<th class='num'>DELIVRD</th><th class='num'>UNDELIV</th>", status)
     assert status.index(">(pending)</th>") > status.index(">REJECTD</th>")  # pending last
-    assert "td:first-child { white-space: nowrap; }" in text
+    assert "td:first-child { white-space: nowrap;" in text
 
 
 def test_failures_by_reason_and_carrier_with_a_glossary(tmp_path: Path, ledger: Path) -> None:
@@ -226,3 +226,51 @@ def test_cli_report_refuses_with_one_line(
     assert message in result.output
     assert not (tmp_path / "report.html").exists()
     assert not (tmp_path / "home" / "ledger.sqlite").exists() or args  # reading created no ledger
+
+
+def test_a_blank_group_is_a_row_of_its_own(tmp_path: Path, ledger: Path) -> None:
+    sends, reports = scenarios.campaigns(3, days=1, per_campaign=100)
+    sends.loc[sends.index[:40], "city"] = None  # a --to send, or a row with the column empty
+    text = sms.build_report(tmp_path / "r.html", sends=sends, reports=reports, ledger=ledger, by="city").read_text()
+    assert "<td>(blank)</td>" in text
+    table = text[text.index("Share of sent messages by final status") :]
+    assert table[: table.index("</table>")].count("<tr>") == 1 + 4  # Beijing, Shanghai, Wuhan, (blank)
+
+
+def test_no_dataset_is_said_on_the_page_not_hidden_in_a_0_percent(tmp_path: Path, ledger: Path, small) -> None:
+    sends, _ = small
+    text = sms.build_report(
+        tmp_path / "r.html", sends=sends, ledger=ledger, dataset=tmp_path / "warehous", as_of="2026-11-22"
+    ).read_text()
+    assert "<p class='warning'>No dataset at" in text
+    assert "warehous" in text
+
+
+def test_phone_numbers_as_groups_are_masked(tmp_path: Path, ledger: Path) -> None:
+    sends, reports = scenarios.campaigns(1, days=1, per_campaign=20)
+    sends["who"] = sends["mobile"]
+    sends.loc[sends.index[1], "who"] = "13800000000"  # masks like 13800000000's twin below
+    sends.loc[sends.index[2], "who"] = "13899990000"
+    options = {"sends": sends, "reports": reports, "ledger": ledger, "by": "who", "as_of": "2026-12-01"}
+    text = sms.build_report(tmp_path / "r.html", **options).read_text()
+    assert not re.search(r"138\d{8}", text)
+    assert "138****0000 #2" in text  # two numbers that mask alike stay two groups
+    assert re.search(r"138\d{8}", sms.build_report(tmp_path / "r.html", mask=False, **options).read_text())
+
+
+def test_one_campaign_name_as_a_string(tmp_path: Path, ledger: Path, small) -> None:
+    sends, reports = small
+    text = sms.build_report(
+        tmp_path / "r.html", sends=sends, reports=reports, ledger=ledger, campaigns="a", as_of="2026-11-22"
+    ).read_text()
+    assert "1 campaign: a." in text
+
+
+def test_chinese_long_and_odd_names_draw_without_warnings(tmp_path: Path, ledger: Path) -> None:
+    sends, reports = scenarios.campaigns(3, days=1, per_campaign=50)
+    names = dict(zip(sorted(sends["campaign"].unique()), ["双十一 促销 $5", "x" * 200, "emoji 🎉"], strict=True))
+    sends["campaign"] = sends["campaign"].map(names)
+    text = sms.build_report(tmp_path / "r.html", sends=sends, reports=reports, ledger=ledger).read_text()
+    # warnings are errors in the test suite: a missing glyph (no Chinese font) must not raise one
+    assert f"title='{'x' * 200}'" in text  # the whole name on hover where the cell cuts it
+    assert text.count("<picture><source media='(max-width: 600px)' srcset='data:image/png;base64,") == 5

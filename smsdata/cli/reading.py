@@ -7,6 +7,7 @@ dataset by looking for one.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -74,6 +75,8 @@ def quarantine(dataset: str, csv_path: str | None) -> None:
     lines = read_quarantine(dataset)
     if lines.empty:
         click.echo(f"no quarantined lines in {dataset}")
+        if csv_path:
+            export(lines, csv_path)  # an empty table: a script reading it finds the file
         return
     counts = lines["reason"].value_counts()
     click.echo(f"{len(lines):,} quarantined line(s): " + ", ".join(f"{r} {n:,}" for r, n in counts.items()))
@@ -135,16 +138,17 @@ def kpi(
 
 
 def _inputs(dataset: str, campaigns: tuple[str, ...]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The ledger's sends (of ``campaigns``) and the dataset's reports (none yet: no reports)."""
-    from pathlib import Path
-
-    from ..ingest import no_reports, read_reports
+    """The ledger's sends (of ``campaigns``) and the dataset's reports (none yet: no reports, and a
+    warning saying so on stderr)."""
     from ..ledger import read_sends
-    from ..report import select_campaigns
+    from ..report import reports_or_none, select_campaigns
 
     sends = read_sends()
-    reports = read_reports(dataset) if Path(dataset).is_dir() else no_reports()
-    return select_campaigns(campaigns, sends, reports) if campaigns else (sends, reports)
+    reports, missing = reports_or_none(dataset)
+    chosen = select_campaigns(campaigns, sends, reports) if campaigns else (sends, reports)
+    if missing:  # after what could fail: one error line stays one line
+        click.echo(f"warning: {missing}", err=True)
+    return chosen
 
 
 @cli.command()
@@ -168,7 +172,7 @@ def report(
     Reads the sends from the ledger ($SMSDATA_HOME) and the reports from DATASET.
     The file embeds everything: open it in any browser, mail it or print it.
     """
-    from ..report import build_report
+    from ..report import build_report, reports_or_none
 
     path = build_report(
         out,
@@ -180,4 +184,6 @@ def report(
         mask=not no_mask,
         price_per_unit=price_per_unit,
     )
+    if not Path(dataset).is_dir():  # the page says it too
+        click.echo(f"warning: {reports_or_none(dataset)[1]}", err=True)
     click.echo(f"report written to {path}")

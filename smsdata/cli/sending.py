@@ -10,6 +10,7 @@ too: cleaned, planned and recorded in the ledger like any other.
 
 from __future__ import annotations
 
+import re
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -87,7 +88,9 @@ def send(file: str | None, to: str | None, **options: Any) -> None:
     name = options.pop("name")
     if to is not None:
         plan = _plan_to(to, **_pick(options, "content", "mobile", "template", "sheet", "keep", "price", "suppress"))
-        name = name or f"to-{pd.Timestamp.now(tz='UTC'):%Y%m%d-%H%M%S}"
+        # the plan's fingerprint in the name: two different messages sent in one second never share a
+        # name, and the same message run twice in that second is one campaign (sent once)
+        name = name or f"to-{pd.Timestamp.now(tz='UTC'):%Y%m%d-%H%M%S}-{plan.fingerprint[:6]}"
     else:
         if not name:
             raise click.UsageError("FILE needs --name: the campaign's key in the ledger, to resume it safely")
@@ -156,7 +159,9 @@ def _plan_to(
         raise click.UsageError("--to needs --content: the message text")
     if mobile or template or sheet or keep:
         raise click.UsageError("--mobile, --template, --sheet and --keep are for FILE; --to takes --content")
-    numbers = [part.strip() for part in to.split(",") if part.strip()]
+    # commas (also the full-width ，), semicolons or line breaks between numbers; spaces inside a
+    # number ("138 0013 8000") are cleaned like a spreadsheet's
+    numbers = [part.strip() for part in re.split(r"[,，;；\n]", to) if part.strip()]
     if not numbers:
         raise click.UsageError("--to has no numbers")
     # The text is a column of its own, never a template: braces in it stay as typed.
@@ -168,7 +173,7 @@ def _describe_plan(plan: CampaignPlan, name: str, *, shown_rejects: bool) -> str
     """The plan in words: totals, the first rejected rows, sample messages."""
     lines = [
         f"campaign {name!r}: {len(plan.recipients):,} recipient(s) in {len(plan.requests):,} request(s), "
-        f"{plan.segments:,} segment(s), estimated cost {plan.estimated_cost} unit(s) ({plan.price} per segment)"
+        f"{plan.segments:,} segment(s), estimated cost {plan.estimated_cost:,} unit(s) ({plan.price} per segment)"
     ]
     rejected = plan.rejected
     if len(rejected):
@@ -226,7 +231,14 @@ def _send(plan: CampaignPlan, name: str, **options: Any) -> None:
         recipients, cost = _left_to_send(plan, name, resend_unknown=False)
         _confirm(name, recipients, cost, gw, yes=options.pop("yes"), allow_partial=options["allow_partial"])
         result = send_campaign(plan, gateway=gw, name=name, **options)
+    _report_outcome(result)
+
+
+def _report_outcome(result: Any) -> None:
+    """Say where the campaign stands; exit 1 when the gateway accepted none of what it was sent."""
     click.echo(describe(result))
+    if result.sent_now and not result.recipients.get("accepted"):
+        raise click.ClickException(f"the gateway accepted none of campaign {result.name!r}'s requests")
 
 
 def _confirm(name: str, recipients: int, cost: Decimal, gateway: Gateway, *, yes: bool, allow_partial: bool) -> None:
@@ -234,7 +246,7 @@ def _confirm(name: str, recipients: int, cost: Decimal, gateway: Gateway, *, yes
     if recipients == 0:
         return
     balance = gateway.balance().value
-    click.echo(f"balance {balance} unit(s); this send costs about {cost} unit(s)")
+    click.echo(f"balance {balance:,} unit(s); this send costs about {cost:,} unit(s)")
     if cost > balance and not allow_partial:
         raise click.ClickException(
             f"the balance {balance} does not cover the estimated cost {cost}; nothing was sent. "
@@ -297,7 +309,7 @@ def resume(name: str, resend_unknown: bool, yes: bool, **options: Any) -> None:
         recipients, cost = _left_to_send(None, name, resend_unknown=resend_unknown)
         _confirm(name, recipients, cost, gw, yes=yes, allow_partial=options["allow_partial"])
         result = resume_campaign(name, gateway=gw, resend_unknown=resend_unknown, **options)
-    click.echo(describe(result))
+    _report_outcome(result)
 
 
 @cli.command()
@@ -315,5 +327,5 @@ def campaigns() -> None:
         click.echo(f"no campaigns in {path}")
         return
     for row in frame.itertuples(index=False):
-        states = ", ".join(f"{s} {int(getattr(row, s) or 0)}" for s in STATES if getattr(row, s))
-        click.echo(f"{row.campaign}: {row.recipients} recipients in {row.requests} requests ({states or 'empty'})")
+        states = ", ".join(f"{s} {int(getattr(row, s) or 0):,}" for s in STATES if getattr(row, s))
+        click.echo(f"{row.campaign}: {row.recipients:,} recipients in {row.requests:,} requests ({states or 'empty'})")

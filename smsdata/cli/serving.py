@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from decimal import Decimal
 from typing import Any
@@ -97,6 +98,8 @@ def demo(directory: str | None) -> None:
     from ..demo import run_demo
     from ..errors import CampaignInterrupted
 
+    # SIGTERM (timeout, a CI cancel, systemd) unwinds like Ctrl-C: servers stop, the temporary folder goes
+    previous = signal.signal(signal.SIGTERM, _terminated)
     try:
         summary = run_demo(directory, progress=True)
     except CampaignInterrupted as exc:  # only with --dir: its ledger is kept
@@ -105,4 +108,10 @@ def demo(directory: str | None) -> None:
             f"interrupted: run `smsdata demo --dir {directory}` again to finish (nothing is sent twice)", err=True
         )
         sys.exit(130)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     click.echo(summary.text())
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
