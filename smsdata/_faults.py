@@ -10,7 +10,8 @@ the test acts while this process is at the point, then lets it go on).
 
 Points: ``claimed`` (a request committed in flight), ``written`` (its first
 byte about to go on the wire), ``answered`` (its answer read, outcome not yet
-recorded). Unset, a point costs one dictionary look-up.
+recorded); in ingest, ``committed`` (a run's offsets committed, its files not yet
+published). Unset, a point costs one dictionary look-up.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ The tree::
     ├── GatewayUnreachable         the request certainly did not reach the gateway
     ├── OutcomeUnknown             the request may have reached the gateway; no answer came back
     ├── LedgerError                the ledger cannot be opened or written (disk full, locked, corrupt)
+    ├── IngestError                a report log cannot be read, or the dataset is locked or damaged
     ├── CampaignStopped            an account-level failure stopped a campaign midway (cause, result)
     ├── CampaignBusy               another run is sending this campaign now (holder)
     ├── LeaseLost                  another run took this campaign over; this run stopped sending
@@ -47,6 +48,7 @@ __all__ = [
     "EmptyContent",
     "GatewayError",
     "GatewayUnreachable",
+    "IngestError",
     "InsufficientBalance",
     "InvalidMobile",
     "LeaseLost",
@@ -172,6 +174,10 @@ class OutcomeUnknown(SmsdataError):
 
 class LedgerError(SmsdataError):
     """The ledger cannot be opened or written (disk full, locked, corrupt); nothing was sent after it."""
+
+
+class IngestError(SmsdataError):
+    """A source cannot be read, or the dataset is locked or damaged (the message says which)."""
 
 
 class CampaignStopped(SmsdataError):

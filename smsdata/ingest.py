@@ -34,8 +34,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import glob
-import hashlib
 import itertools
 import json
 import logging
@@ -45,7 +43,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -57,19 +55,18 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
+from . import _faults, _sources
 from ._fs import fsync_dir
 from ._progress import progress_bar
 from .config import load_settings
-from .errors import SmsdataError
-from .report_lines import ROW_SCHEMA, ParsedChunk, parse_chunk
+from .errors import IngestError
+from .report_lines import MAX_LINE_BYTES, ROW_SCHEMA, ParsedChunk, parse_chunk
 
 __all__ = ["IngestError", "IngestResult", "ingest_reports", "no_reports", "read_quarantine", "read_reports"]
 
 log = logging.getLogger(__name__)
 
 CHUNK_BYTES = 48 * 2**20
-MAX_LINE_BYTES = 2**20  # a longer "line" is quarantined as line_too_long, not held in memory
-_HEAD_BYTES = 4096  # a file whose first bytes changed was replaced: read it again from the start
 _STATE_VERSION = 1
 
 REPORT_COLUMNS = ["msgid", "mobile", "status", "outcome", "report_time", "received_at"]
@@ -86,10 +83,6 @@ QUARANTINE_SCHEMA = pa.schema(
 )
 
 
-class IngestError(SmsdataError):
-    """A source cannot be read, or the dataset is locked or damaged (the message says which)."""
-
-
 @dataclass(frozen=True)
 class IngestResult:
     """What one :func:`ingest_reports` run did.
@@ -102,8 +95,10 @@ class IngestResult:
         duplicates: records that repeat a stored (msgid, mobile, status,
             report_time), from this run or an earlier one.
         quarantined: records stored in ``quarantine/`` with a reason.
-        bytes: bytes read.
+        bytes: bytes read (of the logs, decompressed).
         seconds: wall time.
+        skipped: ``(file, why)`` of files not read (compressed in a format ingest cannot read).
+        recovered: rows an interrupted earlier run had committed, published by this one.
     """
 
     files: int = 0
@@ -113,6 +108,8 @@ class IngestResult:
     quarantined: int = 0
     bytes: int = 0
     seconds: float = 0.0
+    skipped: tuple[tuple[str, str], ...] = ()
+    recovered: int = 0
 
     @property
     def balanced(self) -> bool:
@@ -121,11 +118,16 @@ class IngestResult:
 
     def __str__(self) -> str:
         rate = self.lines / self.seconds if self.seconds else 0.0
-        return (
+        text = (
             f"{self.lines:,} lines from {self.files} file(s): {self.ingested:,} new reports, "
             f"{self.duplicates:,} duplicates, {self.quarantined:,} quarantined "
             f"({self.bytes / 2**20:.1f} MiB in {self.seconds:.1f} s, {rate:,.0f} lines/s)"
         )
+        if self.recovered:
+            text += f"\nand {self.recovered:,} reports of an interrupted earlier run, published now"
+        for path, why in self.skipped:
+            text += f"\nskipped {path}: {why}"
+        return text
 
 
 # ------------------------------------------------------------------ public API
@@ -170,22 +172,37 @@ def ingest_reports(
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise IngestError(f"source_tz={tz!r} is not a known time zone") from exc
     root = Path(dataset)
-    files = [path for path in _source_files(source) if not _inside(path, root)]
+    files = [path for path in _sources.source_files(source) if not _inside(path, root)]
     with _Dataset.open(root) as store:
         run = _Run(store, tz=tz, workers=workers or min(2, os.cpu_count() or 1), chunk_bytes=chunk_bytes)
-        todo = [(path, store.start_of(path)) for path in files]
-        total = sum(max(path.stat().st_size - start, 0) for path, start in todo)
+        kinds = {path: _kind(path) for path in files}
+        skipped = tuple(
+            (str(path), f"compressed with {kind}: decompress it to ingest it")
+            for path, kind in kinds.items()
+            if not _sources.readable(kind)
+        )
+        todo = [(path, kind, *store.start_of(path, kind)) for path, kind in kinds.items() if _sources.readable(kind)]
+        total = sum(max(path.stat().st_size - start, 0) for path, kind, start, _ in todo)
         try:
             with progress_bar(total=total, unit="B", unit_scale=True, desc="ingest", enabled=progress) as bar:
-                for path, start in todo:
-                    run.read_file(path, start, bar)
+                for path, kind, start, lines in todo:
+                    run.read_file(path, kind, start, lines, bar)
             result = run.finish()
         except OSError as exc:  # a file unreadable, the disk full...: nothing was committed
             where = f" ({exc.filename})" if exc.filename else ""
             raise IngestError(
                 f"ingest into {str(root)!r} failed{where}: {exc.strerror or exc}; nothing was committed, run it again"
             ) from exc
-    return IngestResult(**result, seconds=time.monotonic() - started)
+    for path, why in skipped:
+        log.warning("skipped %s: %s", path, why)
+    return IngestResult(**result, seconds=time.monotonic() - started, skipped=skipped, recovered=store.recovered)
+
+
+def _kind(path: Path) -> str | None:
+    try:
+        return _sources.compression(path)
+    except OSError as exc:
+        raise IngestError(f"cannot read {str(path)!r}: {exc.strerror}") from exc
 
 
 def read_reports(
@@ -254,25 +271,6 @@ def read_quarantine(dataset: str | os.PathLike[str]) -> pd.DataFrame:
 # ------------------------------------------------------------------ sources
 
 
-def _source_files(source: str | os.PathLike[str]) -> list[Path]:
-    """The files a source names, sorted; raises IngestError when it names none."""
-    path = Path(source)
-    if path.is_file():
-        return [path]
-    if path.is_dir():
-        return sorted(
-            p
-            for p in path.rglob("*")
-            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
-        )
-    if glob.has_magic(str(source)):
-        matches = sorted(Path(p) for p in glob.glob(str(source), recursive=True) if Path(p).is_file())
-        if not matches:
-            raise IngestError(f"no files match {str(source)!r}")
-        return matches
-    raise IngestError(f"no such file or folder: {str(source)!r}")
-
-
 def _inside(path: Path, folder: Path) -> bool:
     return path.resolve().is_relative_to(folder.resolve())
 
@@ -310,6 +308,7 @@ class _Dataset:
         self.root = root
         self.work = root / "_ingest"
         self.state = self._load_state()
+        self.recovered = 0  # rows an interrupted run had committed, published by recover()
 
     @classmethod
     @contextlib.contextmanager
@@ -359,35 +358,52 @@ class _Dataset:
         """Finish publishing a committed run; delete the work of runs never committed."""
         pending = self.state.get("pending")
         if pending:
+            self.recovered = int(self.state.get("pending_rows", 0))
+            log.warning("publishing run %s, committed but interrupted: %d reports", pending, self.recovered)
             self.publish(pending)
         for leftover in self.work.glob("run-*"):
             log.info("removing unfinished ingest run %s", leftover.name)
             shutil.rmtree(leftover, ignore_errors=True)
 
-    def start_of(self, path: Path) -> int:
-        """Where to resume reading ``path``: its committed offset, or 0 if it was replaced."""
-        entry = self.state["files"].get(str(path.resolve()))
+    def start_of(self, path: Path, kind: str | None) -> tuple[int, int]:
+        """Where to resume reading ``path``: ``(offset, lines)`` of its latest checkpoint whose bytes
+        are unchanged; ``(0, 0)`` when it is new, was replaced (its head changed) or nothing before
+        the saved offset is as it was. A compressed file is read whole again if it changed."""
+        key = str(path.resolve())
+        entry = self.state["files"].get(key)
         if not entry:
-            return 0
+            return 0, 0
         try:
-            size = path.stat().st_size
-            with path.open("rb") as f:
+            with _sources.open_log(path, kind) as f:
                 head = f.read(entry["head_len"])
+            same_head = _sources.digest(head) == entry["head"]
+            if kind is not None:  # compressed files are rewritten, not appended: whole, or not at all
+                unchanged = same_head and path.stat().st_size == entry.get("size")
+                return (int(entry["offset"]), int(entry["lines"])) if unchanged else (0, 0)
+            point = _sources.resume_point(path, entry.get("checkpoints", [])) if same_head else None
         except OSError as exc:
             raise IngestError(f"cannot read {str(path)!r}: {exc.strerror}") from exc
-        if size < entry["offset"] or _digest(head) != entry["head"]:
+        if point is None:
             log.warning("%s was truncated or replaced since the last ingest: reading it from the start", path)
-            self.state["files"].pop(str(path.resolve()))
-            return 0
-        return int(entry["offset"])
+            self.state["files"].pop(key)
+            return 0, 0
+        if point[0] < entry["offset"]:
+            log.warning(
+                "%s changed before the saved offset %d (cut back and rewritten): reading it again from %d",
+                path,
+                entry["offset"],
+                point[0],
+            )
+        return point
 
-    def lines_before(self, path: Path) -> int:
+    def checkpoints_of(self, path: Path) -> list[list[Any]]:
         entry = self.state["files"].get(str(path.resolve()))
-        return int(entry["lines"]) if entry else 0
+        return list(entry.get("checkpoints", [])) if entry else []
 
-    def commit(self, run: str, offsets: dict[str, dict[str, Any]]) -> None:
+    def commit(self, run: str, offsets: dict[str, dict[str, Any]], rows: int) -> None:
         self.state["files"].update(offsets)
         self.state["pending"] = run
+        self.state["pending_rows"] = rows  # what a rerun after a kill here says it published
         self.save_state()
 
     def publish(self, run: str) -> None:
@@ -400,16 +416,13 @@ class _Dataset:
                 os.replace(part, target)
                 fsync_dir(target.parent)
         self.state["pending"] = None
+        self.state.pop("pending_rows", None)
         self.save_state()
         shutil.rmtree(folder, ignore_errors=True)
 
     def stored_files(self, day: str) -> list[str]:
         """Parquet files already published in the partition of ``day`` (YYYY-MM-DD)."""
         return [str(p) for p in sorted((self.root / "reports" / f"date={day}").glob("*.parquet"))]
-
-
-def _digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def _fsync_tree(folder: Path) -> None:
@@ -443,13 +456,14 @@ class _Run:
 
     # -- reading
 
-    def read_file(self, path: Path, start: int, bar: Any) -> None:
-        """Parse ``path`` from byte ``start`` to its last complete line."""
+    def read_file(self, path: Path, kind: str | None, start: int, lines: int, bar: Any) -> None:
+        """Parse ``path`` (its log bytes, decompressed if ``kind``) from byte ``start`` (line
+        ``lines``) to its last complete line."""
         key = str(path.resolve())
-        cursor = _Cursor(path, start, self.store.lines_before(path) if start else 0)
+        cursor = _Cursor(path, start, lines)
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
             pending: list[tuple[Future[ParsedChunk] | None, int, list[tuple[int, bytes]]]] = []
-            for offset, chunk, too_long in _chunks(path, start, self.chunk_bytes):
+            for offset, chunk, too_long in _chunks(path, kind, start, self.chunk_bytes):
                 future = pool.submit(self._parse, chunk) if len(chunk) else None
                 pending.append((future, offset, too_long))
                 while len(pending) > self.workers:  # bounded memory: at most workers + 1 chunks
@@ -458,17 +472,22 @@ class _Run:
                 cursor.position = offset + len(chunk)
             for item in pending:
                 self._stage(cursor, *item)
-            if cursor.position > start:
-                with path.open("rb") as f:
-                    head = f.read(min(_HEAD_BYTES, cursor.position))
-                self.offsets[key] = {
-                    "offset": cursor.position,
-                    "lines": cursor.lines,
-                    "head_len": len(head),
-                    "head": _digest(head),
-                }
-                self.counts["files"] += 1
-                self.counts["bytes"] += cursor.position - start
+        if cursor.position > start:
+            self.offsets[key] = self._entry(path, kind, cursor)
+            self.counts["files"] += 1
+            self.counts["bytes"] += cursor.position - start
+
+    def _entry(self, path: Path, kind: str | None, cursor: _Cursor) -> dict[str, Any]:
+        """What the state keeps of a file read up to ``cursor``: offset, lines, head, checkpoints."""
+        with _sources.open_log(path, kind) as f:
+            head = f.read(min(_sources.HEAD_BYTES, cursor.position))
+        entry = {"offset": cursor.position, "lines": cursor.lines, "head_len": len(head), "head": _sources.digest(head)}
+        if kind is None:
+            boundaries = [*cursor.boundaries, (cursor.position, cursor.lines)]
+            entry["checkpoints"] = _sources.checkpoints(path, boundaries, self.store.checkpoints_of(path))
+        else:
+            entry["size"] = path.stat().st_size
+        return entry
 
     def _parse(self, chunk: memoryview) -> ParsedChunk:
         """Parse a chunk and stage its rows (on a worker thread: numpy and Arrow release the GIL)."""
@@ -494,6 +513,7 @@ class _Run:
             cursor.lines += len(too_long)
         if future is None:
             return
+        cursor.boundaries.append((offset, cursor.lines))  # a line start: a checkpoint candidate
         parsed = future.result()
         self.counts["lines"] += parsed.records
         self.staged_rows += parsed.rows.num_rows
@@ -539,7 +559,8 @@ class _Run:
         )
         if self.offsets:
             _fsync_tree(self.folder)
-            self.store.commit(self.id, self.offsets)
+            self.store.commit(self.id, self.offsets, ingested)
+            _faults.reached("committed")  # the commit point: a kill here leaves publishing to the next run
             self.store.publish(self.id)
         else:
             shutil.rmtree(self.folder, ignore_errors=True)
@@ -626,21 +647,24 @@ def _sql(text: str) -> str:
 
 @dataclass
 class _Cursor:
-    """How far a file has been accounted for: bytes and lines."""
+    """How far a file has been accounted for: bytes and lines, and the line starts passed."""
 
     path: Path
     position: int
     lines: int
+    boundaries: list[tuple[int, int]] = field(default_factory=list)
 
 
-def _chunks(path: Path, start: int, chunk_bytes: int) -> Iterator[tuple[int, memoryview, list[tuple[int, bytes]]]]:
+def _chunks(
+    path: Path, kind: str | None, start: int, chunk_bytes: int
+) -> Iterator[tuple[int, memoryview, list[tuple[int, bytes]]]]:
     """``(offset, bytes, too_long)`` runs of complete lines from ``start`` to the last newline.
 
     Each run is read straight into its own buffer (no copies of the bulk).
     ``too_long`` lists ``(offset, first KiB)`` of lines over MAX_LINE_BYTES met
     just before the run; they are skipped, never held whole.
     """
-    with path.open("rb") as f:
+    with _sources.open_log(path, kind) as f:
         f.seek(start)
         offset = start
         carry = b""

@@ -61,6 +61,7 @@ from .numbers import REASONS as MOBILE_REASONS
 from .numbers import normalise_mobiles
 
 __all__ = [
+    "MAX_LINE_BYTES",
     "REASONS",
     "ROW_SCHEMA",
     "ParsedChunk",
@@ -93,6 +94,9 @@ ROW_SCHEMA = pa.schema(
     ]
 )
 QUARANTINE_COLUMNS = ("index", "reason", "line")
+MAX_LINE_BYTES = 2**20
+"""A longer line is quarantined as ``line_too_long``, kept as its first KiB, wherever it falls."""
+_KEPT_OF_LONG = 1024
 
 _RECEIVED_WIDTH = 27  # len("2026-11-25T13:25:13.123456Z")
 _PREFIX = _RECEIVED_WIDTH + 1  # and the tab
@@ -184,9 +188,26 @@ def parse_chunk(chunk: bytes | memoryview, *, source_tz: str = "Asia/Shanghai") 
     starts[:1] = 0
     starts[1:] = ends[:-1] + 1
     fast, rest = _fast_path(buf, starts, ends, source_tz)
+    too_long = ends[rest] - starts[rest] > MAX_LINE_BYTES  # only ever the first KiB of such a line is held
+    long_ones = _too_long(chunk, starts, rest[too_long])
+    rest = rest[~too_long]
     general_rows, quarantine, extra = _general_path(chunk, starts[rest], ends[rest], rest, source_tz)
+    if len(long_ones):
+        quarantine = pd.concat([quarantine, long_ones]).sort_values("index", kind="stable", ignore_index=True)
     rows = pa.concat_tables([fast, general_rows]) if general_rows.num_rows else fast
     return ParsedChunk(rows=rows, quarantine=quarantine, starts=starts, records=len(ends) + extra)
+
+
+def _too_long(chunk: bytes | memoryview, starts: np.ndarray, index: np.ndarray) -> pd.DataFrame:
+    """Quarantine rows for lines over :data:`MAX_LINE_BYTES`: their first KiB and ``...``."""
+    lines = [_escaped(bytes(chunk[starts[i] : starts[i] + _KEPT_OF_LONG])) + "..." for i in index]
+    return pd.DataFrame(
+        {
+            "index": index.astype(np.int64),
+            "reason": pd.Series(["line_too_long"] * len(index), dtype="str"),
+            "line": lines,
+        }
+    )
 
 
 # ------------------------------------------------------------- fast path
@@ -417,7 +438,7 @@ def _general_path(
     frame.loc[binary, "line"] = escaped
     frame["reason"] = reason
 
-    prefix = text.str.extract(_RECEIVED + "(.*)$")
+    prefix = text.str.lstrip("\ufeff").str.extract(_RECEIVED + "(.*)$")  # a BOM may precede the stamp
     received = pd.to_datetime(prefix[0], format="ISO8601", utc=True, errors="coerce")
     frame["received"] = _us(received)
     frame["body"] = prefix[1].where(received.notna(), text)
@@ -507,20 +528,27 @@ def _escaped(raw: bytes) -> str:
 
 
 def _url_decoded(frame: pd.DataFrame) -> pd.DataFrame:
-    """Decode URL-encoded bodies; one encoded line may carry several reports."""
-    encoded = _flag(frame["body"].str.contains(_URL_ESCAPE, regex=True))
-    if not encoded.any():
+    """Decode URL-encoded bodies, and split bodies that carry several reports: encoded line
+    breaks, or a form's ``Report=...&Report=...``."""
+    body = frame["body"]
+    encoded = _flag(body.str.contains(_URL_ESCAPE, regex=True))
+    several = _flag(body.str.contains(_SECOND_REPORT, regex=True))
+    if not (encoded | several).any():
         return frame
-    decoded = [_LINE_BREAK_TEXT.split(unquote_plus(body)) for body in frame.loc[encoded, "body"]]
+    split = encoded | several
+    bodies = [unquote_plus(b) if e else b for b, e in zip(body[split], encoded[split], strict=True)]
+    decoded = [[r for part in _LINE_BREAK_TEXT.split(b) for r in _SECOND_REPORT_SPLIT.split(part)] for b in bodies]
     frame["body"] = frame["body"].astype(object)
     reports = [[part for part in parts if part.strip()] or [""] for parts in decoded]
-    frame.loc[encoded, "body"] = pd.Series(reports, index=frame.index[encoded])
+    frame.loc[split, "body"] = pd.Series(reports, index=frame.index[split])
     frame = frame.explode("body", ignore_index=True)
     frame["body"] = frame["body"].astype("str")
     return frame
 
 
 _LINE_BREAK_TEXT = re.compile(r"\r\n|\r|\n")
+_SECOND_REPORT = r"(?i)&[ \t]*report[ \t]*(?:=|%3D)"
+_SECOND_REPORT_SPLIT = re.compile(r"&(?=[ \t]*[Rr][Ee][Pp][Oo][Rr][Tt][ \t]*=)")
 
 
 def _us(times: pd.Series) -> pd.Series:

@@ -272,3 +272,103 @@ def test_cli_ingest_prints_the_balance_of_lines(tmp_path: Path) -> None:
     missing = CliRunner().invoke(cli, ["ingest", str(tmp_path / "nope.log"), "--dataset", str(tmp_path / "ds")])
     assert missing.exit_code == 1
     assert "IngestError: no such file or folder" in missing.output
+
+
+# ------------------------------------------------------------ rotation, odd files, interrupted runs
+
+
+def _report(i: int) -> bytes:
+    return f"2026-11-25T13:25:13.000000Z\tReport={900000 + i},138{i:08d},DELIVRD,2026-11-25 21:25:13".encode()
+
+
+@pytest.mark.parametrize(("opener", "name"), [("gzip", "reports.log.1.gz"), ("bz2", "old.log"), ("lzma", "r.xz")])
+def test_a_compressed_log_is_read_as_the_log_it_holds(tmp_path: Path, opener: str, name: str) -> None:
+    import importlib
+
+    logs = tmp_path / "logs"
+    write(logs / "reports.log", *(_report(i) for i in range(5, 8)))
+    with importlib.import_module(opener).open(logs / name, "wb") as f:  # by its bytes, whatever its name
+        f.write(b"\n".join(_report(i) for i in range(5)) + b"\n")
+    result = ingest(logs, tmp_path / "ds")
+    assert (result.files, result.ingested, result.quarantined) == (2, 8, 0)
+    assert read_quarantine(tmp_path / "ds").empty  # no compressed bytes read as text
+    again = ingest(logs, tmp_path / "ds")
+    assert (again.files, again.lines) == (0, 0)  # read once, not again
+
+
+def test_a_log_compressed_in_a_format_ingest_cannot_read_is_skipped_with_its_reason(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    write(logs / "reports.log", _report(1))
+    (logs / "reports.log.2.zst").write_bytes(b"\x28\xb5\x2f\xfd" + b"\x00\x07\xff" * 50)
+    result = ingest(logs, tmp_path / "ds")
+    assert (result.ingested, result.quarantined) == (1, 0)
+    assert result.skipped == ((str(logs / "reports.log.2.zst"), "compressed with zstd: decompress it to ingest it"),)
+    assert "skipped" in str(result)
+
+
+def test_a_tail_cut_back_and_rewritten_is_read_again_losing_nothing(tmp_path: Path) -> None:
+    # The receiver cuts a file back to its last durable end after a failed write; an ingest may
+    # have read the tail it cut. The file then grows past the saved offset with other bytes.
+    log = tmp_path / "reports.log"
+    durable = b"".join(_report(i) + b"\n" for i in range(100))
+    log.write_bytes(durable + b"".join(_report(i) + b"\n" for i in range(200, 210)))  # 10 not yet durable
+    first = ingest(log, tmp_path / "ds")
+    assert first.ingested == 110
+    with log.open("r+b") as f:
+        f.truncate(len(durable))
+    with log.open("ab") as f:  # 30 new reports, then the gateway's retries of the 10 cut
+        f.write(b"".join(_report(i) + b"\n" for i in [*range(300, 330), *range(200, 210)]))
+    second = ingest(log, tmp_path / "ds")
+    assert second.balanced
+    assert second.ingested == 30
+    stored = set(read_reports(tmp_path / "ds")["msgid"].astype(int) - 900000)
+    assert stored == {*range(100), *range(200, 210), *range(300, 330)}
+    assert read_quarantine(tmp_path / "ds").empty
+    assert (ingest(log, tmp_path / "ds").lines, len(read_reports(tmp_path / "ds"))) == (0, 140)
+
+
+@pytest.mark.parametrize("pad", [b" ", b"x"])
+def test_an_over_long_line_inside_a_chunk_is_quarantined(tmp_path: Path, pad: bytes) -> None:
+    long_line = b"Report=1," + pad * (2 * 2**20) + b"13800138000,DELIVRD,2026-11-25 21:25:13"
+    log = write(tmp_path / "a.log", _report(1), long_line, _report(2))
+    result = ingest(log, tmp_path / "ds", chunk_bytes=8 * 2**20)  # the whole line inside one chunk
+    assert (result.lines, result.ingested, result.quarantined) == (3, 2, 1)
+    (quarantined,) = read_quarantine(tmp_path / "ds").itertuples()
+    assert quarantined.reason == "line_too_long"
+    assert quarantined.line_number == 2
+    assert len(quarantined.line) == 1024 + 3  # its first KiB and "..."
+
+
+def test_a_symlink_loop_reads_each_file_once(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    write(logs / "reports.log", _report(1), _report(2))
+    (logs / "loop").symlink_to(logs, target_is_directory=True)
+    (logs / "again.log").symlink_to(logs / "reports.log")
+    result = ingest(logs, tmp_path / "ds")
+    assert (result.files, result.lines, result.ingested, result.duplicates) == (1, 2, 2, 0)
+
+
+def test_a_run_killed_after_its_commit_is_published_and_counted_by_the_next(tmp_path: Path) -> None:
+    log = write(tmp_path / "a.log", *(_report(i) for i in range(50)))
+    code = "import sys; from smsdata import ingest_reports; ingest_reports(sys.argv[1], sys.argv[2], progress=False)"
+    env = {**os.environ, "SMSDATA_FAULTS": "committed:1=SIGKILL"}
+    killed = subprocess.run([sys.executable, "-c", code, str(log), str(tmp_path / "ds")], env=env, check=False)
+    assert killed.returncode == -signal.SIGKILL
+    assert not (tmp_path / "ds" / "reports").exists()  # committed, not yet published
+    result = ingest(log, tmp_path / "ds")
+    assert (result.lines, result.ingested, result.recovered) == (0, 0, 50)
+    assert "and 50 reports of an interrupted earlier run, published now" in str(result)
+    assert len(read_reports(tmp_path / "ds")) == 50
+
+
+def test_a_bom_before_the_receivers_stamp_and_two_reports_in_one_form_body(tmp_path: Path) -> None:
+    log = write(
+        tmp_path / "a.log",
+        b"\xef\xbb\xbf" + _report(1),
+        b"Report=900002,13800000002,DELIVRD,2026-11-25 21:25:13&Report=900003,13800000003,UNDELIV,2026-11-25 21:25:14",
+    )
+    result = ingest(log, tmp_path / "ds")
+    assert (result.lines, result.ingested, result.quarantined) == (3, 3, 0)
+    reports = read_reports(tmp_path / "ds").sort_values("msgid")
+    assert reports["msgid"].tolist() == ["900001", "900002", "900003"]
+    assert reports["received_at"].notna().tolist() == [True, False, False]

@@ -1,0 +1,153 @@
+"""What ingest reads: the files a source names, opened as the logs they hold, and where to resume each.
+
+* Each real file is read once per run, however many paths lead to it
+  (symlinks, a symlink loop, a glob matching a file twice).
+* A compressed file (found by its first bytes, never its name) is read as the
+  log it holds: gzip, bzip2 and xz through the standard library. zstd, zip and
+  7z are skipped with a reason; compressed bytes are never read as text.
+* Resuming is verified: a file's state holds checkpoints (line-aligned offsets,
+  the line count there and a digest of the 4 KiB before), and a run resumes
+  from the latest checkpoint whose bytes are unchanged. The receiver cuts a
+  file back to its last durable end after a failed write; if an ingest read
+  the tail it cut, the file then grows past the saved offset with other bytes,
+  and only a check of the bytes *before* the offset notices.
+"""
+
+from __future__ import annotations
+
+import bz2
+import glob
+import gzip
+import hashlib
+import lzma
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import IO, Any
+
+from .errors import IngestError
+
+HEAD_BYTES = 4096  # a file whose first bytes changed was replaced: read it again from the start
+_PROOF_BYTES = 4096  # the bytes before a checkpoint that prove it
+_MAX_CHECKPOINTS = 12
+_BACKOFFS = (64 * 2**10, 2**20)  # extra checkpoints this far before the end: a cut tail re-reads little
+
+_MAGIC = {
+    b"\x1f\x8b": "gzip",
+    b"BZh": "bzip2",
+    b"\xfd7zXZ\x00": "xz",
+    b"\x28\xb5\x2f\xfd": "zstd",
+    b"PK\x03\x04": "zip",
+    b"7z\xbc\xaf\x27\x1c": "7z",
+}
+_READERS: dict[str, Callable[..., IO[bytes]]] = {"gzip": gzip.open, "bzip2": bz2.open, "xz": lzma.open}
+
+
+def source_files(source: str | os.PathLike[str]) -> list[Path]:
+    """The files a source names, sorted, each real file once (its first path).
+
+    A folder is walked recursively (hidden entries skipped), following
+    symlinks but never into a folder already visited, so a symlink loop ends.
+
+    Raises:
+        IngestError: the source does not exist or matches nothing.
+    """
+    path = Path(source)
+    if path.is_file():
+        found: Iterable[Path] = [path]
+    elif path.is_dir():
+        found = _walk(path)
+    elif glob.has_magic(str(source)):
+        found = (Path(p) for p in glob.glob(str(source), recursive=True) if Path(p).is_file())
+    else:
+        raise IngestError(f"no such file or folder: {str(source)!r}")
+    seen: dict[str, Path] = {}
+    for file in sorted(found):
+        seen.setdefault(os.path.realpath(file), file)
+    if not seen:
+        if glob.has_magic(str(source)):
+            raise IngestError(f"no files match {str(source)!r}")
+        return []
+    return sorted(seen.values())
+
+
+def _walk(root: Path) -> list[Path]:
+    files = []
+    visited: set[tuple[int, int]] = set()
+    for folder, dirs, names in os.walk(root, followlinks=True):
+        info = os.stat(folder)
+        if (info.st_dev, info.st_ino) in visited:  # a loop, or a second way into one folder
+            dirs[:] = []
+            continue
+        visited.add((info.st_dev, info.st_ino))
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        files += [Path(folder) / n for n in names if not n.startswith(".") and (Path(folder) / n).is_file()]
+    return files
+
+
+def compression(path: Path) -> str | None:
+    """``"gzip"``, ``"bzip2"``, ``"xz"``, ``"zstd"``, ``"zip"``, ``"7z"`` by the file's first bytes, or ``None``."""
+    with path.open("rb") as f:
+        head = f.read(6)
+    return next((kind for magic, kind in _MAGIC.items() if head.startswith(magic)), None)
+
+
+def readable(kind: str | None) -> bool:
+    """Whether ingest can read a file compressed with ``kind`` (``None``: not compressed)."""
+    return kind is None or kind in _READERS
+
+
+def open_log(path: Path, kind: str | None) -> IO[bytes]:
+    """The file's log bytes: the file itself, or its decompressed content."""
+    return path.open("rb") if kind is None else _READERS[kind](path, "rb")
+
+
+def digest(data: bytes) -> str:
+    """SHA-256 of ``data``, hex."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def checkpoints(path: Path, boundaries: list[tuple[int, int]], earlier: list[list[Any]]) -> list[list[Any]]:
+    """The checkpoints to store after reading ``path`` up to the last of ``boundaries``.
+
+    Args:
+        boundaries: ``(offset, lines)`` of line starts this run passed (chunk starts and the end).
+        earlier: the file's checkpoints from earlier runs.
+
+    Returns:
+        ``[offset, lines, digest]`` items, latest first, at most 12: the end, points 64 KiB and
+        1 MiB before it (on line starts), this run's chunk starts, then earlier ones.
+    """
+    end, end_lines = boundaries[-1]
+    points = {end: end_lines}
+    with path.open("rb") as f:
+        for back in _BACKOFFS:
+            if end - back <= 0:
+                continue
+            f.seek(end - back)
+            window = f.read(back)
+            cut = window.find(b"\n") + 1  # the first line start after end - back
+            if cut:
+                points.setdefault(end - back + cut, end_lines - window.count(b"\n", cut))
+        for offset, lines in boundaries:
+            points.setdefault(offset, lines)
+        proved = [[offset, lines, _proof(f, offset)] for offset, lines in sorted(points.items(), reverse=True)]
+    known = {item[0] for item in proved}
+    proved += [item for item in earlier if item[0] not in known and item[0] < end]
+    return sorted(proved, key=lambda item: item[0], reverse=True)[:_MAX_CHECKPOINTS]
+
+
+def _proof(f: IO[bytes], offset: int) -> str:
+    start = max(offset - _PROOF_BYTES, 0)
+    f.seek(start)
+    return digest(f.read(offset - start))
+
+
+def resume_point(path: Path, items: list[list[Any]]) -> tuple[int, int] | None:
+    """``(offset, lines)`` of the latest checkpoint whose bytes are unchanged, or ``None``."""
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        for offset, lines, proof in items:
+            if offset <= size and _proof(f, offset) == proof:
+                return int(offset), int(lines)
+    return None
