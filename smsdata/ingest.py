@@ -40,6 +40,7 @@ import logging
 import os
 import secrets
 import shutil
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -52,6 +53,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
@@ -67,6 +69,11 @@ __all__ = ["IngestError", "IngestResult", "ingest_reports", "no_reports", "read_
 log = logging.getLogger(__name__)
 
 CHUNK_BYTES = 48 * 2**20
+COMPACT_AT = 8
+"""A day with this many part files is rewritten as one at the next run that adds to it."""
+# Sorted parts in row groups of 64 Ki rows: a run's look-up of stored keys reads only the groups whose
+# report times overlap its own.
+_PARQUET = "FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 65536"
 _STATE_VERSION = 1
 
 REPORT_COLUMNS = ["msgid", "mobile", "status", "outcome", "report_time", "received_at"]
@@ -255,7 +262,8 @@ def read_quarantine(dataset: str | os.PathLike[str]) -> pd.DataFrame:
         A DataFrame with ``line`` (the raw line; bytes that are not UTF-8
         written as ``\\xNN``), ``reason`` (see :mod:`smsdata.report_lines`),
         ``source`` (the file), ``line_number`` (from 1), ``offset`` (byte
-        offset of the line in the file) and ``run`` (the ingest run).
+        offset of the line in the file) and ``run`` (the ingest run). A line
+        read twice (a tail read again after it was cut back) is listed once.
 
     Raises:
         IngestError: ``dataset`` does not exist.
@@ -265,7 +273,9 @@ def read_quarantine(dataset: str | os.PathLike[str]) -> pd.DataFrame:
         return _frame(QUARANTINE_SCHEMA.empty_table(), QUARANTINE_SCHEMA.names)
     table = pads.dataset(folder, format="parquet", schema=QUARANTINE_SCHEMA).to_table()
     frame = _frame(table, QUARANTINE_SCHEMA.names)
-    return frame.sort_values(["source", "line_number"], kind="stable", ignore_index=True)
+    frame = frame.sort_values(["source", "line_number", "run"], kind="stable", ignore_index=True)
+    # a tail read again after the receiver cut it back quarantines its bad lines again: once is enough
+    return frame.drop_duplicates(["source", "offset", "line"], ignore_index=True)
 
 
 # ------------------------------------------------------------------ sources
@@ -400,15 +410,28 @@ class _Dataset:
         entry = self.state["files"].get(str(path.resolve()))
         return list(entry.get("checkpoints", [])) if entry else []
 
-    def commit(self, run: str, offsets: dict[str, dict[str, Any]], rows: int) -> None:
+    def commit(self, run: str, offsets: dict[str, dict[str, Any]], rows: int, compacted: list[str]) -> None:
         self.state["files"].update(offsets)
         self.state["pending"] = run
         self.state["pending_rows"] = rows  # what a rerun after a kill here says it published
+        self.state["pending_compacted"] = compacted  # days whose folder the run's replaces whole
         self.save_state()
 
     def publish(self, run: str) -> None:
-        """Move a committed run's files into place (idempotent), then clear the pending mark."""
+        """Move a committed run's files into place (idempotent), then clear the pending mark.
+
+        A day the run compacted is swapped whole: its stored folder moves into the run's
+        folder, the compacted one takes its place (two renames: the day is never doubled).
+        """
         folder = self.work / f"run-{run}"
+        for day in self.state.get("pending_compacted", []):
+            new, old = folder / "reports" / f"date={day}", self.root / "reports" / f"date={day}"
+            if new.is_dir():
+                if old.is_dir():
+                    (folder / "replaced").mkdir(exist_ok=True)
+                    os.replace(old, folder / "replaced" / old.name)
+                os.replace(new, old)
+                fsync_dir(old.parent)
         for kind in ("reports", "quarantine"):
             for part in sorted((folder / kind).rglob("*.parquet")):
                 target = self.root / kind / part.relative_to(folder / kind)
@@ -417,6 +440,7 @@ class _Dataset:
                 fsync_dir(target.parent)
         self.state["pending"] = None
         self.state.pop("pending_rows", None)
+        self.state.pop("pending_compacted", None)
         self.save_state()
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -453,6 +477,9 @@ class _Run:
         self.counts = {"files": 0, "lines": 0, "quarantined": 0, "bytes": 0}
         self.staged_rows = 0
         self._quarantine_parts = 0
+        self.ranges: dict[str, tuple[Any, Any]] = {}
+        self._ranges_lock = threading.Lock()
+        self.compacted: set[str] = set()
 
     # -- reading
 
@@ -496,6 +523,10 @@ class _Run:
         for day, rows in _by_day(parsed.rows):
             folder = self.folder / "staged" / day
             folder.mkdir(exist_ok=True)
+            times = pc.min_max(rows.column("report_time"))
+            with self._ranges_lock:  # the staged times of each day: what stored rows a repeat can match
+                low, high = self.ranges.get(day, (times["min"].as_py(), times["max"].as_py()))
+                self.ranges[day] = (min(low, times["min"].as_py()), max(high, times["max"].as_py()))
             # Uncompressed: staged rows are read once by DuckDB, then deleted.
             pq.write_table(rows, folder / name, compression="none")
         return parsed
@@ -559,7 +590,7 @@ class _Run:
         )
         if self.offsets:
             _fsync_tree(self.folder)
-            self.store.commit(self.id, self.offsets, ingested)
+            self.store.commit(self.id, self.offsets, ingested, sorted(self.compacted))
             _faults.reached("committed")  # the commit point: a kill here leaves publishing to the next run
             self.store.publish(self.id)
         else:
@@ -590,41 +621,74 @@ class _Run:
         return written
 
     def _dedupe_day(self, con: Any, day: str) -> int:
+        """Write ``day``'s staged rows not already stored, once each, sorted by report time.
+
+        Only the stored rows a repeat could match are read: those with a report time in the
+        staged range (the parts are sorted, so Parquet statistics skip the rest), so a run costs
+        in proportion to its new lines, not to the day's partition. When the day has
+        :data:`COMPACT_AT` parts, the run writes the whole day as one file instead, which
+        replaces the folder at publishing.
+        """
         target = self.folder / "reports" / f"date={day}" / f"part-{self.id}.parquet"
         target.parent.mkdir(parents=True)
         staged = self.folder / "staged" / day / "*.parquet"
         stored = self.store.stored_files(day)
-        anti = ""
-        if stored:
-            files = ", ".join(f"'{_sql(f)}'" for f in stored)
-            anti = (
-                f"ANTI JOIN read_parquet([{files}]) AS old "
-                "ON new.msgid = old.msgid AND new.mobile = old.mobile "
-                "AND new.status = old.status AND new.report_time = old.report_time"
-            )
-        # Paths are our own folders, quoted by _sql: COPY TO cannot take parameters.
-        query = f"""
-            COPY (
-                SELECT new.* FROM (
-                    SELECT msgid, mobile, status,
-                           CASE WHEN status = 'DELIVRD' THEN 'delivered' ELSE 'failed' END AS outcome,
-                           report_time, min(received_at) AS received_at
-                    FROM read_parquet('{_sql(str(staged))}')
-                    GROUP BY msgid, mobile, status, report_time
-                ) AS new
-                {anti}
-            ) TO '{_sql(str(target))}' (FORMAT parquet, COMPRESSION snappy)
+        files = ", ".join(f"'{_sql(f)}'" for f in stored)
+        low, high = self.ranges[day]
+        anti = (
+            f"""ANTI JOIN (
+                SELECT msgid, mobile, status, report_time FROM read_parquet([{files}])
+                WHERE report_time BETWEEN $low AND $high
+            ) AS old
+            ON new.msgid = old.msgid AND new.mobile = old.mobile
+            AND new.status = old.status AND new.report_time = old.report_time"""  # noqa: S608 (our paths)
+            if stored
+            else ""
+        )
+        new_rows = f"""
+            SELECT new.* FROM (
+                SELECT msgid, mobile, status,
+                       CASE WHEN status = 'DELIVRD' THEN 'delivered' ELSE 'failed' END AS outcome,
+                       report_time, min(received_at) AS received_at
+                FROM read_parquet('{_sql(str(staged))}')
+                GROUP BY msgid, mobile, status, report_time
+            ) AS new
+            {anti}
         """  # noqa: S608
+        params = {"low": low, "high": high} if stored else {}
         import duckdb
 
         try:
-            count = con.execute(query).fetchone()
+            if len(stored) + 1 >= COMPACT_AT:
+                return self._compact_day(con, day, new_rows, params, stored, target)
+            # Paths are our own folders, quoted by _sql: COPY TO cannot take parameters.
+            query = f"COPY ({new_rows} ORDER BY report_time) TO '{_sql(str(target))}' ({_PARQUET})"
+            count = con.execute(query, params).fetchone()
         except duckdb.Error as exc:
-            raise OSError(f"deduplicating {day}: {exc}") from exc
+            raise IngestError(f"deduplicating the reports of {day} failed: {exc}") from None
         written = int(count[0]) if count else 0
         if not written:
             shutil.rmtree(target.parent)
         return written
+
+    def _compact_day(
+        self, con: Any, day: str, new_rows: str, params: dict[str, Any], stored: list[str], target: Path
+    ) -> int:
+        """The day's stored rows and its new ones as one sorted file; the new rows' count."""
+        con.execute(f"CREATE OR REPLACE TEMP TABLE fresh AS {new_rows}", params)
+        (written,) = con.execute("SELECT count(*) FROM fresh").fetchone()
+        files = ", ".join(f"'{_sql(f)}'" for f in stored)
+        columns = ", ".join(REPORT_COLUMNS)
+        con.execute(
+            f"""COPY (
+                SELECT * FROM (SELECT * FROM fresh UNION ALL SELECT {columns} FROM read_parquet([{files}]))
+                ORDER BY report_time
+            ) TO '{_sql(str(target))}' ({_PARQUET})"""  # noqa: S608
+        )
+        con.execute("DROP TABLE fresh")
+        self.compacted.add(day)
+        log.info("compacted %d parts of %s into one", len(stored), day)
+        return int(written)
 
 
 def _by_day(rows: pa.Table) -> Iterator[tuple[str, pa.Table]]:

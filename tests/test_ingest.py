@@ -372,3 +372,43 @@ def test_a_bom_before_the_receivers_stamp_and_two_reports_in_one_form_body(tmp_p
     reports = read_reports(tmp_path / "ds").sort_values("msgid")
     assert reports["msgid"].tolist() == ["900001", "900002", "900003"]
     assert reports["received_at"].notna().tolist() == [True, False, False]
+
+
+def test_many_runs_into_one_day_are_compacted_and_repeats_still_found(tmp_path: Path) -> None:
+    from smsdata.ingest import COMPACT_AT
+
+    log = tmp_path / "reports.log"
+    log.write_bytes(b"")
+    for run in range(COMPACT_AT + 3):
+        with log.open("ab") as f:  # each run: 5 new reports, and a repeat of the very first one
+            f.write(b"".join(_report(run * 5 + i) + b"\n" for i in range(5)) + _report(0) + b"\n")
+        result = ingest(log, tmp_path / "ds")
+        assert (result.ingested, result.duplicates) == (5, 1)  # the first run holds it twice itself
+        parts = list((tmp_path / "ds" / "reports" / "date=2026-11-25").glob("*.parquet"))
+        assert len(parts) < COMPACT_AT
+    stored = read_reports(tmp_path / "ds")
+    assert len(stored) == 5 * (COMPACT_AT + 3)
+    assert stored["msgid"].is_unique
+    assert not list((tmp_path / "ds" / "_ingest").glob("run-*"))
+
+
+def test_a_run_killed_after_committing_a_compaction_finishes_it(tmp_path: Path) -> None:
+    from smsdata.ingest import COMPACT_AT
+
+    log = tmp_path / "reports.log"
+    for run in range(COMPACT_AT - 1):
+        with log.open("ab") as f:
+            f.write(_report(run) + b"\n")
+        ingest(log, tmp_path / "ds")
+    with log.open("ab") as f:
+        f.write(_report(100) + b"\n" + _report(3) + b"\n")
+    code = "import sys; from smsdata import ingest_reports; ingest_reports(sys.argv[1], sys.argv[2], progress=False)"
+    env = {**os.environ, "SMSDATA_FAULTS": "committed:1=SIGKILL"}
+    killed = subprocess.run([sys.executable, "-c", code, str(log), str(tmp_path / "ds")], env=env, check=False)
+    assert killed.returncode == -signal.SIGKILL
+    assert len(read_reports(tmp_path / "ds")) == COMPACT_AT - 1  # the old parts, untouched
+    result = ingest(log, tmp_path / "ds")
+    assert result.recovered == 1
+    stored = read_reports(tmp_path / "ds")
+    assert sorted(stored["msgid"].astype(int) - 900000) == [*range(COMPACT_AT - 1), 100]
+    assert len(list((tmp_path / "ds" / "reports" / "date=2026-11-25").glob("*.parquet"))) == 1
