@@ -73,7 +73,7 @@ COMPACT_AT = 8
 """A day with this many part files is rewritten as one at the next run that adds to it."""
 # Sorted parts in row groups of 64 Ki rows: a run's look-up of stored keys reads only the groups whose
 # report times overlap its own.
-_PARQUET = "FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 65536"
+_PARQUET = "FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, ROW_GROUP_SIZE 65536"
 _STATE_VERSION = 1
 
 REPORT_COLUMNS = ["msgid", "mobile", "status", "outcome", "report_time", "received_at"]
