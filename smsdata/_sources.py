@@ -133,7 +133,7 @@ def checkpoints(path: Path, boundaries: list[tuple[int, int]], earlier: list[lis
             points.setdefault(offset, lines)
         proved = [[offset, lines, _proof(f, offset)] for offset, lines in sorted(points.items(), reverse=True)]
     known = {item[0] for item in proved}
-    proved += [item for item in earlier if item[0] not in known and item[0] < end]
+    proved += [item for item in earlier if item[0] not in known and item[0] < end and item[2] is not None]
     return sorted(proved, key=lambda item: item[0], reverse=True)[:_MAX_CHECKPOINTS]
 
 

@@ -390,7 +390,12 @@ class _Dataset:
             if kind is not None:  # compressed files are rewritten, not appended: whole, or not at all
                 unchanged = same_head and path.stat().st_size == entry.get("size")
                 return (int(entry["offset"]), int(entry["lines"])) if unchanged else (0, 0)
-            point = _sources.resume_point(path, entry.get("checkpoints", [])) if same_head else None
+            if "checkpoints" not in entry:  # a state written before checkpoints: trust the offset, as then
+                entry["checkpoints"] = [[entry["offset"], entry["lines"], None]] if same_head else []
+                fits = same_head and path.stat().st_size >= entry["offset"]
+                point = (int(entry["offset"]), int(entry["lines"])) if fits else None
+            else:
+                point = _sources.resume_point(path, entry["checkpoints"]) if same_head else None
         except OSError as exc:
             raise IngestError(f"cannot read {str(path)!r}: {exc.strerror}") from exc
         if point is None:

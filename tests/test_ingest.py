@@ -412,3 +412,22 @@ def test_a_run_killed_after_committing_a_compaction_finishes_it(tmp_path: Path) 
     stored = read_reports(tmp_path / "ds")
     assert sorted(stored["msgid"].astype(int) - 900000) == [*range(COMPACT_AT - 1), 100]
     assert len(list((tmp_path / "ds" / "reports" / "date=2026-11-25").glob("*.parquet"))) == 1
+
+
+def test_a_state_from_before_checkpoints_resumes_at_its_offset(tmp_path: Path) -> None:
+    import json
+
+    log = write(tmp_path / "a.log", *(_report(i) for i in range(10)))
+    ingest(log, tmp_path / "ds")
+    state_path = tmp_path / "ds" / "_ingest" / "state.json"
+    state = json.loads(state_path.read_text())
+    for entry in state["files"].values():
+        del entry["checkpoints"]  # as smsdata wrote it before this version
+    state_path.write_text(json.dumps(state))
+    with log.open("ab") as f:
+        f.write(_report(10) + b"\n")
+    result = ingest(log, tmp_path / "ds")
+    assert (result.lines, result.ingested, result.duplicates) == (1, 1, 0)
+    with log.open("ab") as f:
+        f.write(_report(11) + b"\n")
+    assert ingest(log, tmp_path / "ds").lines == 1  # and checkpoints from then on
