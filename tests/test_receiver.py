@@ -80,6 +80,21 @@ def test_with_a_token_only_its_path_is_accepted(tmp_path: Path) -> None:
     assert "s3cret" not in repr(receiver)
 
 
+def test_a_trailing_slash_is_404_not_a_redirect(tmp_path: Path) -> None:
+    receiver = ReportReceiver(tmp_path, token="s3cret-token")
+    answers = asyncio.run(
+        post_all(receiver, [("/reports/s3cret-token/", REPORT), ("/reports/wrong/", REPORT), ("/reports/", REPORT)])
+    )
+    assert [a.status_code for a in answers] == [404, 404, 404]
+    assert all("location" not in a.headers for a in answers)  # a redirect would echo the token
+    assert receiver.stats.not_found == 3
+    assert not today_log(tmp_path).exists()
+    assert post(receiver, "/reports/s3cret-token", REPORT).status_code == 200
+
+    tokenless = ReportReceiver(tmp_path / "open")
+    assert post(tokenless, "/reports/", REPORT).status_code == 404
+
+
 def test_health_and_methods(tmp_path: Path) -> None:
     receiver = ReportReceiver(tmp_path)
 

@@ -64,12 +64,49 @@ def simulate(host: str, port: int, uid: str, pwd: str, balance_: str, frozen: bo
     envvar="SMSDATA_RECEIVER_TOKEN",
     help="Secret path segment: only POST /reports/TOKEN is accepted [env SMSDATA_RECEIVER_TOKEN].",
 )
-def receive(host: str, port: int, directory: str, token: str | None) -> None:
+@click.option(
+    "--header-timeout",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds a connection has to send a whole request head; then it is closed.",
+)
+@click.option(
+    "--body-timeout",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds a request has to send its whole body; then 408 and close.",
+)
+@click.option(
+    "--keep-alive-timeout",
+    default=5.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds an idle keep-alive connection is kept.",
+)
+@click.option(
+    "--max-connections",
+    default=256,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Connections held at most: a newcomer closes the longest-waiting idle or slow one; "
+    "503 when all are busy. Keep it well below `ulimit -n`.",
+)
+@click.option(
+    "--max-header-bytes",
+    default=16384,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Largest request line + headers, bytes; beyond it, 431 and close.",
+)
+def receive(host: str, port: int, directory: str, token: str | None, **limits: Any) -> None:
     """Receive delivery reports until interrupted (Ctrl-C), durably.
 
     Each POSTed report is appended to a daily log in DIR before the answer 200.
     Give the gateway the URL printed once it listens (with your token in place
-    of ****). Counts are logged every minute with -v.
+    of ****). Counts are logged every minute with -v, including the clients
+    cut off by the limits (slow, idle, oversized, over capacity).
     """
     from ..receiver import serve_receiver
 
@@ -78,7 +115,7 @@ def receive(host: str, port: int, directory: str, token: str | None) -> None:
         click.echo(f"receiving reports at {url}{path}, writing to {directory}")
         sys.stdout.flush()
 
-    serve_receiver(directory, host=host, port=port, token=token, on_ready=ready)
+    serve_receiver(directory, host=host, port=port, token=token, on_ready=ready, **limits)
 
 
 @cli.command()
