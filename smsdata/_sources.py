@@ -3,8 +3,10 @@
 * Each real file is read once per run, however many paths lead to it
   (symlinks, a symlink loop, a glob matching a file twice).
 * A compressed file (found by its first bytes, never its name) is read as the
-  log it holds: gzip, bzip2 and xz through the standard library. zstd, zip and
-  7z are skipped with a reason; compressed bytes are never read as text.
+  log it holds: gzip, bzip2 and xz through the standard library, after a
+  first pass proves the stream whole (a truncated one is skipped until it
+  is). zstd, zip, 7z and compressed-inside-compressed are skipped with a
+  reason; compressed bytes are never read as text.
 * Resuming is verified: a file's state holds checkpoints (line-aligned offsets,
   the line count there and a digest of the 4 KiB before), and a run resumes
   from the latest checkpoint whose bytes are unchanged. The receiver cuts a
@@ -21,6 +23,7 @@ import gzip
 import hashlib
 import lzma
 import os
+import zlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, Any
@@ -92,9 +95,32 @@ def compression(path: Path) -> str | None:
     return next((kind for magic, kind in _MAGIC.items() if head.startswith(magic)), None)
 
 
-def readable(kind: str | None) -> bool:
-    """Whether ingest can read a file compressed with ``kind`` (``None``: not compressed)."""
-    return kind is None or kind in _READERS
+def check(path: Path, kind: str | None) -> tuple[str | None, str | None]:
+    """``(kind, None)`` for a file to read, or ``(kind, why)`` for one to skip.
+
+    A compressed file is decompressed once to the end first, so a truncated or corrupt one
+    (logrotate still compressing it, a partial copy) is skipped with its reason before any of it
+    is staged, and read whole at a later run. A file that merely starts like bzip2 (a text line
+    beginning ``BZh``: the other magics are not text) and is no valid stream is read as text.
+    """
+    if kind is None:
+        return None, None
+    if kind not in _READERS:
+        return kind, f"compressed with {kind}: decompress it to ingest it"
+    total = 0
+    try:
+        with open_log(path, kind) as f:
+            head = f.read(8)
+            total = len(head)
+            while chunk := f.read(2**20):
+                total += len(chunk)
+    except (EOFError, OSError, ValueError, lzma.LZMAError, zlib.error) as exc:
+        if total == 0 and kind == "bzip2":
+            return None, None  # not a stream at all: text that starts with "BZh"
+        return kind, f"truncated or corrupt {kind} file ({exc}); it is read once it is whole"
+    if any(head.startswith(magic) for magic in _MAGIC):
+        return kind, f"{kind} holding compressed data: decompress it to ingest it"
+    return kind, None
 
 
 def open_log(path: Path, kind: str | None) -> IO[bytes]:

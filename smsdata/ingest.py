@@ -182,13 +182,10 @@ def ingest_reports(
     files = [path for path in _sources.source_files(source) if not _inside(path, root)]
     with _Dataset.open(root) as store:
         run = _Run(store, tz=tz, workers=workers or min(2, os.cpu_count() or 1), chunk_bytes=chunk_bytes)
-        kinds = {path: _kind(path) for path in files}
-        skipped = tuple(
-            (str(path), f"compressed with {kind}: decompress it to ingest it")
-            for path, kind in kinds.items()
-            if not _sources.readable(kind)
-        )
-        todo = [(path, kind, *store.start_of(path, kind)) for path, kind in kinds.items() if _sources.readable(kind)]
+        checked = {path: _sources.check(path, _kind(path)) for path in files}
+        skipped = tuple((str(path), why) for path, (_, why) in checked.items() if why)
+        kinds = {path: kind for path, (kind, why) in checked.items() if not why}
+        todo = [(path, kind, *store.start_of(path, kind)) for path, kind in kinds.items()]
         total = sum(max(path.stat().st_size - start, 0) for path, kind, start, _ in todo)
         try:
             with progress_bar(total=total, unit="B", unit_scale=True, desc="ingest", enabled=progress) as bar:
@@ -769,5 +766,5 @@ def _chunks(
                 skipping = (offset, carry[:1024])
                 offset += len(carry)
                 carry = b""
-        if too_long:
-            yield offset, memoryview(b""), too_long
+        if too_long:  # an over-long line still open at the end waits, like any unfinished line
+            yield (skipping[0] if skipping else offset), memoryview(b""), too_long

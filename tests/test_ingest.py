@@ -431,3 +431,43 @@ def test_a_state_from_before_checkpoints_resumes_at_its_offset(tmp_path: Path) -
     with log.open("ab") as f:
         f.write(_report(11) + b"\n")
     assert ingest(log, tmp_path / "ds").lines == 1  # and checkpoints from then on
+
+
+def test_an_over_long_line_still_open_at_the_end_waits_and_never_becomes_a_row(tmp_path: Path) -> None:
+    log = tmp_path / "r.log"
+    log.write_bytes(b"x" * (2 * 2**20) + b"\n" + b"y" * (2 * 2**20))  # one ended, one still being written
+    first = ingest(log, tmp_path / "ds", chunk_bytes=65536)
+    assert (first.lines, first.quarantined) == (1, 1)
+    with log.open("ab") as f:
+        f.write(b"Report=1700000009999,13800138000,DELIVRD,2026-11-25 21:25:13\n")
+    second = ingest(log, tmp_path / "ds", chunk_bytes=65536)
+    assert (second.lines, second.ingested, second.quarantined) == (1, 0, 1)  # the whole long line, once
+    assert read_reports(tmp_path / "ds").empty
+    assert read_quarantine(tmp_path / "ds")["line_number"].tolist() == [1, 2]
+
+
+def test_a_truncated_compressed_log_is_skipped_until_whole_and_blocks_nothing(tmp_path: Path) -> None:
+    import gzip
+
+    logs = tmp_path / "logs"
+    write(logs / "ok.log", _report(1))
+    whole = gzip.compress(b"".join(_report(i) + b"\n" for i in range(2, 40)))
+    (logs / "old.log.gz").write_bytes(whole[: len(whole) // 2])  # logrotate still compressing it
+    first = ingest(logs, tmp_path / "ds")
+    assert first.ingested == 1
+    ((path, why),) = first.skipped
+    assert path.endswith("old.log.gz")
+    assert why.startswith("truncated or corrupt gzip file")
+    (logs / "old.log.gz").write_bytes(whole)
+    assert ingest(logs, tmp_path / "ds").ingested == 38
+
+
+def test_text_that_starts_like_bzip2_is_read_as_text_and_gzip_in_gzip_is_skipped(tmp_path: Path) -> None:
+    import gzip
+
+    logs = tmp_path / "logs"
+    write(logs / "d.log", b"BZh is not bzip", _report(1))
+    (logs / "twice.gz").write_bytes(gzip.compress(gzip.compress(_report(2) + b"\n")))
+    result = ingest(logs, tmp_path / "ds")
+    assert (result.ingested, result.quarantined) == (1, 1)  # the "BZh" line is a quarantined text line
+    assert result.skipped == ((str(logs / "twice.gz"), "gzip holding compressed data: decompress it to ingest it"),)
