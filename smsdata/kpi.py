@@ -356,8 +356,7 @@ def delivery_rate(
     >>> delivery_rate(sends, reports, by="campaign", within="24h")  # doctest: +SKIP
     """
     group = _columns(by)
-    zone = _zone(tz) if freq is not None else "UTC"
-    period = _period(freq)
+    period, zone = _period(freq, tz)
     window = _duration(within, "within")
     expiry = _duration(expire_after, "expire_after")
     prefix, clause = _group(group, period is not None)
@@ -406,12 +405,13 @@ def _zone(tz: str | None) -> str:
     return name
 
 
-def _period(freq: str | None) -> str | None:
+def _period(freq: str | None, tz: str | None) -> tuple[str | None, str]:
+    """The period named by ``freq`` and the zone its buckets are cut in (UTC, unused, without one)."""
     if freq is None:
-        return None
+        return None, "UTC"
     if freq not in FREQ_NAMES:
         raise KpiError(f"freq must be one of {', '.join(map(repr, FREQ_NAMES))}, got {freq!r}")
-    return FREQ_NAMES[freq]
+    return FREQ_NAMES[freq], _zone(tz)
 
 
 def latency(
@@ -443,8 +443,7 @@ def latency(
     >>> latency(sends, reports, by="carrier")  # doctest: +SKIP
     """
     group = _columns(by)
-    zone = _zone(tz) if freq is not None else "UTC"
-    period = _period(freq)
+    period, zone = _period(freq, tz)
     prefix, clause = _group(group, period is not None)
     sql = (
         _recipients_cte(group, period, zone)

@@ -28,7 +28,7 @@ from .config import UnitPrice, default_tz, unit_price
 from .errors import ReportError
 from .ledger import using_ledger
 
-__all__ = ["Headline", "build_report", "headline", "reports_or_none", "select_campaigns"]
+__all__ = ["Headline", "build_report", "headline", "missing_dataset", "reports_or_none", "select_campaigns"]
 
 _TOP_STATUSES = 7
 
@@ -263,14 +263,20 @@ def reports_or_none(dataset: str | os.PathLike[str] | None) -> tuple[pd.DataFram
     or a mistyped path), to say so wherever the numbers are shown."""
     from .ingest import no_reports, read_reports
 
+    missing = missing_dataset(dataset)
+    return (no_reports(), missing) if missing else (read_reports(dataset), None)
+
+
+def missing_dataset(dataset: str | os.PathLike[str] | None) -> str | None:
+    """Why no reports can be read from ``dataset`` (none given, or no folder there), or ``None``."""
     if dataset is None:
-        return no_reports(), "no dataset given: no delivery reports were read"
+        return "no dataset given: no delivery reports were read"
     if not Path(dataset).is_dir():
-        return no_reports(), (
+        return (
             f"no dataset at {str(dataset)!r}: no delivery reports were read, so every message counts as "
             "pending (ingest reports with `smsdata ingest`, or give the right --dataset)"
         )
-    return read_reports(dataset), None
+    return None
 
 
 def _top(

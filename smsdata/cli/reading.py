@@ -7,7 +7,6 @@ dataset by looking for one.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import click
@@ -172,7 +171,7 @@ def report(
     Reads the sends from the ledger ($SMSDATA_HOME) and the reports from DATASET.
     The file embeds everything: open it in any browser, mail it or print it.
     """
-    from ..report import build_report, reports_or_none
+    from ..report import build_report, missing_dataset
 
     path = build_report(
         out,
@@ -184,6 +183,7 @@ def report(
         mask=not no_mask,
         price_per_unit=price_per_unit,
     )
-    if not Path(dataset).is_dir():  # the page says it too
-        click.echo(f"warning: {reports_or_none(dataset)[1]}", err=True)
+    missing = missing_dataset(dataset)
+    if missing:  # the page says it too
+        click.echo(f"warning: {missing}", err=True)
     click.echo(f"report written to {path}")
