@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import multiprocessing
 import os
@@ -36,6 +37,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +112,19 @@ async def load(port: int, per_body: int, seconds: float) -> float:
 
 def measure(fsync: bool, limited: bool, per_body: int, seconds: float) -> float:
     """Reports per second for one receiver process."""
+    with receiver_process(fsync, limited) as (tmp, _, port):
+        bodies_per_second = asyncio.run(load(port, per_body, seconds))
+        lines = sum(p.read_bytes().count(b"\n") for p in Path(tmp).glob("reports-*.log"))
+        assert lines >= bodies_per_second * seconds * per_body  # every 200 was written
+        counts = asyncio.run(health(port))
+        refused = {name: counts[name] for name in REFUSALS if counts[name]}
+        assert not refused, f"the limits refused genuine load: {refused}"
+    return bodies_per_second * per_body
+
+
+@contextlib.contextmanager
+def receiver_process(fsync: bool, limited: bool) -> Iterator[tuple[str, Any, int]]:
+    """A receiver in its own process on a free port, writing to a temporary folder: (folder, process, port)."""
     with tempfile.TemporaryDirectory(prefix="bench-receiver-") as tmp:
         ready, port = multiprocessing.Event(), multiprocessing.Value("i", 0)
         server = multiprocessing.Process(target=serve, args=(tmp, fsync, limited, ready, port), daemon=True)
@@ -117,16 +132,10 @@ def measure(fsync: bool, limited: bool, per_body: int, seconds: float) -> float:
         try:
             if not ready.wait(30):
                 raise RuntimeError("receiver did not start")
-            bodies_per_second = asyncio.run(load(port.value, per_body, seconds))
-            lines = sum(p.read_bytes().count(b"\n") for p in Path(tmp).glob("reports-*.log"))
-            assert lines >= bodies_per_second * seconds * per_body  # every 200 was written
-            counts = asyncio.run(health(port.value))
-            refused = {name: counts[name] for name in REFUSALS if counts[name]}
-            assert not refused, f"the limits refused genuine load: {refused}"
+            yield tmp, server, port.value
         finally:
             server.terminate()
             server.join(10)
-    return bodies_per_second * per_body
 
 
 async def _trivial_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -213,29 +222,20 @@ def _cpu_and_peak_rss(pid: int) -> tuple[float, float]:
 
 def huge_head_cost(limited: bool, mib: int = 100) -> tuple[float, float, float]:
     """One client sends an unfinished header of ``mib`` MiB: (seconds to send it, server CPU s, RSS growth MiB)."""
-    with tempfile.TemporaryDirectory(prefix="bench-receiver-") as tmp:
-        ready, port = multiprocessing.Event(), multiprocessing.Value("i", 0)
-        server = multiprocessing.Process(target=serve, args=(tmp, True, limited, ready, port), daemon=True)
-        server.start()
-        try:
-            if not ready.wait(30):
-                raise RuntimeError("receiver did not start")
-            cpu, peak = _cpu_and_peak_rss(server.pid)
-            chunk = b"a" * (1 << 20)
-            started = time.monotonic()
-            with socket.create_connection(("127.0.0.1", port.value)) as sock:
-                sock.sendall(b"POST /reports HTTP/1.1\r\nHost: bench\r\nX-Junk: ")
-                try:
-                    for _ in range(mib):
-                        sock.sendall(chunk)
-                except OSError:
-                    pass  # closed on us: the limits at work
-                seconds = time.monotonic() - started
-                time.sleep(1)  # let the server finish what it has read
-            cpu_after, peak_after = _cpu_and_peak_rss(server.pid)
-        finally:
-            server.terminate()
-            server.join(10)
+    with receiver_process(True, limited) as (_, server, port):
+        cpu, peak = _cpu_and_peak_rss(server.pid)
+        chunk = b"a" * (1 << 20)
+        started = time.monotonic()
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(b"POST /reports HTTP/1.1\r\nHost: bench\r\nX-Junk: ")
+            try:
+                for _ in range(mib):
+                    sock.sendall(chunk)
+            except OSError:
+                pass  # closed on us: the limits at work
+            seconds = time.monotonic() - started
+            time.sleep(1)  # let the server finish what it has read
+        cpu_after, peak_after = _cpu_and_peak_rss(server.pid)
     return seconds, cpu_after - cpu, peak_after - peak
 
 
