@@ -4,10 +4,6 @@
 >>> gw = sms.Gateway.from_env()  # doctest: +SKIP
 """
 
-from .balance import BalanceBurn, balance_burn, balance_history, record_balance
-from .campaign import CampaignResult, resume_campaign, send_campaign
-from .config import Secret, Settings, load_settings
-from .content import count_segments
 from .errors import (
     AccountFrozen,
     AuthError,
@@ -29,36 +25,60 @@ from .errors import (
     SmsdataError,
     TooManyMobiles,
 )
-from .export import ExportError, export, mask_mobiles
-from .gateway import AsyncGateway, Balance, Gateway, SendResult
-from .ingest import IngestError, IngestResult, ingest_reports, read_quarantine, read_reports
-from .kpi import (
-    KpiError,
-    audit,
-    compare,
-    dead_numbers,
-    delivery_rate,
-    latency,
-    status_breakdown,
-    time_to_receipt,
-)
-from .ledger import Ledger, LedgerError, read_sends
-from .numbers import carrier_of, normalise_mobiles
-from .planning import BalanceWarning, CampaignPlan, PlanSummary, plan_campaign
-from .sheets import read_campaign
 
 __version__ = "0.1.0"
 
-# Charts, the report and servers load matplotlib or uvicorn: imported on first use,
-# so `import smsdata` stays cheap.
+# Everything but the exceptions is imported on first use: `import smsdata` stays cheap, and a
+# script that only ingests does not load the HTTP client, matplotlib or uvicorn.
 _LAZY = {
+    "AsyncGateway": "gateway",
+    "Balance": "gateway",
+    "BalanceBurn": "balance",
+    "BalanceWarning": "planning",
+    "CampaignPlan": "planning",
+    "CampaignResult": "campaign",
+    "ExportError": "_export",
+    "Gateway": "gateway",
+    "IngestError": "ingest",
+    "IngestResult": "ingest",
+    "KpiError": "kpi",
+    "Ledger": "ledger",
+    "LedgerError": "ledger",
+    "PlanSummary": "planning",
+    "Secret": "config",
+    "SendResult": "gateway",
+    "Settings": "config",
+    "audit": "kpi",
+    "balance_burn": "balance",
+    "balance_history": "balance",
     "build_report": "report",
+    "carrier_of": "numbers",
+    "compare": "kpi",
+    "count_segments": "content",
+    "dead_numbers": "kpi",
+    "delivery_rate": "kpi",
+    "export": "_export",
+    "ingest_reports": "ingest",
+    "latency": "kpi",
+    "load_settings": "config",
+    "mask_mobiles": "_export",
+    "normalise_mobiles": "numbers",
+    "plan_campaign": "planning",
     "plot_balance": "charts",
     "plot_carrier_rates": "charts",
     "plot_delivery_rate": "charts",
     "plot_latency": "charts",
     "plot_status_breakdown": "charts",
+    "read_campaign": "sheets",
+    "read_quarantine": "ingest",
+    "read_reports": "ingest",
+    "read_sends": "ledger",
+    "record_balance": "balance",
+    "resume_campaign": "campaign",
+    "send_campaign": "campaign",
     "serve_in_background": "_serve",
+    "status_breakdown": "kpi",
+    "time_to_receipt": "kpi",
 }
 
 
@@ -66,8 +86,14 @@ def __getattr__(name: str) -> object:
     if name in _LAZY:
         import importlib
 
-        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value  # found once
+        return value
     raise AttributeError(f"module 'smsdata' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
 
 
 __all__ = [

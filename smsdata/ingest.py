@@ -2,7 +2,8 @@
 
 Layout of a dataset directory::
 
-    reports/date=YYYY-MM-DD/part-<run>-<n>.parquet   one row per distinct report (UTC date)
+    reports/date=YYYY-MM-DD/part-<run>.parquet       one row per distinct report (UTC date)
+    reports/date=YYYY-MM-DD/_part-<run>.keys         the sorted hashes of its keys
     quarantine/part-<run>-<k>.parquet                 every line that is not a report, with why
     _ingest/state.json                                byte offset reached in each source file
     _ingest/run-<run>/                                a run's work in progress (deleted after)
@@ -16,10 +17,12 @@ line) and safe to kill at any moment:
 
 1. New bytes of each file, from the offset stored in ``state.json`` to its
    last complete line, are parsed in chunks (bounded memory) on worker
-   threads; rows and quarantined lines go to the run's own folder.
-2. DuckDB drops repeats of (msgid, mobile, status, report_time), within the
-   run and against the partitions already stored for the same dates, and
-   writes the new rows partitioned by date, still inside the run's folder.
+   threads (:mod:`smsdata.report_lines`); rows are staged by date and
+   quarantined lines written, both in the run's own folder.
+2. Each date drops its repeats of (msgid, mobile, status, report_time),
+   within the run and against the parts already stored for it, and is
+   written as one sorted Parquet part (:mod:`smsdata._partitions`), still
+   inside the run's folder.
 3. The new offsets are committed with one atomic rename of ``state.json``,
    naming the run as published-pending. This is the commit point.
 4. The run's files are moved into ``reports/`` and ``quarantine/`` and the
@@ -33,6 +36,8 @@ way the dataset ends as one clean run would have left it.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import fcntl
 import itertools
 import json
@@ -53,31 +58,27 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
-from . import _faults, _sources
+from . import _faults, _partitions, _records, _sources
 from ._fs import fsync_dir
+from ._partitions import COMPACT_AT as COMPACT_AT  # how many parts a date keeps before compaction
+from ._partitions import REPORT_COLUMNS
+from ._partitions import REPORTS_SCHEMA as _REPORTS_SCHEMA
 from ._progress import progress_bar
 from .config import load_settings
 from .errors import IngestError
-from .report_lines import MAX_LINE_BYTES, ROW_SCHEMA, ParsedChunk, parse_chunk
+from .report_lines import MAX_LINE_BYTES, ScannedChunk, parse_lines, scan_chunk
 
 __all__ = ["IngestError", "IngestResult", "ingest_reports", "no_reports", "read_quarantine", "read_reports"]
 
 log = logging.getLogger(__name__)
 
-CHUNK_BYTES = 48 * 2**20
-COMPACT_AT = 8
-"""A day with this many part files is rewritten as one at the next run that adds to it."""
-# Sorted parts in row groups of 64 Ki rows: a run's look-up of stored keys reads only the groups whose
-# report times overlap its own.
-_PARQUET = "FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, ROW_GROUP_SIZE 65536"
+CHUNK_BYTES = 24 * 2**20
+_OTHERS_BATCH = 1 * 2**20  # bytes of non-canonical lines parsed at a time
 _STATE_VERSION = 1
 
-REPORT_COLUMNS = ["msgid", "mobile", "status", "outcome", "report_time", "received_at"]
-_REPORTS_SCHEMA = pa.schema([*ROW_SCHEMA, pa.field("outcome", pa.string())])
 QUARANTINE_SCHEMA = pa.schema(
     [
         ("line", pa.string()),
@@ -159,8 +160,8 @@ def ingest_reports(
             (``Asia/Shanghai``).
         progress: show a progress bar of bytes (tqdm, notebook-aware).
         workers: parsing threads; default ``min(2, CPUs)``.
-        chunk_bytes: bytes parsed at a time per thread; peak memory is
-            about 6x this per thread (the default, 48 MiB, stays under 1 GiB).
+        chunk_bytes: bytes parsed at a time per thread; peak memory is about
+            8x this per thread plus 100 MiB (the default, 24 MiB: about 500 MiB).
 
     Returns:
         An :class:`IngestResult`; ``result.balanced`` is always true.
@@ -435,7 +436,7 @@ class _Dataset:
                 os.replace(new, old)
                 fsync_dir(old.parent)
         for kind in ("reports", "quarantine"):
-            for part in sorted((folder / kind).rglob("*.parquet")):
+            for part in sorted(p for p in (folder / kind).rglob("*") if p.is_file()):  # parts and key sidecars
                 target = self.root / kind / part.relative_to(folder / kind)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(part, target)
@@ -446,9 +447,9 @@ class _Dataset:
         self.save_state()
         shutil.rmtree(folder, ignore_errors=True)
 
-    def stored_files(self, day: str) -> list[str]:
+    def stored_files(self, day: str) -> list[Path]:
         """Parquet files already published in the partition of ``day`` (YYYY-MM-DD)."""
-        return [str(p) for p in sorted((self.root / "reports" / f"date={day}").glob("*.parquet"))]
+        return sorted((self.root / "reports" / f"date={day}").glob("*.parquet"))
 
 
 def _fsync_tree(folder: Path) -> None:
@@ -479,8 +480,8 @@ class _Run:
         self.counts = {"files": 0, "lines": 0, "quarantined": 0, "bytes": 0}
         self.staged_rows = 0
         self._quarantine_parts = 0
-        self.ranges: dict[str, tuple[Any, Any]] = {}
-        self._ranges_lock = threading.Lock()
+        self.day_rows: dict[str, int] = {}
+        self._lock = threading.Lock()
         self.compacted: set[str] = set()
 
     # -- reading
@@ -491,16 +492,22 @@ class _Run:
         key = str(path.resolve())
         cursor = _Cursor(path, start, lines)
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            pending: list[tuple[Future[ParsedChunk] | None, int, list[tuple[int, bytes]]]] = []
-            for offset, chunk, too_long in _chunks(path, kind, start, self.chunk_bytes):
-                future = pool.submit(self._parse, chunk) if len(chunk) else None
+            cursor.pool = pool
+            pending: list[tuple[Future[ScannedChunk] | None, int, list[tuple[int, bytes]]]] = []
+            # a chunk's buffer is reused once workers + 2 more are read: by then it was accounted for
+            chunks = _chunks(path, kind, start, self.chunk_bytes, buffers=self.workers + 2)
+            for offset, chunk, too_long in chunks:
+                future = pool.submit(self._scan, chunk) if len(chunk) else None
                 pending.append((future, offset, too_long))
                 while len(pending) > self.workers:  # bounded memory: at most workers + 1 chunks
-                    self._stage(cursor, *pending.pop(0))
+                    self._account(cursor, *pending.pop(0))
                 bar.update(offset + len(chunk) - cursor.position)
                 cursor.position = offset + len(chunk)
             for item in pending:
-                self._stage(cursor, *item)
+                self._account(cursor, *item)
+            self._parse_others(cursor)
+            for batch in cursor.batches:
+                batch.result()
         if cursor.position > start:
             self.offsets[key] = self._entry(path, kind, cursor)
             self.counts["files"] += 1
@@ -518,46 +525,84 @@ class _Run:
             entry["size"] = path.stat().st_size
         return entry
 
-    def _parse(self, chunk: memoryview) -> ParsedChunk:
-        """Parse a chunk and stage its rows (on a worker thread: numpy and Arrow release the GIL)."""
-        parsed = parse_chunk(chunk, source_tz=self.tz)
-        name = f"rows-{secrets.token_hex(8)}.parquet"
-        for day, rows in _by_day(parsed.rows):
-            folder = self.folder / "staged" / day
-            folder.mkdir(exist_ok=True)
-            times = pc.min_max(rows.column("report_time"))
-            with self._ranges_lock:  # the staged times of each day: what stored rows a repeat can match
-                low, high = self.ranges.get(day, (times["min"].as_py(), times["max"].as_py()))
-                self.ranges[day] = (min(low, times["min"].as_py()), max(high, times["max"].as_py()))
-            # Uncompressed: staged rows are read once by DuckDB, then deleted.
-            pq.write_table(rows, folder / name, compression="none")
-        return parsed
+    def _scan(self, chunk: memoryview) -> ScannedChunk:
+        """Scan a chunk and stage its canonical reports by date (on a worker thread: the
+        compiled scanner, numpy and Arrow release the GIL)."""
+        scanned = scan_chunk(chunk, source_tz=self.tz)
+        self._stage(scanned.records)
+        return scanned
 
-    def _stage(
-        self, cursor: _Cursor, future: Future[ParsedChunk] | None, offset: int, too_long: list[tuple[int, bytes]]
+    def _count(self, name: str, number: int) -> None:
+        with self._lock:  # counted from the main thread and the workers
+            self.counts[name] += number
+
+    def _stage(self, records: np.ndarray) -> None:
+        counts = _partitions.stage(records, self.folder / "staged")
+        with self._lock:
+            self.staged_rows += len(records)
+            for day, count in counts.items():
+                self.day_rows[day] = self.day_rows.get(day, 0) + count
+
+    def _account(
+        self, cursor: _Cursor, future: Future[ScannedChunk] | None, offset: int, too_long: list[tuple[int, bytes]]
     ) -> None:
-        """Account for one chunk, in file order: its over-long lines first, then its lines."""
+        """Account for one chunk, in file order: its over-long lines first, then its lines.
+
+        The lines the scanner left wait in ``cursor.others`` with their line numbers and
+        offsets, to be parsed in batches (the general rules cost ~35 ms a call, whatever
+        the number of lines).
+        """
         if too_long:
             lines = pd.Series([head.decode("utf-8", "backslashreplace") + "..." for _, head in too_long])
             numbers = cursor.lines + 1 + np.arange(len(too_long))
             offsets = np.array([at for at, _ in too_long])
             self._write_quarantine(lines, pd.Series(["line_too_long"] * len(lines)), cursor.path, numbers, offsets)
-            self.counts["lines"] += len(too_long)
+            self._count("lines", len(too_long))
             cursor.lines += len(too_long)
         if future is None:
             return
         cursor.boundaries.append((offset, cursor.lines))  # a line start: a checkpoint candidate
-        parsed = future.result()
-        self.counts["lines"] += parsed.records
-        self.staged_rows += parsed.rows.num_rows
+        scanned = future.result()
+        self._count("lines", len(scanned.starts) - len(scanned.rest))
+        if len(scanned.too_long):
+            index = scanned.too_long["index"].to_numpy()
+            self._write_quarantine(
+                scanned.too_long["line"],
+                scanned.too_long["reason"],
+                cursor.path,
+                cursor.lines + 1 + index,
+                offset + scanned.starts[index],
+            )
+        if len(scanned.rest):
+            cursor.others.append(
+                (scanned.rest_lines, cursor.lines + 1 + scanned.rest, offset + scanned.starts[scanned.rest])
+            )
+            cursor.other_bytes += len(scanned.rest_lines)
+        cursor.lines += len(scanned.starts)
+        if cursor.other_bytes >= _OTHERS_BATCH:
+            self._parse_others(cursor)
+        _release_memory()
+
+    def _parse_others(self, cursor: _Cursor) -> None:
+        """Parse the lines the scanner left, on a worker: rows staged, the rest quarantined."""
+        if not cursor.others:
+            return
+        data = b"".join(lines for lines, _, _ in cursor.others)
+        numbers = np.concatenate([numbers for _, numbers, _ in cursor.others])
+        offsets = np.concatenate([offsets for _, _, offsets in cursor.others])
+        cursor.others.clear()
+        cursor.other_bytes = 0
+        cursor.batches.append(cursor.pool.submit(self._parse_batch, cursor.path, data, numbers, offsets))
+
+    def _parse_batch(self, path: Path, data: bytes, numbers: np.ndarray, offsets: np.ndarray) -> None:
+        parsed = parse_lines(data, source_tz=self.tz)
+        self._stage(_records.from_table(parsed.rows))
+        self._count("lines", parsed.records)
         quarantine = parsed.quarantine
         if len(quarantine):
             index = quarantine["index"].to_numpy()
-            numbers = cursor.lines + 1 + index
-            self._write_quarantine(
-                quarantine["line"], quarantine["reason"], cursor.path, numbers, offset + parsed.starts[index]
-            )
-        cursor.lines += len(parsed.starts)
+            lines, reasons = quarantine["line"], quarantine["reason"]
+            self._write_quarantine(lines, reasons, path, numbers[index], offsets[index])
 
     def _write_quarantine(
         self, lines: pd.Series, reasons: pd.Series, path: Path, numbers: np.ndarray, offsets: np.ndarray
@@ -573,9 +618,11 @@ class _Run:
             },
             schema=QUARANTINE_SCHEMA,
         )
-        self._quarantine_parts += 1
-        pq.write_table(table, self.folder / "quarantine" / f"part-{self.id}-{self._quarantine_parts:06d}.parquet")
-        self.counts["quarantined"] += len(lines)
+        with self._lock:  # quarantine is written from the main thread and the workers
+            self._quarantine_parts += 1
+            self.counts["quarantined"] += len(lines)
+            name = f"part-{self.id}-{self._quarantine_parts:06d}.parquet"
+        pq.write_table(table, self.folder / "quarantine" / name)
 
     # -- finishing
 
@@ -602,113 +649,26 @@ class _Run:
     def _dedupe(self) -> int:
         """Write the staged rows not already stored, once each, by UTC date; their count.
 
-        Rows were staged by date, and a repeat has the same date as the row it
-        repeats: each date is deduplicated on its own, against only the
-        partition stored for it, so memory follows the largest day, not the run.
+        A repeat has the same date as the row it repeats: each date is finished on its
+        own (:func:`smsdata._partitions.finish_day`), on the worker threads.
         """
-        from ._duck import connect
+        staged = self.folder / "staged"
 
-        written = 0
-        con = connect(
-            threads=max(self.workers, 1),
-            memory_limit="512MB",
-            preserve_insertion_order=False,
-            temp_directory=str(self.folder / "spill"),
-        )
-        try:
-            for day in sorted(p.name for p in (self.folder / "staged").iterdir()):
-                written += self._dedupe_day(con, day)
-        finally:
-            con.close()
+        def finish(day: str) -> int:
+            stored = self.store.stored_files(day)
+            target = self.folder / "reports" / f"date={day}" / f"part-{self.id}.parquet"
+            written, compacted = _partitions.finish_day(staged / day, stored, target)
+            _release_memory()
+            if compacted:
+                with self._lock:
+                    self.compacted.add(day)
+                log.info("compacted %d parts of %s into one", len(stored), day)
+            return written
+
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            written = sum(pool.map(finish, sorted(self.day_rows)))
+        shutil.rmtree(staged)  # before the run's files are synced: staged rows are never kept
         return written
-
-    def _dedupe_day(self, con: Any, day: str) -> int:
-        """Write ``day``'s staged rows not already stored, once each, sorted by report time.
-
-        Only the stored rows a repeat could match are read: those with a report time in the
-        staged range (the parts are sorted, so Parquet statistics skip the rest), so a run costs
-        in proportion to its new lines, not to the day's partition. When the day has
-        :data:`COMPACT_AT` parts, the run writes the whole day as one file instead, which
-        replaces the folder at publishing.
-        """
-        target = self.folder / "reports" / f"date={day}" / f"part-{self.id}.parquet"
-        target.parent.mkdir(parents=True)
-        staged = self.folder / "staged" / day / "*.parquet"
-        stored = self.store.stored_files(day)
-        files = ", ".join(f"'{_sql(f)}'" for f in stored)
-        low, high = self.ranges[day]
-        anti = (
-            f"""ANTI JOIN (
-                SELECT msgid, mobile, status, report_time FROM read_parquet([{files}])
-                WHERE report_time BETWEEN $low AND $high
-            ) AS old
-            ON new.msgid = old.msgid AND new.mobile = old.mobile
-            AND new.status = old.status AND new.report_time = old.report_time"""  # noqa: S608 (our paths)
-            if stored
-            else ""
-        )
-        new_rows = f"""
-            SELECT new.* FROM (
-                SELECT msgid, mobile, status,
-                       CASE WHEN status = 'DELIVRD' THEN 'delivered' ELSE 'failed' END AS outcome,
-                       report_time, min(received_at) AS received_at
-                FROM read_parquet('{_sql(str(staged))}')
-                GROUP BY msgid, mobile, status, report_time
-            ) AS new
-            {anti}
-        """  # noqa: S608
-        params = {"low": low, "high": high} if stored else {}
-        import duckdb
-
-        try:
-            if len(stored) + 1 >= COMPACT_AT:
-                return self._compact_day(con, day, new_rows, params, stored, target)
-            # Paths are our own folders, quoted by _sql: COPY TO cannot take parameters.
-            query = f"COPY ({new_rows} ORDER BY report_time) TO '{_sql(str(target))}' ({_PARQUET})"
-            count = con.execute(query, params).fetchone()
-        except duckdb.Error as exc:
-            raise IngestError(f"deduplicating the reports of {day} failed: {exc}") from None
-        written = int(count[0]) if count else 0
-        if not written:
-            shutil.rmtree(target.parent)
-        return written
-
-    def _compact_day(
-        self, con: Any, day: str, new_rows: str, params: dict[str, Any], stored: list[str], target: Path
-    ) -> int:
-        """The day's stored rows and its new ones as one sorted file; the new rows' count."""
-        con.execute(f"CREATE OR REPLACE TEMP TABLE fresh AS {new_rows}", params)
-        (written,) = con.execute("SELECT count(*) FROM fresh").fetchone()
-        files = ", ".join(f"'{_sql(f)}'" for f in stored)
-        columns = ", ".join(REPORT_COLUMNS)
-        con.execute(
-            f"""COPY (
-                SELECT * FROM (SELECT * FROM fresh UNION ALL SELECT {columns} FROM read_parquet([{files}]))
-                ORDER BY report_time
-            ) TO '{_sql(str(target))}' ({_PARQUET})"""  # noqa: S608
-        )
-        con.execute("DROP TABLE fresh")
-        self.compacted.add(day)
-        log.info("compacted %d parts of %s into one", len(stored), day)
-        return int(written)
-
-
-def _by_day(rows: pa.Table) -> Iterator[tuple[str, pa.Table]]:
-    """Rows grouped by the UTC date of their report_time."""
-    if not rows.num_rows:
-        return
-    days = rows.column("report_time").cast(pa.int64()).to_numpy() // 86_400_000_000
-    order = np.argsort(days, kind="stable")
-    days = days[order]
-    rows = rows.take(pa.array(order))  # one gather, then zero-copy slices
-    bounds = [0, *(np.flatnonzero(np.diff(days)) + 1), len(days)]
-    for start, stop in itertools.pairwise(bounds):
-        yield str(np.datetime64(int(days[start]), "D")), rows.slice(start, stop - start)
-
-
-def _sql(text: str) -> str:
-    """A path as the body of a SQL string literal."""
-    return text.replace("'", "''")
 
 
 @dataclass
@@ -719,28 +679,60 @@ class _Cursor:
     position: int
     lines: int
     boundaries: list[tuple[int, int]] = field(default_factory=list)
+    # lines left by the scanner, waiting for the general parser: (bytes, line numbers, offsets)
+    others: list[tuple[bytes, np.ndarray, np.ndarray]] = field(default_factory=list)
+    other_bytes: int = 0
+    pool: ThreadPoolExecutor | None = None
+    batches: list[Future[None]] = field(default_factory=list)
+
+
+def _release_memory() -> None:
+    """Give freed memory back to the system, after each chunk and each date.
+
+    Arrow's allocator and the C library's keep freed pages for reuse (glibc even raises
+    its threshold for mapping big blocks once one is freed, so the next land in its heap),
+    and over a long run the pages kept add up to more than the run ever holds at once:
+    peak memory would grow with the size of the log instead of staying flat.
+    """
+    pa.default_memory_pool().release_unused()
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def _libc() -> Any:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return libc if hasattr(libc, "malloc_trim") else None
+    except OSError:  # not glibc (macOS, musl...): nothing to trim
+        return None
+
+
+_LIBC = _libc()
 
 
 def _chunks(
-    path: Path, kind: str | None, start: int, chunk_bytes: int
+    path: Path, kind: str | None, start: int, chunk_bytes: int, *, buffers: int
 ) -> Iterator[tuple[int, memoryview, list[tuple[int, bytes]]]]:
     """``(offset, bytes, too_long)`` runs of complete lines from ``start`` to the last newline.
 
-    Each run is read straight into its own buffer (no copies of the bulk).
+    Each run is read straight into a buffer (no copies of the bulk); ``buffers``
+    buffers are used in turn, so a run's bytes stay valid until ``buffers - 1``
+    more runs have been read (reusing them saves zeroing fresh memory each time).
     ``too_long`` lists ``(offset, first KiB)`` of lines over MAX_LINE_BYTES met
     just before the run; they are skipped, never held whole.
     """
+    ring = [bytearray(chunk_bytes + MAX_LINE_BYTES + 1) for _ in range(buffers)]
     with _sources.open_log(path, kind) as f:
         f.seek(start)
         offset = start
         carry = b""
         too_long: list[tuple[int, bytes]] = []
         skipping: tuple[int, bytes] | None = None
-        while True:
-            buffer = bytearray(len(carry) + chunk_bytes)
+        for turn in itertools.count():
+            buffer = ring[turn % buffers]
             buffer[: len(carry)] = carry
             view = memoryview(buffer)
-            got = f.readinto(view[len(carry) :])
+            got = f.readinto(view[len(carry) : len(carry) + chunk_bytes])
             if not got:
                 break
             size = len(carry) + got

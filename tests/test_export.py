@@ -9,7 +9,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from smsdata.export import ExportError, export, mask_mobiles
+from smsdata import ExportError, export, mask_mobiles
 
 EVIL = '=HYPERLINK("http://evil.example/x","click")'
 

@@ -68,7 +68,7 @@ def quarantine(dataset: str, csv_path: str | None) -> None:
 
     With --csv, every line goes to the file (CSV, or XLSX by its suffix).
     """
-    from ..export import export
+    from .._export import export
     from ..ingest import read_quarantine
 
     lines = read_quarantine(dataset)
@@ -123,7 +123,7 @@ def kpi(
     times = kpis.latency(sends, reports, **options)
     keys = [*by, *(["period"] if freq else [])]
     if csv_path:
-        from ..export import export
+        from .._export import export
 
         seconds = times.rename(columns={c: f"{c}_seconds" for c in ("p50", "p90", "p99", "mean")})
         table = rates.merge(seconds.drop(columns="count"), on=keys, how="left") if keys else rates.join(seconds)

@@ -97,7 +97,7 @@ def send(file: str | None, to: str | None, **options: Any) -> None:
         plan = _plan_file(file, **_pick(options, "mobile", "template", "content", "sheet", "keep", "price", "suppress"))
     rejects_out = options.pop("rejects_out")
     if rejects_out:
-        from ..export import export
+        from .._export import export
 
         export(plan.rejected, rejects_out)
         click.echo(f"all {len(plan.rejected):,} rejected row(s) written to {rejects_out}")
