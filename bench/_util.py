@@ -29,7 +29,19 @@ def simulator_process(*args: str) -> Iterator[str]:
 
 
 def peak_rss_mib() -> float:
-    """Peak resident memory of this process so far, MiB."""
+    """Peak resident memory of this process so far, MiB.
+
+    Read from /proc (VmHWM, the peak of this program's own memory): Linux's ru_maxrss
+    also counts the parent's memory at the moment it started this process (a vfork
+    shares it until exec), so a child of a big parent reported the parent's size.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

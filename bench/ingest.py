@@ -11,7 +11,8 @@ into the same days) costs in proportion to its new lines.
 Every measurement runs in a fresh process (peak memory is its own), rounds
 alternate the order, and the best of the rounds counts.
 
-    .venv/bin/python bench/ingest.py [--lines 10000000] [--rounds 2] [--log PATH] [--memory-lines 30000000]
+    .venv/bin/python bench/ingest.py [--lines 10000000] [--rounds 2] [--log PATH]
+        [--memory-lines 30000000] [--memory-log PATH]
 """
 
 from __future__ import annotations
@@ -148,6 +149,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--log", type=Path, help="reuse (or create) this log instead of a temporary one")
     parser.add_argument("--memory-lines", type=int, default=0, help="also measure ingest's peak RSS at this size")
+    parser.add_argument("--memory-log", type=Path, help="reuse (or create) this log for the memory check")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -197,9 +199,10 @@ def main() -> None:
                 f"({share:.1%} of the full run's time for {grown['increment_lines'] / lines:.1%} of its lines)"
             )
         if args.memory_lines:
-            big = workdir / "big.log"
-            print(f"generating {args.memory_lines:,} lines for the memory check ...", flush=True)
-            report_log.write(big, args.memory_lines)
+            big = args.memory_log or workdir / "big.log"
+            if not big.exists():
+                print(f"generating {args.memory_lines:,} lines for the memory check ...", flush=True)
+                report_log.write(big, args.memory_lines)
             result = measure("ingest", big)
             print(
                 f"ingest peak RSS at {args.memory_lines:,} lines: {result['peak_mib']:.0f} MiB "
