@@ -163,17 +163,22 @@ def checkpoints(path: Path, boundaries: list[tuple[int, int]], earlier: list[lis
     return sorted(proved, key=lambda item: item[0], reverse=True)[:_MAX_CHECKPOINTS]
 
 
-def _proof(f: IO[bytes], offset: int) -> str:
+def _proof(f: IO[bytes], offset: int) -> str | None:
+    """The digest of the bytes before ``offset``; ``None`` if the file ends before it."""
     start = max(offset - _PROOF_BYTES, 0)
     f.seek(start)
-    return digest(f.read(offset - start))
+    data = f.read(offset - start)
+    return digest(data) if len(data) == offset - start else None
 
 
-def resume_point(path: Path, items: list[list[Any]]) -> tuple[int, int] | None:
-    """``(offset, lines)`` of the latest checkpoint whose bytes are unchanged, or ``None``."""
-    size = path.stat().st_size
-    with path.open("rb") as f:
+def resume_point(path: Path, kind: str | None, items: list[list[Any]]) -> tuple[int, int] | None:
+    """``(offset, lines)`` of the latest checkpoint whose bytes are unchanged in the log ``path``
+    holds (decompressed if ``kind``), or ``None``."""
+    size = path.stat().st_size if kind is None else None
+    with open_log(path, kind) as f:
         for offset, lines, proof in items:
-            if offset <= size and _proof(f, offset) == proof:
+            if size is not None and offset > size:
+                continue
+            if proof is None or _proof(f, offset) == proof:
                 return int(offset), int(lines)
     return None

@@ -76,6 +76,7 @@ __all__ = ["IngestError", "IngestResult", "ingest_reports", "no_reports", "read_
 log = logging.getLogger(__name__)
 
 CHUNK_BYTES = 24 * 2**20
+_ROTATION_HEAD = 512  # a file continues another only if at least this much of its head matches
 _OTHERS_BATCH = 1 * 2**20  # bytes of non-canonical lines parsed at a time
 _STATE_VERSION = 1
 
@@ -316,6 +317,9 @@ class _Dataset:
         self.root = root
         self.work = root / "_ingest"
         self.state = self._load_state()
+        # the files as read before this run: a rotated file is matched against these, even when
+        # its old path now holds a new file
+        self.read_before = {key: dict(entry) for key, entry in self.state["files"].items()}
         self.recovered = 0  # rows an interrupted run had committed, published by recover()
 
     @classmethod
@@ -376,24 +380,19 @@ class _Dataset:
     def start_of(self, path: Path, kind: str | None) -> tuple[int, int]:
         """Where to resume reading ``path``: ``(offset, lines)`` of its latest checkpoint whose bytes
         are unchanged; ``(0, 0)`` when it is new, was replaced (its head changed) or nothing before
-        the saved offset is as it was. A compressed file is read whole again if it changed."""
+        the saved offset is as it was. A compressed file is read whole again if it changed.
+
+        A file met for the first time that holds the same bytes as a file already read (log
+        rotation renamed or compressed it, or it is a copy) continues where that one ended:
+        its lines are not read, counted or quarantined twice.
+        """
         key = str(path.resolve())
-        entry = self.state["files"].get(key)
-        if not entry:
-            return 0, 0
         try:
-            with _sources.open_log(path, kind) as f:
-                head = f.read(entry["head_len"])
-            same_head = _sources.digest(head) == entry["head"]
-            if kind is not None:  # compressed files are rewritten, not appended: whole, or not at all
-                unchanged = same_head and path.stat().st_size == entry.get("size")
-                return (int(entry["offset"]), int(entry["lines"])) if unchanged else (0, 0)
-            if "checkpoints" not in entry:  # a state written before checkpoints: trust the offset, as then
-                entry["checkpoints"] = [[entry["offset"], entry["lines"], None]] if same_head else []
-                fits = same_head and path.stat().st_size >= entry["offset"]
-                point = (int(entry["offset"]), int(entry["lines"])) if fits else None
-            else:
-                point = _sources.resume_point(path, entry["checkpoints"]) if same_head else None
+            entry = self.state["files"].get(key) or self._rotated_from(path, kind)
+            if not entry:
+                return 0, 0
+            self.state["files"][key] = entry
+            point = self._resume(path, kind, entry)
         except OSError as exc:
             raise IngestError(f"cannot read {str(path)!r}: {exc.strerror}") from exc
         if point is None:
@@ -408,6 +407,42 @@ class _Dataset:
                 point[0],
             )
         return point
+
+    def _resume(self, path: Path, kind: str | None, entry: dict[str, Any]) -> tuple[int, int] | None:
+        """The verified point to resume ``path`` from by its state ``entry``; ``None`` if none holds."""
+        with _sources.open_log(path, kind) as f:
+            same_head = _sources.digest(f.read(entry["head_len"])) == entry["head"]
+        if not same_head:
+            return None
+        if "checkpoints" in entry:
+            return _sources.resume_point(path, kind, entry["checkpoints"])
+        if kind is not None:  # compressed files are rewritten, not appended: whole, or not at all
+            return (int(entry["offset"]), int(entry["lines"])) if path.stat().st_size == entry.get("size") else None
+        # a state written before checkpoints: trust the offset, as then
+        entry["checkpoints"] = [[entry["offset"], entry["lines"], None]]
+        return (int(entry["offset"]), int(entry["lines"])) if path.stat().st_size >= entry["offset"] else None
+
+    def _rotated_from(self, path: Path, kind: str | None) -> dict[str, Any] | None:
+        """The state of a file already read whose bytes ``path`` starts with (checked at its
+        head and at its checkpoints), the one read furthest; a copy for ``path`` to continue."""
+        with _sources.open_log(path, kind) as f:
+            head = f.read(_sources.HEAD_BYTES)
+        best: tuple[int, dict[str, Any]] | None = None
+        for other, entry in self.read_before.items():
+            proven = "checkpoints" in entry and all(proof for _, _, proof in entry["checkpoints"])
+            if not (proven or "size" in entry) or entry["head_len"] < _ROTATION_HEAD:
+                continue  # only a state that proves its bytes (not one from before checkpoints)
+            if entry["head"] != _sources.digest(head[: entry["head_len"]]):
+                continue
+            point = self._resume(path, kind, dict(entry))
+            if point and point[0] > 0 and (best is None or point[0] > best[0]):
+                best = (point[0], {**entry, "rotated_from": other})
+        if best is None:
+            return None
+        log.info(
+            "%s holds %s as it was read (log rotation): continuing at byte %d", path, best[1]["rotated_from"], best[0]
+        )
+        return best[1]
 
     def checkpoints_of(self, path: Path) -> list[list[Any]]:
         entry = self.state["files"].get(str(path.resolve()))

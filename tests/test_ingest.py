@@ -471,3 +471,38 @@ def test_text_that_starts_like_bzip2_is_read_as_text_and_gzip_in_gzip_is_skipped
     result = ingest(logs, tmp_path / "ds")
     assert (result.ingested, result.quarantined) == (1, 1)  # the "BZh" line is a quarantined text line
     assert result.skipped == ((str(logs / "twice.gz"), "gzip holding compressed data: decompress it to ingest it"),)
+
+
+def test_a_rotated_log_renamed_then_compressed_is_not_read_again(tmp_path: Path) -> None:
+    import gzip
+
+    logs = tmp_path / "logs"
+    lines = [*(_report(i) for i in range(60)), *BAD]  # over 512 bytes: enough head to recognise it
+    write(logs / "reports.log", *lines)
+    first = ingest(logs, tmp_path / "ds")
+    assert (first.ingested, first.quarantined) == (60, 3)
+
+    (logs / "reports.log").rename(logs / "reports.log.1")  # logrotate: rename, then a new file
+    write(logs / "reports.log", _report(100))
+    with (logs / "reports.log.1").open("ab") as f:  # the receiver still had it open: one more line
+        f.write(_report(101) + b"\n")
+    renamed = ingest(logs, tmp_path / "ds")
+    assert (renamed.lines, renamed.ingested, renamed.duplicates, renamed.quarantined) == (2, 2, 0, 0)
+
+    with gzip.open(logs / "reports.log.2.gz", "wb") as f:  # then compressed and the plain file removed
+        f.write((logs / "reports.log.1").read_bytes())
+    (logs / "reports.log.1").unlink()
+    compressed = ingest(logs, tmp_path / "ds")
+    assert (compressed.lines, compressed.ingested, compressed.quarantined) == (0, 0, 0)
+    assert len(read_reports(tmp_path / "ds")) == 62
+    assert len(read_quarantine(tmp_path / "ds")) == 3  # each bad line quarantined once, under its first name
+
+
+def test_a_different_log_with_the_same_first_lines_is_read_whole(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    head = [_report(i) for i in range(60)]
+    write(logs / "a.log", *head, _report(200))
+    ingest(logs, tmp_path / "ds")
+    write(logs / "b.log", *head, _report(300))  # same head, other bytes before its end: not a rotation of a.log
+    result = ingest(logs, tmp_path / "ds")
+    assert (result.lines, result.ingested, result.duplicates) == (61, 1, 60)
