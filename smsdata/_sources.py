@@ -33,6 +33,7 @@ from .errors import IngestError
 HEAD_BYTES = 4096  # a file whose first bytes changed was replaced: read it again from the start
 _PROOF_BYTES = 4096  # the bytes before a checkpoint that prove it
 _MAX_CHECKPOINTS = 12
+_CR_SNIFF = 64 * 2**10
 _BACKOFFS = (64 * 2**10, 2**20)  # extra checkpoints this far before the end: a cut tail re-reads little
 
 _MAGIC = {
@@ -104,7 +105,7 @@ def check(path: Path, kind: str | None) -> tuple[str | None, str | None]:
     beginning ``BZh``: the other magics are not text) and is no valid stream is read as text.
     """
     if kind is None:
-        return None, None
+        return None, _cr_only(path, kind)
     if kind not in _READERS:
         return kind, f"compressed with {kind}: decompress it to ingest it"
     total = 0
@@ -120,7 +121,18 @@ def check(path: Path, kind: str | None) -> tuple[str | None, str | None]:
         return kind, f"truncated or corrupt {kind} file ({exc}); it is read once it is whole"
     if any(head.startswith(magic) for magic in _MAGIC):
         return kind, f"{kind} holding compressed data: decompress it to ingest it"
-    return kind, None
+    return kind, _cr_only(path, kind)
+
+
+def _cr_only(path: Path, kind: str | None) -> str | None:
+    """Why a log whose lines end in CR alone is skipped (its lines would never be complete and
+    the whole file would become one over-long line), or ``None``. A lone CR at the end is a
+    CRLF line still being written, not this."""
+    with open_log(path, kind) as f:
+        head = f.read(_CR_SNIFF)
+    if b"\n" not in head and head.count(b"\r") >= 2:
+        return "its lines end in CR alone (old Mac style): convert them to LF (tr '\\r' '\\n') to ingest it"
+    return None
 
 
 def open_log(path: Path, kind: str | None) -> IO[bytes]:

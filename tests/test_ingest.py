@@ -506,3 +506,17 @@ def test_a_different_log_with_the_same_first_lines_is_read_whole(tmp_path: Path)
     write(logs / "b.log", *head, _report(300))  # same head, other bytes before its end: not a rotation of a.log
     result = ingest(logs, tmp_path / "ds")
     assert (result.lines, result.ingested, result.duplicates) == (61, 1, 60)
+
+
+def test_a_log_with_cr_only_line_breaks_is_skipped_with_its_reason(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    (logs).mkdir()
+    (logs / "mac.log").write_bytes(b"\r".join(_report(i) for i in range(3)) + b"\r")
+    (logs / "writing.log").write_bytes(_report(9) + b"\r")  # a CRLF line half written: it waits
+    result = ingest(logs, tmp_path / "ds")
+    assert (result.lines, result.ingested) == (0, 0)
+    assert [(Path(path).name, why.split(":")[0]) for path, why in result.skipped] == [
+        ("mac.log", "its lines end in CR alone (old Mac style)")
+    ]
+    (logs / "writing.log").write_bytes(_report(9) + b"\r\n")
+    assert ingest(logs, tmp_path / "ds").ingested == 1
