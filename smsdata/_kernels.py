@@ -37,6 +37,7 @@ MSGID_AT, STATUS_AT = 0, 32  # bytes, zero-padded to 24 and 16
 MOBILE, TIME, RECEIVED = 3, 6, 7  # words
 KEY_WORDS = 7  # msgid, mobile, status and time: the key
 _US = 1_000_000
+_EARLIEST_US, _LATEST_US = 946_684_800_000_000, 4_102_444_800_000_000  # 2000-01-01, 2100-01-01
 # Where the receiver's "YYYY-MM-DDTHH:MM:SS.ffffffZ\t" stamp ends and the report begins.
 _STAMP = 28
 # Kinds of time in the scanner's output.
@@ -125,7 +126,7 @@ def _stamp_us(buf, p):
         return -1
     us = _dashed_us(buf, p)
     fraction = _number(buf, p + 20, 6)
-    if us < 0 or fraction < 0:
+    if us < _EARLIEST_US or us >= _LATEST_US or fraction < 0:  # as the general parser: 2000-2099
         return -1
     return us + fraction
 

@@ -39,7 +39,6 @@ import contextlib
 import ctypes
 import ctypes.util
 import fcntl
-import itertools
 import json
 import logging
 import os
@@ -752,7 +751,9 @@ def _chunks(
 
     Each run is read straight into a buffer (no copies of the bulk); ``buffers``
     buffers are used in turn, so a run's bytes stay valid until ``buffers - 1``
-    more runs have been read (reusing them saves zeroing fresh memory each time).
+    more runs have been handed out (reusing them saves zeroing fresh memory each
+    time). A buffer read without handing out a run (the middle of a long line) is
+    read into again.
     ``too_long`` lists ``(offset, first KiB)`` of lines over MAX_LINE_BYTES met
     just before the run; they are skipped, never held whole.
     """
@@ -763,7 +764,8 @@ def _chunks(
         carry = b""
         too_long: list[tuple[int, bytes]] = []
         skipping: tuple[int, bytes] | None = None
-        for turn in itertools.count():
+        turn = 0  # the next buffer: it moves on only when a run is handed out
+        while True:
             buffer = ring[turn % buffers]
             buffer[: len(carry)] = carry
             view = memoryview(buffer)
@@ -784,6 +786,7 @@ def _chunks(
             cut = buffer.rfind(b"\n", begin, size) + 1
             if cut:
                 yield offset, view[begin:cut], too_long
+                turn += 1
                 too_long = []
                 offset += cut - begin
                 carry = bytes(view[cut:size])

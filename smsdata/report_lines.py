@@ -347,8 +347,11 @@ def _general_path(
 
     prefix = text.str.lstrip("\ufeff").str.extract(_RECEIVED + "(.*)$")  # a BOM may precede the stamp
     received = pd.to_datetime(prefix[0], format="ISO8601", utc=True, errors="coerce")
-    frame["received"] = _us(received)
-    frame["body"] = prefix[1].where(received.notna(), text)
+    stamp_us = _us(received)
+    # a stamp outside 2000-2099 is not the receiver's (it writes the time it received): not a stamp
+    stamp_us = stamp_us.mask((stamp_us < _EARLIEST_US) | (stamp_us >= _LATEST_US))
+    frame["received"] = stamp_us
+    frame["body"] = prefix[1].where(stamp_us.notna(), text)
     frame = _url_decoded(frame)
 
     body = frame["body"].str.lstrip("\ufeff").str.strip()

@@ -520,3 +520,14 @@ def test_a_log_with_cr_only_line_breaks_is_skipped_with_its_reason(tmp_path: Pat
     ]
     (logs / "writing.log").write_bytes(_report(9) + b"\r\n")
     assert ingest(logs, tmp_path / "ds").ingested == 1
+
+
+@pytest.mark.parametrize("long_line", [9_000, 70_000, 2**20 + 10])
+def test_a_line_longer_than_several_chunks_leaves_every_other_line_intact(tmp_path: Path, long_line: int) -> None:
+    reports = [_report(i) for i in range(3000)]
+    log = write(tmp_path / "a.log", *reports[:1500], b"x" * long_line, *reports[1500:])
+    result = ingest(log, tmp_path / "ds", chunk_bytes=4096, workers=2)
+    stored = read_reports(tmp_path / "ds")
+    assert (result.lines, result.ingested, result.quarantined) == (3001, 3000, 1)
+    assert sorted(stored["msgid"].astype(int) - 900000) == list(range(3000))
+    assert ingest(log, tmp_path / "ds", chunk_bytes=4096).lines == 0

@@ -306,3 +306,25 @@ def test_fast_path_agrees_with_the_general_path(lines: list[bytes]) -> None:
     assert sorted(map(str, fast.rows.to_pylist())) == sorted(map(str, rows.to_pylist()))
     assert sorted(fast.quarantine["reason"]) == sorted(quarantine["reason"])
     assert key == fast.rows.schema.names
+
+
+@pytest.mark.parametrize(
+    ("stamp", "kept"),
+    [
+        (b"2000-01-01T00:00:00.000000Z", True),
+        (b"2099-12-31T23:59:59.999999Z", True),
+        (b"1999-12-31T23:59:59.999999Z", False),
+        (b"1969-12-31T23:59:59.999999Z", False),
+        (b"0001-01-01T00:00:00.000000Z", False),
+        (b"2100-01-01T00:00:00.000000Z", False),
+    ],
+)
+def test_a_receiver_stamp_outside_2000_2099_is_no_stamp_on_both_paths(stamp: bytes, kept: bool) -> None:
+    from smsdata.report_lines import parse_lines
+
+    line = stamp + b"\tReport=1,13800138000,DELIVRD,2026-11-25 21:25:13\n"
+    for parsed in (parse_chunk(line), parse_lines(line)):
+        assert parsed.rows.num_rows == int(kept)
+        if kept:
+            expected = pd.Timestamp(stamp.decode()).value // 1000
+            assert parsed.rows.column("received_at").cast("int64").to_pylist() == [expected]
