@@ -8,10 +8,13 @@ date is finished on its own, so memory follows the largest date, not the run:
    report_time; the earliest ``received_at`` is kept), by a hash table over the
    date's records (:func:`smsdata._kernels.dedupe`);
 2. repeats of rows already stored are dropped: every part file has a sidecar
-   ``_<part>.keys`` holding the sorted 64-bit hashes of its keys, so a run looks
-   up its new keys without reading the stored rows; only a key whose hash is
-   found is checked against the stored rows themselves (their row groups with
-   that report time), so a hash collision can never drop a report;
+   (``_keys/date=.../<part>.keys``, beside the ``reports`` tree so that no reader
+   of it meets a file that is not Parquet) holding the sorted 64-bit hashes of its
+   keys, so a run looks up its new keys without reading the stored rows; only a
+   key whose hash is found is checked against the stored rows themselves (their
+   row groups with that report time), so a hash collision can never drop a
+   report. A sidecar that is missing or damaged (wrong size, not sorted) is
+   replaced by hashing the part's keys;
 3. the new rows are sorted by report time and written as one zstd Parquet part
    and its sidecar. A date with :data:`COMPACT_AT` parts is rewritten as one, a
    row group at a time.
@@ -20,23 +23,27 @@ Memory stays flat however big a date is: staged records are grouped by a hash of
 their key into :data:`BUCKETS` buckets (equal keys share a bucket), and a date of
 more than :data:`ROWS_AT_ONCE` rows is finished a few buckets at a time, each
 slice written as the next row groups of the same part (sorted within the slice).
-Sidecar names start with ``_``: DuckDB, Spark, polars and pyarrow skip them.
+A stored row keeps the earliest ``received_at`` of the copies read by the run that
+stored it; a copy read by a later run is a duplicate and leaves the row as it is.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
 from . import _kernels, _records
 from ._records import ROW_SCHEMA
+
+log = logging.getLogger("smsdata.ingest")
 
 COMPACT_AT = 8
 """A date with this many part files is rewritten as one at the next run that adds to it."""
@@ -81,11 +88,19 @@ def stage(records: np.ndarray, folder: Path) -> dict[str, int]:
         if stop > start:
             day = str(np.datetime64(first + number, "D"))
             (folder / day).mkdir(parents=True, exist_ok=True)
-            with (folder / day / name).open("wb") as out:
-                out.write(np.diff(bounds[number * BUCKETS : (number + 1) * BUCKETS + 1]).astype("<i8").tobytes())
-                records[start:stop].tofile(out)
+            header = np.diff(bounds[number * BUCKETS : (number + 1) * BUCKETS + 1]).astype("<i8")
+            _write(folder / day / name, header, records[start:stop])
             counts[day] = int(stop - start)
     return counts
+
+
+def _write(path: Path, *arrays: np.ndarray) -> None:
+    """Write contiguous arrays one after another (Python's file writes: a full disk is an
+    ``OSError`` with its errno, where numpy's ``tofile`` says only how much it wrote)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as out:
+        for array in arrays:
+            out.write(memoryview(np.ascontiguousarray(array)).cast("B"))
 
 
 def _read_staged(files: list[Path], first: int, last: int) -> np.ndarray:
@@ -109,21 +124,26 @@ def _staged_rows(files: list[Path]) -> int:
 # ------------------------------------------------------------------ keys
 
 
-def _keys_path(part: Path) -> Path:
-    return part.with_name(f"_{part.stem}.keys")
+def keys_path(part: Path) -> Path:
+    """The sidecar of a part: ``<root>/reports/date=D/P.parquet`` -> ``<root>/_keys/date=D/P.keys``."""
+    return part.parent.parent.parent / "_keys" / part.parent.name / f"{part.stem}.keys"
 
 
 def _stored_hashes(part: Path) -> np.ndarray:
-    """The sorted key hashes of a stored part: its sidecar (mapped, read where looked up), or
-    (a part from before sidecars) its keys hashed now."""
+    """The sorted key hashes of a stored part: its sidecar (mapped, read where looked up) when
+    it is whole, else (missing, damaged, or a part from before sidecars) its keys hashed now."""
+    rows = pq.read_metadata(part).num_rows
+    sidecar = keys_path(part)
     try:
-        return np.memmap(_keys_path(part), dtype="<u8", mode="r")
+        if sidecar.stat().st_size == 8 * rows:
+            keys = np.memmap(sidecar, dtype="<u8", mode="r") if rows else np.zeros(0, np.uint64)
+            if rows < 2 or bool(np.all(keys[1:] >= keys[:-1])):  # 8 bytes a row: cheap beside the rows
+                return keys
+        log.warning("%s is damaged: hashing the keys of %s instead", sidecar, part.name)
     except FileNotFoundError:
         pass
-    except ValueError:  # an empty sidecar cannot be mapped
-        return np.zeros(0, np.uint64)
     table = pq.read_table(part, columns=_KEY).append_column(
-        "received_at", pa.nulls(pq.read_metadata(part).num_rows, ROW_SCHEMA.field("received_at").type)
+        "received_at", pa.nulls(rows, ROW_SCHEMA.field("received_at").type)
     )
     hashes = _kernels.key_hashes(_records.from_table(table.select(ROW_SCHEMA.names)))
     return hashes[_kernels.sort_order(hashes)]
@@ -161,7 +181,7 @@ def finish_day(staged: Path, stored: list[Path], target: Path, *, rows_at_once: 
                 hashes.append(_stored_hashes(path))
     if part.rows:
         keys = np.concatenate(hashes)
-        keys[_kernels.sort_order(keys)].astype("<u8").tofile(_keys_path(target))
+        _write(keys_path(target), keys[_kernels.sort_order(keys)].astype("<u8"))
     return written, compact and part.rows > 0
 
 
@@ -235,16 +255,50 @@ def _drop_stored(new: pa.Table, hashes: np.ndarray, stored: list[Path]) -> tuple
             found |= keys[at] == hashes
     if not found.any():
         return new, hashes
-    # Hashes only point: the keys themselves decide, read from the row groups of those report times.
-    candidates = new.filter(pa.array(found)).select(_KEY).append_column("_row", pa.array(np.flatnonzero(found)))
-    times = pc.unique(candidates.column("report_time"))
-    old = pads.dataset([str(p) for p in stored], format="parquet").to_table(
-        columns=_KEY, filter=pads.field("report_time").isin(times)
-    )
-    repeated = candidates.join(old, keys=_KEY, join_type="left semi").column("_row").to_numpy()
+    # Hashes only point: the keys themselves decide, read a row group at a time (memory stays
+    # flat) from the groups whose report times can hold a candidate.
+    candidates = np.flatnonzero(found)
+    wanted = _records.from_table(new.select(ROW_SCHEMA.names).take(candidates))
+    repeated = np.zeros(len(candidates), dtype=bool)
+    for group in _row_groups(stored, _records.times(wanted)):
+        repeated |= _same_keys(wanted, hashes[candidates], group)
     keep = np.ones(new.num_rows, dtype=bool)
-    keep[repeated] = False
+    keep[candidates[repeated]] = False
     return new.filter(pa.array(keep)), hashes[keep]
+
+
+def _row_groups(parts: list[Path], times: np.ndarray) -> Iterator[np.ndarray]:
+    """The keys (as records) of each row group of ``parts`` whose report times span one of ``times``."""
+    times = np.sort(times)
+    for part in parts:
+        stored = pq.ParquetFile(part)
+        column = stored.schema_arrow.get_field_index("report_time")
+        for number in range(stored.num_row_groups):
+            stats = stored.metadata.row_group(number).column(column).statistics
+            if stats is not None and stats.has_min_max:
+                first = np.searchsorted(times, stats.min_raw)
+                if first == len(times) or times[first] > stats.max_raw:
+                    continue  # no candidate time within the group's [min, max]
+            group = stored.read_row_group(number, columns=_KEY)
+            group = group.append_column("received_at", pa.nulls(group.num_rows, ROW_SCHEMA.field("received_at").type))
+            yield _records.from_table(group.select(ROW_SCHEMA.names))
+
+
+def _same_keys(wanted: np.ndarray, wanted_hashes: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """Which ``wanted`` records have their exact key in ``group``."""
+    hashes = _kernels.key_hashes(group)
+    order = _kernels.sort_order(hashes)
+    hashes = hashes[order]
+    at = np.searchsorted(hashes, wanted_hashes)
+    found = np.zeros(len(wanted), dtype=bool)
+    for step in range(len(hashes)):  # equal hashes are next to each other: one step per collision
+        inside = np.flatnonzero(~found & (at + step < len(hashes)))
+        inside = inside[hashes[at[inside] + step] == wanted_hashes[inside]]
+        if not len(inside):
+            break
+        rows = order[at[inside] + step]
+        found[inside] = np.all(wanted[inside, : _kernels.KEY_WORDS] == group[rows, : _kernels.KEY_WORDS], axis=1)
+    return found
 
 
 def _should_compact(stored: list[Path]) -> bool:

@@ -3,7 +3,7 @@
 Layout of a dataset directory::
 
     reports/date=YYYY-MM-DD/part-<run>.parquet       one row per distinct report (UTC date)
-    reports/date=YYYY-MM-DD/_part-<run>.keys         the sorted hashes of its keys
+    _keys/date=YYYY-MM-DD/part-<run>.keys             the sorted hashes of its keys
     quarantine/part-<run>-<k>.parquet                 every line that is not a report, with why
     _ingest/state.json                                byte offset reached in each source file
     _ingest/run-<run>/                                a run's work in progress (deleted after)
@@ -462,15 +462,17 @@ class _Dataset:
         """
         folder = self.work / f"run-{run}"
         for day in self.state.get("pending_compacted", []):
-            new, old = folder / "reports" / f"date={day}", self.root / "reports" / f"date={day}"
-            if new.is_dir():
-                if old.is_dir():
-                    (folder / "replaced").mkdir(exist_ok=True)
-                    os.replace(old, folder / "replaced" / old.name)
-                os.replace(new, old)
-                fsync_dir(old.parent)
-        for kind in ("reports", "quarantine"):
-            for part in sorted(p for p in (folder / kind).rglob("*") if p.is_file()):  # parts and key sidecars
+            for tree in ("reports", "_keys"):  # the day's parts, then their sidecars
+                new, old = folder / tree / f"date={day}", self.root / tree / f"date={day}"
+                if new.is_dir():
+                    if old.is_dir():
+                        (folder / "replaced" / tree).mkdir(parents=True, exist_ok=True)
+                        os.replace(old, folder / "replaced" / tree / old.name)
+                    old.parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(new, old)
+                    fsync_dir(old.parent)
+        for kind in ("reports", "_keys", "quarantine"):
+            for part in sorted(p for p in (folder / kind).rglob("*") if p.is_file()):
                 target = self.root / kind / part.relative_to(folder / kind)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(part, target)

@@ -147,7 +147,7 @@ def test_a_day_finished_in_slices_equals_one_finished_whole(tmp_path: Path) -> N
     pd.testing.assert_frame_equal(stored(whole_part), expected(table))
     pd.testing.assert_frame_equal(stored(sliced_part), expected(table))
     assert pq.ParquetFile(sliced_part).num_row_groups > 1
-    keys = np.fromfile(sliced_part.with_name(f"_{sliced_part.stem}.keys"), "<u8")
+    keys = np.fromfile(_partitions.keys_path(sliced_part), "<u8")
     written = _records.from_table(pq.read_table(sliced_part).select(_records.ROW_SCHEMA.names))
     assert list(keys) == sorted(_kernels.key_hashes(written))
 
@@ -166,7 +166,7 @@ def test_a_hash_found_in_a_sidecar_never_drops_a_different_report(tmp_path: Path
     _, part = finish(old, tmp_path, [], "old")
     # a sidecar claiming every new key: hashes point, the keys themselves decide
     claimed = np.sort(_kernels.key_hashes(_records.from_table(new)))
-    claimed.astype("<u8").tofile(part.with_name(f"_{part.stem}.keys"))
+    claimed.astype("<u8").tofile(_partitions.keys_path(part))
     written, again = finish(new, tmp_path, [part], "new")
     assert written == len(new_keys(new, stored(part))) > 0
     pd.testing.assert_frame_equal(stored(again), new_keys(new, stored(part)))
@@ -175,6 +175,93 @@ def test_a_hash_found_in_a_sidecar_never_drops_a_different_report(tmp_path: Path
 def test_a_stored_part_without_a_sidecar_is_read_for_its_keys(tmp_path: Path) -> None:
     old = rows(200, seed=4, repeats=0)
     _, part = finish(old, tmp_path, [], "old")
-    part.with_name(f"_{part.stem}.keys").unlink()  # as written before sidecars existed
+    _partitions.keys_path(part).unlink()  # as written before sidecars existed
     written, _ = finish(old, tmp_path, [part], "again")
     assert written == 0
+
+
+@pytest.mark.parametrize("damage", ["empty", "one byte short", "half", "reversed", "random bytes"])
+def test_a_damaged_sidecar_is_replaced_by_the_parts_keys(tmp_path: Path, damage: str) -> None:
+    old = rows(300, seed=6, repeats=0)
+    _, part = finish(old, tmp_path, [], "old")
+    sidecar = _partitions.keys_path(part)
+    keys = np.fromfile(sidecar, "<u8")
+    damaged = {
+        "empty": b"",
+        "one byte short": keys.tobytes()[:-1],
+        "half": keys[: len(keys) // 2].tobytes(),
+        "reversed": keys[::-1].tobytes(),
+        "random bytes": np.random.default_rng(0).integers(0, 255, len(keys) * 8, dtype=np.uint8).tobytes(),
+    }[damage]
+    sidecar.write_bytes(damaged)
+    written, _ = finish(old, tmp_path, [part], "again")
+    assert written == 0  # every row is already stored: none is stored twice
+
+
+def test_two_reports_with_one_hash_are_both_stored(tmp_path: Path) -> None:
+    """A real 64-bit collision, crafted: the hash only finds candidates, the keys decide."""
+    first, second = colliding_reports()
+    (one,) = (_kernels.key_hashes(_records.from_table(t)) for t in [pa.concat_tables([first, second])])
+    assert one[0] == one[1]
+    _, part = finish(first, tmp_path, [], "first")
+    written, _ = finish(second, tmp_path, [part], "second")
+    assert written == 1
+    together, _ = finish(pa.concat_tables([first, second]), tmp_path, [], "together")
+    assert together == 2
+
+
+def colliding_reports() -> tuple[pa.Table, pa.Table]:
+    """Two reports whose keys differ and hash alike (a birthday search on the fold of the hash)."""
+    fold = np.uint64(0x9E3779B97F4A7C15)
+    alphabet = np.frombuffer(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", np.uint8)
+    prefix = b"COLLIDE-" * 2
+    low, high = np.frombuffer(prefix, "<u8")
+    tails = alphabet[np.random.default_rng(1).integers(0, len(alphabet), (1 << 20, 8))]
+    with np.errstate(over="ignore"):
+        h = (((np.uint64(0x243F6A8885A308D3) ^ low) * fold) ^ high) * fold
+        state = (h ^ tails.copy().view("<u8").ravel()) * fold
+    top = state >> np.uint64(35)
+    order = np.argsort(top, kind="stable")
+    mobile = 13800138000
+    for i in np.flatnonzero(top[order][1:] == top[order][:-1]):
+        a, b = order[i], order[i + 1]
+        other = int(state[a] ^ state[b]) ^ mobile  # the mobile word that cancels the difference
+        if 13_000_000_000 <= other <= 19_999_999_999:
+            break
+    else:
+        raise AssertionError("no collision found")
+    return tuple(
+        pa.table(
+            {
+                "msgid": [(prefix + bytes(tails[k])).decode()],
+                "mobile": [str(m)],
+                "status": ["DELIVRD"],
+                "report_time": pa.array([int(DAY)], _records.ROW_SCHEMA.field("report_time").type),
+                "received_at": pa.array([None], _records.ROW_SCHEMA.field("received_at").type),
+            },
+            schema=_records.ROW_SCHEMA,
+        )
+        for k, m in ((a, mobile), (b, other))
+    )
+
+
+def test_stored_keys_are_checked_a_row_group_at_a_time_across_many_groups(tmp_path: Path) -> None:
+    count = 150_000  # over two row groups of 64 Ki rows, and two slices
+    times = DAY + np.arange(count, dtype=np.int64) * 500_000
+    table = pa.table(
+        {
+            "msgid": pa.array(np.arange(count).astype(str)),
+            "mobile": pa.array(np.full(count, "13800138000")),
+            "status": pa.array(np.full(count, "DELIVRD")),
+            "report_time": pa.array(times, _records.ROW_SCHEMA.field("report_time").type),
+            "received_at": pa.array(times, _records.ROW_SCHEMA.field("received_at").type),
+        },
+        schema=_records.ROW_SCHEMA,
+    )
+    _, part = finish(table, tmp_path, [], "old")
+    assert pq.ParquetFile(part).num_row_groups >= 3
+    again = pa.concat_tables([table.slice(0, 10), table.slice(70_000, 10), table.slice(count - 10)])
+    fresh = table.slice(0, 30).set_column(1, "mobile", pa.array(np.full(30, "13900139000")))
+    written, new_part = finish(pa.concat_tables([again, fresh]), tmp_path, [part], "new")
+    assert written == 30
+    assert set(pq.read_table(new_part).column("mobile").to_pylist()) == {"13900139000"}
