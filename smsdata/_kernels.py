@@ -17,7 +17,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["dedupe", "group_order", "key_hashes", "pack", "scan", "sort_order", "unpack"]
+__all__ = ["dedupe", "gather", "group_order", "key_hashes", "pack", "scan", "sort_order", "unpack"]
 
 _jit = numba.njit(nogil=True, cache=True, error_model="numpy")
 
@@ -367,3 +367,18 @@ def group_order(groups, count):
         order[cursor[groups[i]]] = i
         cursor[groups[i]] += 1
     return order, bounds
+
+
+@_jit
+def gather(buf, starts, stops):
+    """Bytes ``[starts[i], stops[i])`` of ``buf``, one after another (uint8)."""
+    total = 0
+    for i in range(starts.size):
+        total += stops[i] - starts[i]
+    out = np.empty(total, np.uint8)
+    at = 0
+    for i in range(starts.size):
+        for k in range(starts[i], stops[i]):
+            out[at] = buf[k]
+            at += 1
+    return out

@@ -39,6 +39,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import fcntl
+import itertools
 import json
 import logging
 import os
@@ -168,12 +169,16 @@ def ingest_reports(
 
     Raises:
         IngestError: the source does not exist or matches nothing, a file
-            cannot be read, or another ingest holds the dataset's lock.
+            cannot be read, the disk is full, or another ingest holds the
+            dataset's lock.
+        ValueError: ``chunk_bytes`` or ``workers`` below 1.
 
     >>> ingest_reports("receiver/", "warehouse")  # doctest: +SKIP
     IngestResult(files=1, lines=1200, ingested=1180, duplicates=12, quarantined=8, ...)
     """
     started = time.monotonic()
+    if chunk_bytes < 1 or (workers is not None and workers < 1):
+        raise ValueError(f"chunk_bytes and workers must be at least 1, not {chunk_bytes} and {workers}")
     tz = source_tz or load_settings().tz
     try:
         ZoneInfo(tz)
@@ -181,23 +186,28 @@ def ingest_reports(
         raise IngestError(f"source_tz={tz!r} is not a known time zone") from exc
     root = Path(dataset)
     files = [path for path in _sources.source_files(source) if not _inside(path, root)]
-    with _Dataset.open(root) as store:
-        run = _Run(store, tz=tz, workers=workers or min(2, os.cpu_count() or 1), chunk_bytes=chunk_bytes)
-        checked = {path: _sources.check(path, _kind(path)) for path in files}
-        skipped = tuple((str(path), why) for path, (_, why) in checked.items() if why)
-        kinds = {path: kind for path, (kind, why) in checked.items() if not why}
-        todo = [(path, kind, *store.start_of(path, kind)) for path, kind in kinds.items()]
-        total = sum(max(path.stat().st_size - start, 0) for path, kind, start, _ in todo)
-        try:
+    run: _Run | None = None
+    try:
+        with _Dataset.open(root) as store:
+            run = _Run(store, tz=tz, workers=workers or min(2, os.cpu_count() or 1), chunk_bytes=chunk_bytes)
+            checked = {path: _sources.check(path, _kind(path)) for path in files}
+            skipped = tuple((str(path), why) for path, (_, why) in checked.items() if why)
+            kinds = {path: kind for path, (kind, why) in checked.items() if not why}
+            todo = [(path, kind, *store.start_of(path, kind)) for path, kind in kinds.items()]
+            total = sum(max(path.stat().st_size - start, 0) for path, kind, start, _ in todo)
             with progress_bar(total=total, unit="B", unit_scale=True, desc="ingest", enabled=progress) as bar:
                 for path, kind, start, lines in todo:
                     run.read_file(path, kind, start, lines, bar)
             result = run.finish()
-        except OSError as exc:  # a file unreadable, the disk full...: nothing was committed
-            where = f" ({exc.filename})" if exc.filename else ""
-            raise IngestError(
-                f"ingest into {str(root)!r} failed{where}: {exc.strerror or exc}; nothing was committed, run it again"
-            ) from exc
+    except OSError as exc:  # a file unreadable, the disk full...
+        where = f" ({exc.filename})" if exc.filename else ""
+        if run is None:
+            then = "finishing the run interrupted earlier did not complete; run it again"
+        elif run.committed:
+            then = "its reports are committed and are published by the next run: run it again"
+        else:
+            then = "nothing was committed, run it again"
+        raise IngestError(f"ingest into {str(root)!r} failed{where}: {exc.strerror or exc}; {then}") from exc
     for path, why in skipped:
         log.warning("skipped %s: %s", path, why)
     return IngestResult(**result, seconds=time.monotonic() - started, skipped=skipped, recovered=store.recovered)
@@ -519,6 +529,7 @@ class _Run:
         self.day_rows: dict[str, int] = {}
         self._lock = threading.Lock()
         self.compacted: set[str] = set()
+        self.committed = False
 
     # -- reading
 
@@ -628,9 +639,18 @@ class _Run:
         offsets = np.concatenate([offsets for _, _, offsets in cursor.others])
         cursor.others.clear()
         cursor.other_bytes = 0
-        cursor.batches.append(cursor.pool.submit(self._parse_batch, cursor.path, data, numbers, offsets))
+        # batches of about _OTHERS_BATCH bytes, cut at line ends: the general parser's memory
+        # grows with its input (a chunk of nothing but odd lines is 24 MiB of them)
+        ends = np.flatnonzero(np.frombuffer(data, np.uint8) == 10) + 1
+        cuts = np.unique(np.searchsorted(ends, np.arange(_OTHERS_BATCH, len(data), _OTHERS_BATCH), side="right"))
+        view = memoryview(data)
+        for first, last in itertools.pairwise([0, *cuts[(cuts > 0) & (cuts < len(ends))], len(ends)]):
+            start = int(ends[first - 1]) if first else 0
+            piece = view[start : int(ends[last - 1])]
+            batch = (cursor.path, piece, numbers[first:last], offsets[first:last])
+            cursor.batches.append(cursor.pool.submit(self._parse_batch, *batch))
 
-    def _parse_batch(self, path: Path, data: bytes, numbers: np.ndarray, offsets: np.ndarray) -> None:
+    def _parse_batch(self, path: Path, data: memoryview, numbers: np.ndarray, offsets: np.ndarray) -> None:
         parsed = parse_lines(data, source_tz=self.tz)
         self._stage(_records.from_table(parsed.rows))
         self._count("lines", parsed.records)
@@ -676,6 +696,7 @@ class _Run:
         if self.offsets:
             _fsync_tree(self.folder)
             self.store.commit(self.id, self.offsets, ingested, sorted(self.compacted))
+            self.committed = True
             _faults.reached("committed")  # the commit point: a kill here leaves publishing to the next run
             self.store.publish(self.id)
         else:

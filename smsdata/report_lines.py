@@ -102,7 +102,7 @@ _LATEST_US = 4_102_444_800_000_000
 
 _MSGID_MAX, _STATUS_MAX = 24, 16
 _MSGID = rf"^[0-9A-Za-z_.:\-]{{1,{_MSGID_MAX}}}$"
-_STATUS = rf"^[A-Z0-9:_./\-]{{1,{_STATUS_MAX}}}$"
+_STATUS = rf"^[A-Za-z0-9:_./\-]{{1,{_STATUS_MAX}}}$"
 _RECEIVED = r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z)\t"
 _REPORT_PREFIX = r"^[ \t]*(?i:report)[ \t]*=[ \t]*"
 _URL_ESCAPE = r"%[0-9A-Fa-f][0-9A-Fa-f]"
@@ -216,6 +216,8 @@ def scan_chunk(chunk: bytes | memoryview, *, source_tz: str = "Asia/Shanghai") -
         empty = np.zeros(0, np.int64)
         return ScannedChunk(_records.empty(), empty, empty, b"", _no_quarantine())
     buf = np.frombuffer(chunk, dtype=np.uint8)
+    if buf[-1] != 10:  # the scanner relies on it to stop
+        raise ValueError("a chunk must end with a line break")
     fast, starts, rest = _fast_path(buf, source_tz)
     ends = np.empty_like(starts)  # of each line, at its \n
     ends[:-1] = starts[1:] - 1
@@ -241,11 +243,9 @@ def parse_lines(lines: bytes | memoryview, *, source_tz: str = "Asia/Shanghai") 
 
 
 def _gathered(buf: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> bytes:
-    """Bytes ``[starts[i], stops[i])`` of ``buf``, one after another."""
-    lengths = stops - starts
-    offsets = np.zeros(len(starts) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    return buf[np.arange(offsets[-1]) + np.repeat(starts - offsets[:-1], lengths)].tobytes()
+    """Bytes ``[starts[i], stops[i])`` of ``buf``, one after another (compiled: no index
+    arrays of 8 bytes per byte copied)."""
+    return _kernels.gather(buf, starts.astype(np.int64), stops.astype(np.int64)).tobytes()
 
 
 def _too_long(chunk: bytes | memoryview, starts: np.ndarray, index: np.ndarray) -> pd.DataFrame:
@@ -358,7 +358,7 @@ def _general_path(
     reason = frame["reason"].mask(frame["reason"].isna() & body.eq(""), "empty")
     count, (msgid, mobile, status, when) = _four_fields(body.str.replace(_REPORT_PREFIX, "", regex=True))
     reason = reason.mask(reason.isna() & (count != 4), "wrong_field_count")
-    status = status.str.upper()
+    given_status, status = status, status.str.upper()  # checked as given: "ı".upper() is "I"
     mobiles = normalise_mobiles(mobile, any_range=True)  # a report is about a number the gateway took
     report_us, time_reason = _parse_times(when, tz)
     for bad, why in (
@@ -366,7 +366,7 @@ def _general_path(
         (~_flag(msgid.str.fullmatch(_MSGID)), "bad_msgid"),
         (_flag(mobiles["reason"].notna()), "mobile_" + mobiles["reason"]),
         (_flag(status.eq("")), "empty_status"),
-        (~_flag(status.str.fullmatch(_STATUS)), "bad_status"),
+        (~_flag(given_status.str.fullmatch(_STATUS)), "bad_status"),
         (_flag(time_reason.notna()), time_reason),
     ):
         reason = reason.mask(reason.isna() & bad, why)

@@ -531,3 +531,59 @@ def test_a_line_longer_than_several_chunks_leaves_every_other_line_intact(tmp_pa
     assert (result.lines, result.ingested, result.quarantined) == (3001, 3000, 1)
     assert sorted(stored["msgid"].astype(int) - 900000) == list(range(3000))
     assert ingest(log, tmp_path / "ds", chunk_bytes=4096).lines == 0
+
+
+PUBLISH_FAILS = textwrap.dedent(
+    """
+    import sys
+    from smsdata.ingest import IngestError, ingest_reports
+    try:
+        ingest_reports(sys.argv[1], sys.argv[2], progress=False)
+    except IngestError as exc:
+        print("IngestError:", exc)
+    """
+)
+
+
+def test_a_failure_after_the_commit_says_the_reports_are_committed(tmp_path: Path) -> None:
+    log = write(tmp_path / "a.log", *(_report(i) for i in range(20)))
+    script = tmp_path / "publish.py"
+    script.write_text(PUBLISH_FAILS)
+    go_on = tmp_path / "go-on"
+    env = {**os.environ, "SMSDATA_FAULTS": f"committed:1=wait:{go_on}"}
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(log), str(tmp_path / "ds")],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert "smsdata-fault: committed 1" in proc.stderr.readline()
+    (tmp_path / "ds" / "reports").write_text("in the way")  # publishing cannot make its folder
+    go_on.touch()
+    out, _ = proc.communicate(timeout=120)
+    assert "its reports are committed and are published by the next run" in out, out
+    (tmp_path / "ds" / "reports").unlink()
+    again = ingest(log, tmp_path / "ds")
+    assert (again.lines, again.recovered) == (0, 20)
+    assert len(read_reports(tmp_path / "ds")) == 20
+
+
+def test_chunk_bytes_and_workers_below_one_are_refused(tmp_path: Path) -> None:
+    log = write(tmp_path / "a.log", _report(1))
+    for options in ({"chunk_bytes": 0}, {"workers": 0}):
+        with pytest.raises(ValueError, match="at least 1"):
+            ingest(log, tmp_path / "ds", **options)
+    assert ingest(log, tmp_path / "ds", chunk_bytes=1).ingested == 1  # tiny, slow, exact
+
+
+def test_a_failure_finishing_an_interrupted_run_is_an_ingest_error(tmp_path: Path) -> None:
+    log = write(tmp_path / "a.log", *(_report(i) for i in range(20)))
+    code = "import sys; from smsdata import ingest_reports; ingest_reports(sys.argv[1], sys.argv[2], progress=False)"
+    env = {**os.environ, "SMSDATA_FAULTS": "committed:1=SIGKILL"}
+    subprocess.run([sys.executable, "-c", code, str(log), str(tmp_path / "ds")], env=env, check=False)
+    (tmp_path / "ds" / "reports").write_text("in the way")
+    with pytest.raises(IngestError, match="the run interrupted earlier did not complete"):
+        ingest(log, tmp_path / "ds")
+    (tmp_path / "ds" / "reports").unlink()
+    assert ingest(log, tmp_path / "ds").recovered == 20

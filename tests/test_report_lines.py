@@ -328,3 +328,21 @@ def test_a_receiver_stamp_outside_2000_2099_is_no_stamp_on_both_paths(stamp: byt
         if kept:
             expected = pd.Timestamp(stamp.decode()).value // 1000
             assert parsed.rows.column("received_at").cast("int64").to_pylist() == [expected]
+
+
+@pytest.mark.parametrize("status", ["delıvrd", "DELİVRD", "straße"])
+def test_a_status_with_non_ascii_letters_is_bad_not_upper_cased_into_another(status: str) -> None:
+    line = f"Report=1,13800138000,{status},2026-11-25 21:25:13\n".encode()
+    parsed = parse_chunk(line)
+    assert parsed.rows.num_rows == 0
+    assert parsed.quarantine["reason"].tolist() == ["bad_status"]
+
+
+def test_a_stamp_is_read_alike_whatever_the_other_stamps_in_the_batch() -> None:
+    from smsdata.report_lines import parse_lines
+
+    far = b"2300-01-01T00:00:00.000000Z\tReport=1,13800138000,DELIVRD,2026-11-25 21:25:13\n"
+    fine = b"2026-11-25T13:25:13.123456789Z\tReport=2,13800138000,DELIVRD,2026-11-25 21:25:13\n"
+    alone, together = parse_lines(far), parse_lines(far + fine)
+    assert alone.quarantine["reason"].tolist() == together.quarantine["reason"].tolist()[:1]
+    assert parse_chunk(far + fine).rows.num_rows == together.rows.num_rows == 1
