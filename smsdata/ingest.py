@@ -649,6 +649,9 @@ class _Run:
             piece = view[start : int(ends[last - 1])]
             batch = (cursor.path, piece, numbers[first:last], offsets[first:last])
             cursor.batches.append(cursor.pool.submit(self._parse_batch, *batch))
+            waiting = [future for future in cursor.batches if not future.done()]
+            if len(waiting) > 2 * self.workers:  # bounded memory: the reader waits for the parser
+                waiting[0].result()
 
     def _parse_batch(self, path: Path, data: memoryview, numbers: np.ndarray, offsets: np.ndarray) -> None:
         parsed = parse_lines(data, source_tz=self.tz)
