@@ -76,15 +76,16 @@ def _civil_us(year, month, day, hour, minute, second):
 
 
 @numba.njit(inline="always", error_model="numpy")
-def _dashed_us(buf, p):
-    """``YYYY?MM?DD?HH:MM:SS`` at ``p`` (separators checked by the caller)."""
+def _calendar_us(buf, p, gap):
+    """``YYYY?MM?DD?HH?MM?SS`` at ``p``, each part ``gap`` bytes after the last (1 between
+    separators, 0 for the compact form; separators checked by the caller)."""
     return _civil_us(
         _number(buf, p, 4),
-        _number(buf, p + 5, 2),
-        _number(buf, p + 8, 2),
-        _number(buf, p + 11, 2),
-        _number(buf, p + 14, 2),
-        _number(buf, p + 17, 2),
+        _number(buf, p + 4 + gap, 2),
+        _number(buf, p + 6 + 2 * gap, 2),
+        _number(buf, p + 8 + 3 * gap, 2),
+        _number(buf, p + 10 + 4 * gap, 2),
+        _number(buf, p + 12 + 5 * gap, 2),
     )
 
 
@@ -97,17 +98,10 @@ def _report_time(buf, t, q):
             return -1, 0
         if (buf[t + 10] != 32 and buf[t + 10] != 84) or buf[t + 13] != 58 or buf[t + 16] != 58:
             return -1, 0
-        us = _dashed_us(buf, t)
+        us = _calendar_us(buf, t, 1)
         return us, (NAIVE if us >= 0 else 0)
     if width == 14:
-        us = _civil_us(
-            _number(buf, t, 4),
-            _number(buf, t + 4, 2),
-            _number(buf, t + 6, 2),
-            _number(buf, t + 8, 2),
-            _number(buf, t + 10, 2),
-            _number(buf, t + 12, 2),
-        )
+        us = _calendar_us(buf, t, 0)
         return us, (NAIVE if us >= 0 else 0)
     if width == 10 or width == 13:
         value = _number(buf, t, width)
@@ -124,11 +118,22 @@ def _stamp_us(buf, p):
         return -1
     if buf[p + 19] != 46 or buf[p + 26] != 90 or buf[p + 27] != 9:
         return -1
-    us = _dashed_us(buf, p)
+    us = _calendar_us(buf, p, 1)
     fraction = _number(buf, p + 20, 6)
     if us < _EARLIEST_US or us >= _LATEST_US or fraction < 0:  # as the general parser: 2000-2099
         return -1
     return us + fraction
+
+
+@numba.njit(inline="always", error_model="numpy")
+def _field(buf, start, allowed, longest):
+    """The length of a field of 1 to ``longest`` ``allowed`` bytes ending in a comma, or -1."""
+    c = start
+    while allowed[buf[c]]:
+        c += 1
+    if buf[c] != 44 or c == start or c - start > longest:
+        return -1
+    return c - start
 
 
 @numba.njit(inline="always", error_model="numpy")
@@ -140,23 +145,17 @@ def _canonical(buf, b, record, words):
         if buf[b + k] != _REPORT[k]:
             return -1, 0
     m = b + 7
-    c = m
-    while _MSGID_BYTES[buf[c]]:
-        c += 1
-    msgid_len = c - m
-    if buf[c] != 44 or msgid_len < 1 or msgid_len > _MSGID_MAX:
+    msgid_len = _field(buf, m, _MSGID_BYTES, _MSGID_MAX)
+    if msgid_len < 0:
         return -1, 0
-    mob = c + 1
+    mob = m + msgid_len + 1
     if buf[mob] != 49 or buf[mob + 1] < 51 or _number(buf, mob, _MOBILE_LEN) < 0 or buf[mob + _MOBILE_LEN] != 44:
         return -1, 0
     s = mob + _MOBILE_LEN + 1
-    c = s
-    while _STATUS_BYTES[buf[c]]:
-        c += 1
-    status_len = c - s
-    if buf[c] != 44 or status_len < 1 or status_len > _STATUS_MAX:
+    status_len = _field(buf, s, _STATUS_BYTES, _STATUS_MAX)
+    if status_len < 0:
         return -1, 0
-    t = c + 1
+    t = s + status_len + 1
     q = t
     while _TIME_BYTES[buf[q]]:
         q += 1
