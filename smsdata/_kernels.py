@@ -225,16 +225,19 @@ def scan(buf):
 
 
 @_jit
-def key_hashes(records):
+def key_hashes(records, seed=0):
     """A 64-bit hash of each record's key (msgid, mobile, status, time): uint64 per record.
 
     Equal keys have equal hashes; unequal keys rarely do, and every user of the hash
     compares the keys themselves before calling two records the same. Words are folded
-    by multiplication, then the result is mixed once (splitmix64's finaliser).
+    by multiplication, then the result is mixed once (splitmix64's finaliser). Stored
+    hashes use seed 0; a hash table uses a secret seed, so that keys crafted to share a
+    hash (possible with a known seed) cannot turn its look-ups quadratic.
     """
     out = np.empty(records.shape[0], np.uint64)
+    start = np.uint64(0x243F6A8885A308D3) ^ np.uint64(seed)
     for i in range(records.shape[0]):
-        h = np.uint64(0x243F6A8885A308D3)
+        h = start
         for w in range(KEY_WORDS):
             h = (h ^ records[i, w]) * np.uint64(0x9E3779B97F4A7C15)
         h = (h ^ (h >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)

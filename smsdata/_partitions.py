@@ -231,7 +231,7 @@ def _distinct(records: np.ndarray) -> tuple[pa.Table, np.ndarray]:
     """One row per key, sorted by report time, with the earliest ``received_at`` of its
     repeats; and the rows' key hashes."""
     hashes = _kernels.key_hashes(records)
-    first, earliest = _kernels.dedupe(records, hashes)
+    first, earliest = _kernels.dedupe(records, _kernels.key_hashes(records, np.uint64(secrets.randbits(64))))
     times = _records.times(records)[first]
     order = _kernels.sort_order((times - times.min()).astype(np.uint64)) if len(first) else first
     by_time = first[order]
