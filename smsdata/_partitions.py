@@ -131,14 +131,14 @@ def keys_path(part: Path) -> Path:
 
 def _stored_hashes(part: Path) -> np.ndarray:
     """The sorted key hashes of a stored part: its sidecar (mapped, read where looked up) when
-    it is whole, else (missing, damaged, or a part from before sidecars) its keys hashed now."""
+    it is whole and its part's, else (missing, damaged, or a part from before sidecars) its
+    keys hashed now."""
     rows = pq.read_metadata(part).num_rows
     sidecar = keys_path(part)
     try:
-        if sidecar.stat().st_size == 8 * rows:
-            keys = np.memmap(sidecar, dtype="<u8", mode="r") if rows else np.zeros(0, np.uint64)
-            if rows < 2 or bool(np.all(keys[1:] >= keys[:-1])):  # 8 bytes a row: cheap beside the rows
-                return keys
+        keys = _sidecar_keys(sidecar, part, rows)
+        if keys is not None:
+            return keys
         log.warning("%s is damaged: hashing the keys of %s instead", sidecar, part.name)
     except FileNotFoundError:
         pass
@@ -147,6 +147,37 @@ def _stored_hashes(part: Path) -> np.ndarray:
     )
     hashes = _kernels.key_hashes(_records.from_table(table.select(ROW_SCHEMA.names)))
     return hashes[_kernels.sort_order(hashes)]
+
+
+# A sidecar: 4 words (magic, the part's size in bytes, xor and sum of the keys) then the keys.
+_SIDECAR_MAGIC = np.frombuffer(b"SMSKEYS1", "<u8")[0]
+
+
+def _sidecar_keys(sidecar: Path, part: Path, rows: int) -> np.ndarray | None:
+    """The keys of a sidecar that is whole and belongs to ``part``, or ``None``.
+
+    Its header ties it to its part (the part's size) and to its content (xor and sum of
+    the keys: zeros or another part's keys do not pass), and the keys must be sorted.
+    Checking reads 8 bytes a row: cheap beside the rows.
+    """
+    if sidecar.stat().st_size != 8 * (4 + rows):
+        return None
+    data = np.memmap(sidecar, dtype="<u8", mode="r")
+    header, keys = data[:4], data[4:]
+    with np.errstate(over="ignore"):
+        total = np.sum(keys, dtype=np.uint64) if rows else np.uint64(0)
+    whole = header[0] == _SIDECAR_MAGIC and header[1] == part.stat().st_size
+    whole = whole and header[2] == np.bitwise_xor.reduce(keys, initial=np.uint64(0)) and header[3] == total
+    return keys if whole and (rows < 2 or bool(np.all(keys[1:] >= keys[:-1]))) else None
+
+
+def _write_sidecar(sidecar: Path, part: Path, keys: np.ndarray) -> None:
+    keys = keys.astype("<u8")
+    with np.errstate(over="ignore"):
+        total = np.sum(keys, dtype=np.uint64) if len(keys) else np.uint64(0)
+    xor = np.bitwise_xor.reduce(keys, initial=np.uint64(0))
+    header = np.array([_SIDECAR_MAGIC, part.stat().st_size, xor, total], dtype="<u8")
+    _write(sidecar, header, keys)
 
 
 # ------------------------------------------------------------------ finishing a date
@@ -181,7 +212,7 @@ def finish_day(staged: Path, stored: list[Path], target: Path, *, rows_at_once: 
                 hashes.append(_stored_hashes(path))
     if part.rows:
         keys = np.concatenate(hashes)
-        _write(keys_path(target), keys[_kernels.sort_order(keys)].astype("<u8"))
+        _write_sidecar(keys_path(target), target, keys[_kernels.sort_order(keys)])
     return written, compact and part.rows > 0
 
 

@@ -130,9 +130,13 @@ def _cr_only(path: Path, kind: str | None) -> str | None:
     CRLF line still being written, not this."""
     with open_log(path, kind) as f:
         head = f.read(_CR_SNIFF)
-    if b"\n" not in head and head.count(b"\r") >= 2:
-        return "its lines end in CR alone (old Mac style): convert them to LF (tr '\\r' '\\n') to ingest it"
-    return None
+    lines = head.split(b"\r")[:-1]  # the last piece may be unfinished
+    if b"\n" in head or len(lines) < 2:
+        return None
+    # mostly report-shaped pieces: not a long line of junk that happens to hold CRs
+    if sum(line.count(b",") >= 3 or b"%2C" in line for line in lines) * 2 < len(lines):
+        return None
+    return "its lines end in CR alone (old Mac style): convert them to LF (tr '\\r' '\\n') to ingest it"
 
 
 def open_log(path: Path, kind: str | None) -> IO[bytes]:

@@ -76,7 +76,6 @@ __all__ = ["IngestError", "IngestResult", "ingest_reports", "no_reports", "read_
 log = logging.getLogger(__name__)
 
 CHUNK_BYTES = 24 * 2**20
-_ROTATION_HEAD = 512  # a file continues another only if at least this much of its head matches
 _OTHERS_BATCH = 1 * 2**20  # bytes of non-canonical lines parsed at a time
 _STATE_VERSION = 1
 
@@ -187,8 +186,10 @@ def ingest_reports(
     root = Path(dataset)
     files = [path for path in _sources.source_files(source) if not _inside(path, root)]
     run: _Run | None = None
+    opened = False
     try:
         with _Dataset.open(root) as store:
+            opened = True
             run = _Run(store, tz=tz, workers=workers or min(2, os.cpu_count() or 1), chunk_bytes=chunk_bytes)
             checked = {path: _sources.check(path, _kind(path)) for path in files}
             skipped = tuple((str(path), why) for path, (_, why) in checked.items() if why)
@@ -201,9 +202,9 @@ def ingest_reports(
             result = run.finish()
     except OSError as exc:  # a file unreadable, the disk full...
         where = f" ({exc.filename})" if exc.filename else ""
-        if run is None:
+        if not opened:
             then = "finishing the run interrupted earlier did not complete; run it again"
-        elif run.committed:
+        elif run is not None and _pending(root) == run.id:  # the commit is the rename of state.json
             then = "its reports are committed and are published by the next run: run it again"
         else:
             then = "nothing was committed, run it again"
@@ -211,6 +212,14 @@ def ingest_reports(
     for path, why in skipped:
         log.warning("skipped %s: %s", path, why)
     return IngestResult(**result, seconds=time.monotonic() - started, skipped=skipped, recovered=store.recovered)
+
+
+def _pending(root: Path) -> str | None:
+    """The run ``state.json`` names as committed but not yet published, if it can be read."""
+    try:
+        return json.loads((root / "_ingest" / "state.json").read_text()).get("pending")
+    except (OSError, ValueError):
+        return None
 
 
 def _kind(path: Path) -> str | None:
@@ -391,13 +400,13 @@ class _Dataset:
         are unchanged; ``(0, 0)`` when it is new, was replaced (its head changed) or nothing before
         the saved offset is as it was. A compressed file is read whole again if it changed.
 
-        A file met for the first time that holds the same bytes as a file already read (log
-        rotation renamed or compressed it, or it is a copy) continues where that one ended:
-        its lines are not read, counted or quarantined twice.
+        A file met for the first time that is a file already read under another name (log
+        rotation renamed it: same device and inode) continues where it was read, after the
+        usual checks of its bytes.
         """
         key = str(path.resolve())
         try:
-            entry = self.state["files"].get(key) or self._rotated_from(path, kind)
+            entry = self.state["files"].get(key) or (self._renamed_from(path) if kind is None else None)
             if not entry:
                 return 0, 0
             self.state["files"][key] = entry
@@ -431,27 +440,17 @@ class _Dataset:
         entry["checkpoints"] = [[entry["offset"], entry["lines"], None]]
         return (int(entry["offset"]), int(entry["lines"])) if path.stat().st_size >= entry["offset"] else None
 
-    def _rotated_from(self, path: Path, kind: str | None) -> dict[str, Any] | None:
-        """The state of a file already read whose bytes ``path`` starts with (checked at its
-        head and at its checkpoints), the one read furthest; a copy for ``path`` to continue."""
-        with _sources.open_log(path, kind) as f:
-            head = f.read(_sources.HEAD_BYTES)
-        best: tuple[int, dict[str, Any]] | None = None
+    def _renamed_from(self, path: Path) -> dict[str, Any] | None:
+        """The state of a file read before under another name that is this very file (same device
+        and inode: log rotation renamed it); a copy for ``path`` to continue. Only the file
+        itself: a copy or a compressed version holds bytes that cannot all be checked without
+        reading them, so those are read whole (their repeats are duplicates)."""
+        info = path.stat()
         for other, entry in self.read_before.items():
-            proven = "checkpoints" in entry and all(proof for _, _, proof in entry["checkpoints"])
-            if not (proven or "size" in entry) or entry["head_len"] < _ROTATION_HEAD:
-                continue  # only a state that proves its bytes (not one from before checkpoints)
-            if entry["head"] != _sources.digest(head[: entry["head_len"]]):
-                continue
-            point = self._resume(path, kind, dict(entry))
-            if point and point[0] > 0 and (best is None or point[0] > best[0]):
-                best = (point[0], {**entry, "rotated_from": other})
-        if best is None:
-            return None
-        log.info(
-            "%s holds %s as it was read (log rotation): continuing at byte %d", path, best[1]["rotated_from"], best[0]
-        )
-        return best[1]
+            if entry.get("inode") == [info.st_dev, info.st_ino] and other != str(path.resolve()):
+                log.info("%s is %s renamed (log rotation): continuing where it was read", path, other)
+                return {**entry, "renamed_from": other}
+        return None
 
     def checkpoints_of(self, path: Path) -> list[list[Any]]:
         entry = self.state["files"].get(str(path.resolve()))
@@ -529,7 +528,6 @@ class _Run:
         self.day_rows: dict[str, int] = {}
         self._lock = threading.Lock()
         self.compacted: set[str] = set()
-        self.committed = False
 
     # -- reading
 
@@ -568,6 +566,8 @@ class _Run:
         if kind is None:
             boundaries = [*cursor.boundaries, (cursor.position, cursor.lines)]
             entry["checkpoints"] = _sources.checkpoints(path, boundaries, self.store.checkpoints_of(path))
+            info = path.stat()
+            entry["inode"] = [info.st_dev, info.st_ino]  # a rename keeps it
         else:
             entry["size"] = path.stat().st_size
         return entry
@@ -699,7 +699,6 @@ class _Run:
         if self.offsets:
             _fsync_tree(self.folder)
             self.store.commit(self.id, self.offsets, ingested, sorted(self.compacted))
-            self.committed = True
             _faults.reached("committed")  # the commit point: a kill here leaves publishing to the next run
             self.store.publish(self.id)
         else:

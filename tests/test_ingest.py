@@ -473,7 +473,7 @@ def test_text_that_starts_like_bzip2_is_read_as_text_and_gzip_in_gzip_is_skipped
     assert result.skipped == ((str(logs / "twice.gz"), "gzip holding compressed data: decompress it to ingest it"),)
 
 
-def test_a_rotated_log_renamed_then_compressed_is_not_read_again(tmp_path: Path) -> None:
+def test_a_log_renamed_by_rotation_continues_and_a_compressed_one_is_read_whole(tmp_path: Path) -> None:
     import gzip
 
     logs = tmp_path / "logs"
@@ -492,10 +492,9 @@ def test_a_rotated_log_renamed_then_compressed_is_not_read_again(tmp_path: Path)
     with gzip.open(logs / "reports.log.2.gz", "wb") as f:  # then compressed and the plain file removed
         f.write((logs / "reports.log.1").read_bytes())
     (logs / "reports.log.1").unlink()
-    compressed = ingest(logs, tmp_path / "ds")
-    assert (compressed.lines, compressed.ingested, compressed.quarantined) == (0, 0, 0)
+    compressed = ingest(logs, tmp_path / "ds")  # another file: read whole, its reports are repeats
+    assert (compressed.lines, compressed.ingested, compressed.duplicates, compressed.quarantined) == (64, 0, 61, 3)
     assert len(read_reports(tmp_path / "ds")) == 62
-    assert len(read_quarantine(tmp_path / "ds")) == 3  # each bad line quarantined once, under its first name
 
 
 def test_a_different_log_with_the_same_first_lines_is_read_whole(tmp_path: Path) -> None:
@@ -587,3 +586,10 @@ def test_a_failure_finishing_an_interrupted_run_is_an_ingest_error(tmp_path: Pat
         ingest(log, tmp_path / "ds")
     (tmp_path / "ds" / "reports").unlink()
     assert ingest(log, tmp_path / "ds").recovered == 20
+
+
+def test_junk_with_carriage_returns_at_the_top_of_a_log_is_one_bad_line_not_a_skipped_file(tmp_path: Path) -> None:
+    junk = bytes(random.Random(3).randrange(1, 256) for _ in range(70_000)).replace(b"\n", b"\r")
+    log = write(tmp_path / "a.log", junk, *(_report(i) for i in range(10)))
+    result = ingest(log, tmp_path / "ds")
+    assert (result.skipped, result.lines, result.ingested, result.quarantined) == ((), 11, 10, 1)

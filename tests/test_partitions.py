@@ -147,7 +147,7 @@ def test_a_day_finished_in_slices_equals_one_finished_whole(tmp_path: Path) -> N
     pd.testing.assert_frame_equal(stored(whole_part), expected(table))
     pd.testing.assert_frame_equal(stored(sliced_part), expected(table))
     assert pq.ParquetFile(sliced_part).num_row_groups > 1
-    keys = np.fromfile(_partitions.keys_path(sliced_part), "<u8")
+    keys = np.fromfile(_partitions.keys_path(sliced_part), "<u8")[4:]  # after its header
     written = _records.from_table(pq.read_table(sliced_part).select(_records.ROW_SCHEMA.names))
     assert list(keys) == sorted(_kernels.key_hashes(written))
 
@@ -166,7 +166,7 @@ def test_a_hash_found_in_a_sidecar_never_drops_a_different_report(tmp_path: Path
     _, part = finish(old, tmp_path, [], "old")
     # a sidecar claiming every new key: hashes point, the keys themselves decide
     claimed = np.sort(_kernels.key_hashes(_records.from_table(new)))
-    claimed.astype("<u8").tofile(_partitions.keys_path(part))
+    _partitions._write_sidecar(_partitions.keys_path(part), part, claimed)
     written, again = finish(new, tmp_path, [part], "new")
     assert written == len(new_keys(new, stored(part))) > 0
     pd.testing.assert_frame_equal(stored(again), new_keys(new, stored(part)))
@@ -180,18 +180,41 @@ def test_a_stored_part_without_a_sidecar_is_read_for_its_keys(tmp_path: Path) ->
     assert written == 0
 
 
-@pytest.mark.parametrize("damage", ["empty", "one byte short", "half", "reversed", "random bytes"])
+DAMAGES = [
+    "empty",
+    "one byte short",
+    "half",
+    "reversed",
+    "random bytes",
+    "zeros",
+    "all ones",
+    "sorted random keys",
+    "another part's",
+    "second half flattened",
+]
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
 def test_a_damaged_sidecar_is_replaced_by_the_parts_keys(tmp_path: Path, damage: str) -> None:
     old = rows(300, seed=6, repeats=0)
     _, part = finish(old, tmp_path, [], "old")
+    _, other = finish(rows(300, seed=7, repeats=0), tmp_path, [], "other")
     sidecar = _partitions.keys_path(part)
-    keys = np.fromfile(sidecar, "<u8")
+    whole = sidecar.read_bytes()
+    header, keys = np.frombuffer(whole[:32], "<u8"), np.frombuffer(whole[32:], "<u8")
+    random_keys = np.sort(np.random.default_rng(0).integers(0, 2**63, len(keys), dtype=np.uint64))
+    flattened = np.concatenate([keys[: len(keys) // 2], np.full(len(keys) - len(keys) // 2, keys[len(keys) // 2])])
     damaged = {
         "empty": b"",
-        "one byte short": keys.tobytes()[:-1],
-        "half": keys[: len(keys) // 2].tobytes(),
-        "reversed": keys[::-1].tobytes(),
-        "random bytes": np.random.default_rng(0).integers(0, 255, len(keys) * 8, dtype=np.uint8).tobytes(),
+        "one byte short": whole[:-1],
+        "half": whole[: len(whole) // 2],
+        "reversed": whole[::-1],
+        "random bytes": np.random.default_rng(0).integers(0, 255, len(whole), dtype=np.uint8).tobytes(),
+        "zeros": bytes(len(whole)),
+        "all ones": b"\xff" * len(whole),
+        "sorted random keys": header.tobytes() + random_keys.tobytes(),
+        "another part's": _partitions.keys_path(other).read_bytes(),
+        "second half flattened": header.tobytes() + flattened.astype("<u8").tobytes(),
     }[damage]
     sidecar.write_bytes(damaged)
     written, _ = finish(old, tmp_path, [part], "again")
