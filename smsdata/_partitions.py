@@ -290,29 +290,34 @@ def _drop_stored(new: pa.Table, hashes: np.ndarray, stored: list[Path]) -> tuple
     # flat) from the groups whose report times can hold a candidate.
     candidates = np.flatnonzero(found)
     wanted = _records.from_table(new.select(ROW_SCHEMA.names).take(candidates))
+    by_time = np.argsort(_records.times(wanted), kind="stable")  # sorted already when new is
+    candidates, wanted = candidates[by_time], np.take(wanted, by_time, axis=0)
+    wanted_hashes = hashes[candidates]
     repeated = np.zeros(len(candidates), dtype=bool)
-    for group in _row_groups(stored, _records.times(wanted)):
-        repeated |= _same_keys(wanted, hashes[candidates], group)
+    for group, (first, last) in _row_groups(stored, _records.times(wanted)):
+        repeated[first:last] |= _same_keys(wanted[first:last], wanted_hashes[first:last], group)
     keep = np.ones(new.num_rows, dtype=bool)
     keep[candidates[repeated]] = False
     return new.filter(pa.array(keep)), hashes[keep]
 
 
-def _row_groups(parts: list[Path], times: np.ndarray) -> Iterator[np.ndarray]:
-    """The keys (as records) of each row group of ``parts`` whose report times span one of ``times``."""
-    times = np.sort(times)
+def _row_groups(parts: list[Path], times: np.ndarray) -> Iterator[tuple[np.ndarray, tuple[int, int]]]:
+    """The keys (as records) of each row group of ``parts`` whose report times span some of
+    ``times`` (sorted), and the range of ``times`` inside the group's [min, max]."""
     for part in parts:
         stored = pq.ParquetFile(part)
         column = stored.schema_arrow.get_field_index("report_time")
         for number in range(stored.num_row_groups):
             stats = stored.metadata.row_group(number).column(column).statistics
+            first, last = 0, len(times)
             if stats is not None and stats.has_min_max:
-                first = np.searchsorted(times, stats.min_raw)
-                if first == len(times) or times[first] > stats.max_raw:
+                first = int(np.searchsorted(times, stats.min_raw, side="left"))
+                last = int(np.searchsorted(times, stats.max_raw, side="right"))
+                if first == last:
                     continue  # no candidate time within the group's [min, max]
             group = stored.read_row_group(number, columns=_KEY)
             group = group.append_column("received_at", pa.nulls(group.num_rows, ROW_SCHEMA.field("received_at").type))
-            yield _records.from_table(group.select(ROW_SCHEMA.names))
+            yield _records.from_table(group.select(ROW_SCHEMA.names)), (first, last)
 
 
 def _same_keys(wanted: np.ndarray, wanted_hashes: np.ndarray, group: np.ndarray) -> np.ndarray:
