@@ -26,19 +26,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import _kernels as k
+from .report_lines import ROW_SCHEMA
 
 __all__ = ["ROW_SCHEMA", "WORDS", "empty", "from_table", "received", "times", "to_table"]
 
-ROW_SCHEMA = pa.schema(
-    [
-        ("msgid", pa.string()),
-        ("mobile", pa.string()),
-        ("status", pa.string()),
-        ("report_time", pa.timestamp("us", tz="UTC")),
-        ("received_at", pa.timestamp("us", tz="UTC")),
-    ]
-)
-"""A parsed report as an Arrow row: times in UTC, ``received_at`` missing for lines without a stamp."""
 
 WORDS = k.WORDS
 _SLOTS = {"msgid": (k.MSGID_AT, 24), "status": (k.STATUS_AT, 16)}  # first byte, width

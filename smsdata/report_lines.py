@@ -57,8 +57,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import _kernels, _records
-from ._records import ROW_SCHEMA
 from .numbers import REASONS as MOBILE_REASONS
 from .numbers import normalise_mobiles
 
@@ -89,6 +87,16 @@ REASONS = (
     "line_too_long",
 )
 
+ROW_SCHEMA = pa.schema(
+    [
+        ("msgid", pa.string()),
+        ("mobile", pa.string()),
+        ("status", pa.string()),
+        ("report_time", pa.timestamp("us", tz="UTC")),
+        ("received_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+"""A parsed report as an Arrow row: times in UTC, ``received_at`` missing for lines without a stamp."""
 QUARANTINE_COLUMNS = ("index", "reason", "line")
 MAX_LINE_BYTES = 2**20
 """A longer line is quarantined as ``line_too_long``, kept as its first KiB, wherever it falls."""
@@ -193,6 +201,8 @@ def parse_chunk(chunk: bytes | memoryview, *, source_tz: str = "Asia/Shanghai") 
     Returns:
         A :class:`ParsedChunk`: every line is a row or a quarantined line.
     """
+    from . import _records  # compiled on first use: the receiver, which writes lines, never loads numba
+
     scanned = scan_chunk(chunk, source_tz=source_tz)
     general = parse_lines(scanned.rest_lines, source_tz=source_tz)
     quarantine = general.quarantine.assign(index=scanned.rest[general.quarantine["index"].to_numpy()])
@@ -212,6 +222,8 @@ def scan_chunk(chunk: bytes | memoryview, *, source_tz: str = "Asia/Shanghai") -
     receiver's own shape; the rest are copied out for :func:`parse_lines`, so
     that they can be parsed later in bigger batches than one chunk gives.
     """
+    from . import _records  # as in parse_chunk
+
     if not chunk:
         empty = np.zeros(0, np.int64)
         return ScannedChunk(_records.empty(), empty, empty, b"", _no_quarantine())
@@ -245,6 +257,8 @@ def parse_lines(lines: bytes | memoryview, *, source_tz: str = "Asia/Shanghai") 
 def _gathered(buf: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> bytes:
     """Bytes ``[starts[i], stops[i])`` of ``buf``, one after another (compiled: no index
     arrays of 8 bytes per byte copied)."""
+    from . import _kernels  # as in parse_chunk
+
     return _kernels.gather(buf, starts.astype(np.int64), stops.astype(np.int64)).tobytes()
 
 
@@ -266,6 +280,8 @@ def _too_long(chunk: bytes | memoryview, starts: np.ndarray, index: np.ndarray) 
 def _fast_path(buf: np.ndarray, tz: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Records for the canonical lines, every line's start, and the indexes of the lines
     left to the general path (the scan itself is compiled: :func:`smsdata._kernels.scan`)."""
+    from . import _kernels, _records  # as in parse_chunk
+
     starts, rest, records, kinds = _kernels.scan(buf)
     times = _records.times(records)
     naive = np.flatnonzero(kinds == _kernels.NAIVE)

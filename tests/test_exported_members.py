@@ -19,3 +19,9 @@ def test_import_does_not_load_heavy_modules() -> None:
     code = "import sys, smsdata; print(sorted(m for m in ('starlette', 'uvicorn', 'matplotlib') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_the_receiver_does_not_load_the_compiled_parser() -> None:
+    code = "import sys, smsdata.receiver; print('numba' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
