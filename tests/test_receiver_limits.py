@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -104,6 +104,21 @@ async def closed(reader: asyncio.StreamReader) -> bool:
         return True
 
 
+async def answered_while_held(
+    attack: Callable[[int, asyncio.Event], Awaitable[float]], attackers: int, url: str
+) -> None:
+    """Start ``attackers`` copies of ``attack(port, started)`` (each returns when it was cut);
+    once all have started, a genuine POST gets 200 while every one still holds on."""
+    started = [asyncio.Event() for _ in range(attackers)]
+    attacks = [asyncio.create_task(attack(port_of(url), event)) for event in started]
+    await asyncio.gather(*(event.wait() for event in started))
+    response = await genuine_post(url)
+    answered = time.monotonic()
+    assert response.status_code == 200
+    assert not any(task.done() for task in attacks)  # answered while every attacker still held on
+    assert answered < min(await asyncio.gather(*attacks))
+
+
 # ------------------------------------------------------------------ slow heads
 
 
@@ -133,18 +148,8 @@ def test_a_slow_head_is_closed_after_the_header_timeout_while_posts_get_200(tmp_
         finally:
             writer.close()
 
-    async def scenario(port: int, url: str) -> None:
-        started = [asyncio.Event() for _ in range(attackers)]
-        attacks = [asyncio.create_task(slow_head(port, event)) for event in started]
-        await asyncio.gather(*(event.wait() for event in started))
-        response = await genuine_post(url)
-        answered = time.monotonic()
-        assert response.status_code == 200
-        assert not any(attack.done() for attack in attacks)  # answered while every slow head still held on
-        assert answered < min(await asyncio.gather(*attacks))
-
     with receiving(tmp_path, header_timeout=timeout) as (receiver, url):
-        asyncio.run(scenario(port_of(url), url))
+        asyncio.run(answered_while_held(slow_head, attackers, url))
     assert receiver.stats.header_timeouts == attackers
     assert (receiver.stats.bodies, receiver.stats.evicted) == (1, 0)
     assert logged(tmp_path) == [REPORT]
@@ -239,18 +244,8 @@ def test_a_slow_body_gets_408_and_is_closed_with_nothing_written(tmp_path: Path,
             dripping.cancel()
             writer.close()
 
-    async def scenario(port: int, url: str) -> None:
-        started = [asyncio.Event() for _ in range(attackers)]
-        attacks = [asyncio.create_task(slow_body(port, event)) for event in started]
-        await asyncio.gather(*(event.wait() for event in started))
-        response = await genuine_post(url)
-        answered = time.monotonic()
-        assert response.status_code == 200
-        assert not any(attack.done() for attack in attacks)
-        assert answered < min(await asyncio.gather(*attacks))
-
     with receiving(tmp_path, body_timeout=timeout) as (receiver, url):
-        asyncio.run(scenario(port_of(url), url))
+        asyncio.run(answered_while_held(slow_body, attackers, url))
     assert (receiver.stats.body_timeouts, receiver.stats.bodies) == (attackers, 1)
     assert logged(tmp_path) == [REPORT]  # no x from any slow body
 
