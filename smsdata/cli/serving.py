@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import signal
 import sys
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import click
 
+from ..receiver import BODY_TIMEOUT, HEADER_TIMEOUT, KEEP_ALIVE_TIMEOUT, MAX_CONNECTIONS, MAX_HEADER_BYTES
 from . import cli, describe
 
 
@@ -48,6 +50,12 @@ def simulate(host: str, port: int, uid: str, pwd: str, balance_: str, frozen: bo
     serve(sim.app, host, port, on_ready=ready)
 
 
+def _limit(flag: str, default: float, help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A receiver limit's option, its default the receiver's own: seconds (> 0) or a count (>= 1)."""
+    kind = click.IntRange(min=1) if isinstance(default, int) else click.FloatRange(min=0, min_open=True)
+    return click.option(flag, default=default, show_default=True, type=kind, help=help)
+
+
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: all).")
 @click.option("--port", default=8080, show_default=True, help="Port to listen on (0: any free port).")
@@ -64,42 +72,16 @@ def simulate(host: str, port: int, uid: str, pwd: str, balance_: str, frozen: bo
     envvar="SMSDATA_RECEIVER_TOKEN",
     help="Secret path segment: only POST /reports/TOKEN is accepted [env SMSDATA_RECEIVER_TOKEN].",
 )
-@click.option(
-    "--header-timeout",
-    default=10.0,
-    show_default=True,
-    type=click.FloatRange(min=0, min_open=True),
-    help="Seconds a connection has to send a whole request head; then it is closed.",
-)
-@click.option(
-    "--body-timeout",
-    default=10.0,
-    show_default=True,
-    type=click.FloatRange(min=0, min_open=True),
-    help="Seconds a request has to send its whole body; then 408 and close.",
-)
-@click.option(
-    "--keep-alive-timeout",
-    default=5.0,
-    show_default=True,
-    type=click.FloatRange(min=0, min_open=True),
-    help="Seconds an idle keep-alive connection is kept.",
-)
-@click.option(
+@_limit("--header-timeout", HEADER_TIMEOUT, "Seconds a connection has to send a whole request head; then it is closed.")
+@_limit("--body-timeout", BODY_TIMEOUT, "Seconds a request has to send its whole body; then 408 and close.")
+@_limit("--keep-alive-timeout", KEEP_ALIVE_TIMEOUT, "Seconds an idle keep-alive connection is kept.")
+@_limit(
     "--max-connections",
-    default=256,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Connections held at most: a newcomer closes the longest-waiting idle or slow one; "
+    MAX_CONNECTIONS,
+    "Connections held at most: a newcomer closes the longest-waiting idle or slow one; "
     "503 when all are busy. Keep it well below `ulimit -n`.",
 )
-@click.option(
-    "--max-header-bytes",
-    default=16384,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Largest request line + headers, bytes; beyond it, 431 and close.",
-)
+@_limit("--max-header-bytes", MAX_HEADER_BYTES, "Largest request line + headers, bytes; beyond it, 431 and close.")
 def receive(host: str, port: int, directory: str, token: str | None, **limits: Any) -> None:
     """Receive delivery reports until interrupted (Ctrl-C), durably.
 
