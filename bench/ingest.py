@@ -111,7 +111,60 @@ def incremental(log: Path, out: Path) -> dict[str, float]:
     return {"increment_seconds": time.perf_counter() - started, "increment_lines": result.lines}
 
 
+def polars_job(log: Path, out: Path) -> int:
+    """polars doing most of ingest's job on the raw log: split off the stamp, parse both times
+    (bad ones null), set the unparsable lines aside, remove exact repeats, write zstd Parquet.
+    Less than ingest does: no dirty shapes read, no line numbers, offsets or reasons, no sort,
+    no partitions (polars' partitioned write took 2.6 s more), no crash safety."""
+    import polars as pl
+
+    schema = {"head": pl.String, "mobile": pl.String, "status": pl.String, "report_time": pl.String}
+    frame = pl.scan_csv(
+        log, has_header=False, new_columns=list(schema), schema=schema, quote_char=None,
+        truncate_ragged_lines=True, encoding="utf8-lossy",
+    )  # fmt: skip
+    head = pl.col("head").str.split_exact("\tReport=", 1)
+    frame = frame.with_columns(
+        head.struct.field("field_0").alias("received"), head.struct.field("field_1").alias("msgid")
+    )
+    frame = frame.drop("head").with_columns(
+        pl.col("report_time").str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False),
+        pl.col("received").str.strptime(pl.Datetime("us"), "%Y-%m-%dT%H:%M:%S%.fZ", strict=False),
+    )
+    parsed = frame.collect()
+    good = pl.col("report_time").is_not_null() & pl.col("msgid").is_not_null()
+    parsed.filter(~good).write_parquet(out / "quarantine.parquet", compression="zstd")
+    rows = parsed.filter(good).unique(_NAMES)
+    rows.write_parquet(out / "reports.parquet", compression="zstd")
+    return len(rows)
+
+
+def duckdb_job(log: Path, out: Path) -> int:
+    """DuckDB doing the same part of ingest's job as :func:`polars_job`, with a date-partitioned write."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    stamp, msgid = (f"split_part(head, chr(9) || 'Report=', {i})" for i in (1, 2))
+    columns = "{'head': 'VARCHAR', 'mobile': 'VARCHAR', 'status': 'VARCHAR', 'report_time': 'VARCHAR'}"
+    con.execute(
+        f"CREATE TEMP TABLE parsed AS SELECT {msgid} AS msgid, mobile, status, "  # noqa: S608 (our paths)
+        "try_strptime(report_time, '%Y-%m-%d %H:%M:%S') AS report_time, "
+        f"try_strptime({stamp}, '%Y-%m-%dT%H:%M:%S.%fZ') AS received FROM read_csv('{log}', columns={columns}, "
+        "delim=',', quote='', escape='', header=false, null_padding=true, ignore_errors=true, strict_mode=false)"
+    )
+    good = "report_time IS NOT NULL AND msgid <> ''"
+    con.execute(f"COPY (SELECT * FROM parsed WHERE NOT ({good})) TO '{out}/quarantine.parquet' (COMPRESSION zstd)")  # noqa: S608
+    (count,) = con.execute(
+        f"COPY (SELECT DISTINCT *, CAST(report_time AS DATE) AS date FROM parsed WHERE {good}) "  # noqa: S608
+        f"TO '{out}/reports' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (date))"
+    ).fetchone()
+    return int(count)
+
+
 KINDS = {"pyarrow": pyarrow_peer, "polars": polars_peer, "duckdb": duckdb_peer}
+JOBS = {"polars_job": polars_job, "duckdb_job": duckdb_job}
+"""Peers doing (most of) ingest's own job on the raw log, not a clean parse of clean lines."""
 
 
 def one(kind: str, path: Path, out: Path) -> dict[str, float]:
@@ -122,7 +175,7 @@ def one(kind: str, path: Path, out: Path) -> dict[str, float]:
     elif kind == "incremental":
         detail = incremental(path, out)
     else:
-        detail = {"rows": KINDS[kind](path, out)}
+        detail = {"rows": {**KINDS, **JOBS}[kind](path, out)}
     return {"seconds": time.perf_counter() - started, "peak_mib": peak_rss_mib(), **detail}
 
 
@@ -137,7 +190,7 @@ def measure(kind: str, path: Path) -> dict[str, float]:
 
 def available(kind: str) -> bool:
     try:
-        __import__(kind)
+        __import__(kind.removesuffix("_job"))
     except ImportError:
         return False
     return True
@@ -170,22 +223,26 @@ def main() -> None:
             f"{machine()}; log {lines:,} lines, {log.stat().st_size / 2**20:.0f} MiB; {canonical:,} clean for the peers"
         )
         peers = [kind for kind in KINDS if available(kind)]
-        runs: dict[str, list[dict[str, float]]] = {kind: [] for kind in [*peers, "ingest"]}
+        jobs = [kind for kind in JOBS if available(kind)]
+        runs: dict[str, list[dict[str, float]]] = {kind: [] for kind in [*peers, *jobs, "ingest"]}
         for round_ in range(args.rounds):
             order = list(runs) if round_ % 2 == 0 else list(reversed(runs))
             for kind in order:
-                result = measure(kind, log if kind == "ingest" else clean)
+                result = measure(kind, clean if kind in KINDS else log)
                 runs[kind].append(result)
                 shown = (
                     f"{result['seconds']:6.2f} s  peak {result['peak_mib']:5.0f} MiB" if "seconds" in result else result
                 )
-                print(f"  {kind:8s} {shown}", flush=True)
+                print(f"  {kind:10s} {shown}", flush=True)
         best = {kind: min(r["seconds"] for r in results if "seconds" in r) for kind, results in runs.items()}
         fastest = min((kind for kind in peers), key=lambda kind: best[kind])
         for kind in runs:
-            print(f"{kind:8s} best {best[kind]:6.2f} s ({lines / best[kind]:,.0f} lines/s)")
+            print(f"{kind:10s} best {best[kind]:6.2f} s ({lines / best[kind]:,.0f} lines/s)")
         ratio = best[fastest] / best["ingest"]
         print(f"ingest / best clean peer ({fastest}): {ratio:.2f}x (goal >= 0.8x)")
+        if jobs:
+            job = min(jobs, key=lambda kind: best[kind])
+            print(f"ingest / best peer doing the same job on the raw log ({job}): {best[job] / best['ingest']:.2f}x")
         peak = max(r["peak_mib"] for r in runs["ingest"])
         print(f"ingest peak RSS at {lines:,} lines: {peak:.0f} MiB (goal < 1024)")
         sample = runs["ingest"][-1]
