@@ -15,9 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ._times import utc_us
 from .config import default_tz
 from .gateway import Gateway
-from .kpi import _moment, _utc_us, delivery_rate
+from .kpi import _moment, delivery_rate
 from .ledger import Ledger, using_ledger
 
 __all__ = ["BalanceBurn", "balance_burn", "balance_history", "record_balance"]
@@ -115,7 +116,7 @@ def balance_burn(
         if sends is None:
             sends = opened.sends()
     history = history[history["at"] <= now]
-    sends = sends.assign(sent_at=_utc_us(sends["sent_at"], "sent_at"))  # any resolution or zone, as the KPIs
+    sends = sends.assign(sent_at=utc_us(sends["sent_at"], "sent_at"))  # any resolution or zone, as the KPIs
     accepted = sends[(sends["state"] == "accepted") & (sends["sent_at"] <= now)]  # as it stood at as_of
     if "segments" not in accepted.columns:  # frames built by hand: one segment each
         accepted = accepted.assign(segments=1)

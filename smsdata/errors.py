@@ -18,6 +18,7 @@ The tree::
     ├── OutcomeUnknown             the request may have reached the gateway; no answer came back
     ├── LedgerError                the ledger cannot be opened or written (disk full, locked, corrupt)
     ├── IngestError                a report log cannot be read, or the dataset is locked or damaged
+    ├── KpiError (also ValueError) a KPI's inputs cannot give it (missing column, bad freq, no Parquet)
     ├── CampaignStopped            an account-level failure stopped a campaign midway (cause, result)
     ├── CampaignBusy               another run is sending this campaign now (holder)
     ├── LeaseLost                  another run took this campaign over; this run stopped sending
@@ -51,6 +52,7 @@ __all__ = [
     "IngestError",
     "InsufficientBalance",
     "InvalidMobile",
+    "KpiError",
     "LeaseLost",
     "LedgerError",
     "OutcomeUnknown",
@@ -178,6 +180,11 @@ class LedgerError(SmsdataError):
 
 class IngestError(SmsdataError):
     """A source cannot be read, or the dataset is locked or damaged (the message says which)."""
+
+
+class KpiError(SmsdataError, ValueError):
+    """The inputs cannot give the KPI asked for: a missing column, an unknown ``freq``, a path
+    without Parquet, an input that is neither a DataFrame, a path nor a Spark DataFrame."""
 
 
 class CampaignStopped(SmsdataError):

@@ -67,6 +67,7 @@ from ._partitions import COMPACT_AT as COMPACT_AT  # how many parts a date keeps
 from ._partitions import REPORT_COLUMNS
 from ._partitions import REPORTS_SCHEMA as _REPORTS_SCHEMA
 from ._progress import progress_bar
+from ._times import utc
 from .config import load_settings
 from .errors import IngestError
 from .report_lines import MAX_LINE_BYTES, ScannedChunk, parse_lines, scan_chunk
@@ -252,7 +253,7 @@ def read_reports(
         IngestError: ``dataset`` does not exist.
     """
     folder = _existing(dataset) / "reports"
-    lower, upper = _utc(start), _utc(end)
+    lower, upper = utc(start), utc(end)
     if not folder.is_dir():
         return no_reports()
     partitioning = pads.partitioning(pa.schema([("date", pa.string())]), flavor="hive")
@@ -307,13 +308,6 @@ def _existing(dataset: str | os.PathLike[str]) -> Path:
     if not root.is_dir():
         raise IngestError(f"no dataset at {str(root)!r}: run ingest_reports(source, {str(root)!r}) first")
     return root
-
-
-def _utc(value: str | date | datetime | pd.Timestamp | None) -> pd.Timestamp | None:
-    if value is None:
-        return None
-    stamp = pd.Timestamp(value)
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
 def _frame(table: pa.Table, columns: list[str]) -> pd.DataFrame:

@@ -52,11 +52,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
+from ._engines import Source, Tables, tables
+from ._times import utc, utc_us
 from .config import default_tz
-from .errors import SmsdataError
-from .ingest import _utc
+from .errors import KpiError
 
 __all__ = [
     "KpiError",
@@ -94,10 +94,6 @@ _REPORTS_NEED = ("msgid", "mobile", "status", "report_time")
 By = str | Sequence[str] | None
 Moment = str | pd.Timestamp | None
 Duration = str | pd.Timedelta
-
-
-class KpiError(SmsdataError, ValueError):
-    """The inputs cannot give the KPI asked for (missing columns, unknown ``freq``)."""
 
 
 # ------------------------------------------------------------------ helpers
@@ -173,19 +169,13 @@ def _columns(by: By) -> list[str]:
     return columns
 
 
-def _require(frame: pd.DataFrame, columns: Sequence[str], name: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise KpiError(f"{name} has no column {', '.join(map(repr, missing))} (it has {', '.join(frame.columns)})")
-
-
 def _moment(value: Moment) -> pd.Timestamp:
     """``as_of`` in UTC (naive means UTC); now when ``None``. Floored to the microsecond, the
     stored times' unit, so nothing is compared at a precision the data do not have."""
     if value is None:
         return pd.Timestamp.now(tz="UTC").floor("us")
     try:
-        moment = _utc(value)
+        moment = utc(value)
     except (TypeError, ValueError) as exc:
         raise KpiError(f"as_of={value!r} is not a time (write it like '2026-11-23 09:00', UTC)") from exc
     if moment is None or pd.isna(moment):
@@ -197,62 +187,32 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-_TIMES = ("sent_at", "report_time")
-
-
-def _arrow(frame: pd.DataFrame, columns: Sequence[str]) -> pa.Table:
-    """The columns as Arrow; times as UTC microseconds whatever their resolution or zone."""
-    picked = frame[list(dict.fromkeys(columns))]
-    times = [c for c in _TIMES if c in picked.columns]
-    if times:
-        picked = picked.assign(**{c: _utc_us(picked[c], c) for c in times})
-    table = pa.Table.from_pandas(picked, preserve_index=False)
-    return table.replace_schema_metadata(None)
-
-
-def _utc_us(values: pd.Series, name: str) -> pd.Series:
-    """Any datetime column as tz-aware UTC in microseconds (naive means UTC)."""
-    try:
-        stamps = pd.to_datetime(values, utc=True)
-    except (TypeError, ValueError) as exc:
-        raise KpiError(f"column {name!r} holds values that are not times: {exc}") from exc
-    return stamps.dt.as_unit("us")
-
-
 @contextmanager
-def _duckdb(sends: pd.DataFrame, reports: pd.DataFrame, by: Sequence[str], extra: Sequence[str] = ()) -> Iterator[Any]:
-    """A DuckDB connection with ``sends`` and ``reports`` registered (only the columns used)."""
-    from ._duck import connect
-
-    _require(sends, [*_SENDS_NEED, *by, *extra], "sends")
-    _require(reports, _REPORTS_NEED, "reports")
-    con = connect()
-    try:
-        con.register("sends", _arrow(sends, [*_SENDS_NEED, *by, *extra]))
-        con.register("reports", _arrow(reports, _REPORTS_NEED))
-        yield con
-    finally:
-        con.close()
-
-
-def _result(con: Any, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> pd.DataFrame:
-    # DuckDB refuses named parameters a query does not use: bind only the ones it names.
-    bound = {k: v for k, v in params.items() if f"${k}" in sql} if isinstance(params, dict) else list(params)
-    return con.sql(sql, params=bound or None).to_arrow_table().to_pandas()  # text comes back as str
+def _tables(
+    sends: Source, reports: Source, by: Sequence[str], extra: Sequence[str] = (), optional: Sequence[str] = ()
+) -> Iterator[Tables]:
+    """``sends`` and ``reports`` opened where they live (see :mod:`smsdata._engines`), only the columns used."""
+    with tables(
+        sends,
+        reports,
+        sends_columns=[*_SENDS_NEED, *by, *extra],
+        reports_columns=_REPORTS_NEED,
+        optional=optional,
+    ) as opened:
+        yield opened
 
 
 # Every KPI starts from this: the accepted recipients sent by $as_of, each with the time it
 # is judged at ($as_of, or sent_at + $within), its first DELIVRD time and first report time
-# among the reports by $as_of. Parameters are named: $as_of, $within (NULL: no window).
+# among the reports by $as_of. Parameters are named: $as_of, and $within with a window.
 _RECIPIENTS = """
     recipients AS (
         SELECT {by_select} s.sent_at, s.judged_at, r.first_delivered, r.first_report,
-               s.judged_at > $as_of AS open,
+               s.judged_at > $as_of AS open, epoch_us(s.judged_at) - epoch_us(s.sent_at) AS waited,
                r.first_delivered <= s.judged_at AS delivered,
                coalesce(r.first_report <= s.judged_at, false) AS reported
         FROM (
-            SELECT DISTINCT ON (msgid, mobile) *,
-                   CASE WHEN $within IS NULL THEN $as_of ELSE sent_at + $within END AS judged_at
+            SELECT DISTINCT ON (msgid, mobile) *, {judged} AS judged_at
             FROM sends WHERE state = 'accepted' AND sent_at <= $as_of
             ORDER BY msgid, mobile, sent_at
         ) AS s
@@ -265,31 +225,38 @@ _RECIPIENTS = """
 """
 
 
-def _recipients_cte(by: Sequence[str], period: str | None = None, tz: str = "UTC") -> str:
+def _recipients_cte(by: Sequence[str], period: str | None = None, tz: str = "UTC", window: bool = False) -> str:
     select = "".join(f"s.{_quote(c)}, " for c in by)
     if period is not None:
         select += _period_key(period, tz) + " AS period, "
-    return "WITH " + _RECIPIENTS.format(by_select=select)
+    return "WITH " + _RECIPIENTS.format(by_select=select, judged=_judged(window))
+
+
+def _judged(window: bool) -> str:
+    """When a recipient is judged: at ``$as_of``, or at the end of its window."""
+    return "sent_at + $within" if window else "$as_of"
 
 
 def _period_key(period: str, tz: str) -> str:
-    """SQL for the start of ``sent_at``'s local period, as a UTC instant.
+    """SQL for the start of ``sent_at``'s local period, in microseconds since the epoch.
 
     An hour (or a part of one) starts at its local wall-clock time *in the offset
-    of that moment*, so the repeated autumn hour gives two instants (two rows)
-    and zones half an hour off UTC get their own quarter hours; days, weeks and
-    months start at local midnight, localised in pandas (:func:`_localise_period`).
+    of that moment*: a UTC instant, so the repeated autumn hour gives two
+    instants (two rows) and zones half an hour off UTC get their own quarter
+    hours. Days, weeks (from Monday) and months start at a local midnight, given
+    as wall-clock microseconds and localised in pandas (:func:`_localise_period`).
+    Plain arithmetic on microseconds, so the same SQL runs on DuckDB and Spark.
     """
-    local = f"timezone('{tz}', s.sent_at)"
+    local = f"epoch_us(timezone('{tz}', s.sent_at))"  # the local wall clock, counted as if it were UTC
     if period in _CLOCK_MINUTES:
-        # local wall time minus the UTC offset of that moment: a unique instant per real period
-        bucket = f"time_bucket(INTERVAL '{_CLOCK_MINUTES[period]} minutes', {local})"
-        return f"({bucket} - ({local} - s.sent_at::TIMESTAMP))"
-    return f"date_trunc('{period}', {local})"
+        # the instant minus how far the local clock is into its bucket
+        return f"(epoch_us(s.sent_at) - {local} % {_CLOCK_MINUTES[period] * 60_000_000})"
+    return f"epoch_us(date_trunc('{period}', timezone('{tz}', s.sent_at)))"
 
 
 def _params(as_of: pd.Timestamp, within: pd.Timedelta | None, **more: Any) -> dict[str, Any]:
-    return {"as_of": as_of.to_pydatetime(), "within": within.to_pytimedelta() if within is not None else None, **more}
+    window = {"within": within.to_pytimedelta()} if within is not None else {}
+    return {"as_of": as_of.to_pydatetime(), **window, **more}
 
 
 def _group(by: Sequence[str], period: bool = False) -> tuple[str, str]:
@@ -304,7 +271,7 @@ def _group(by: Sequence[str], period: bool = False) -> tuple[str, str]:
 def _localise_period(frame: pd.DataFrame, period: str | None, tz: str) -> pd.DataFrame:
     if period is None:
         return frame
-    stamps = pd.to_datetime(frame["period"])
+    stamps = pd.to_datetime(frame["period"].astype("int64"), unit="us")
     if period in _CLOCK_MINUTES:  # already instants (UTC)
         frame["period"] = stamps.dt.tz_localize("UTC").dt.tz_convert(tz)
     else:  # local midnights; one that daylight saving skips starts at the first moment after it
@@ -361,19 +328,19 @@ def delivery_rate(
     expiry = _duration(expire_after, "expire_after")
     prefix, clause = _group(group, period is not None)
     sql = (
-        _recipients_cte(group, period, zone)
+        _recipients_cte(group, period, zone, window is not None)
         + f"""
         SELECT {prefix} count(*) FILTER (WHERE NOT open) AS sent,
                count(*) FILTER (WHERE NOT open AND delivered) AS delivered,
                count(*) FILTER (WHERE NOT open AND NOT coalesce(delivered, false) AND reported) AS failed,
-               count(*) FILTER (WHERE NOT open AND NOT reported AND judged_at - sent_at < $expiry) AS pending,
-               count(*) FILTER (WHERE NOT open AND NOT reported AND judged_at - sent_at >= $expiry) AS no_report,
+               count(*) FILTER (WHERE NOT open AND NOT reported AND waited < $expiry) AS pending,
+               count(*) FILTER (WHERE NOT open AND NOT reported AND waited >= $expiry) AS no_report,
                count(*) FILTER (WHERE open) AS open
         FROM recipients {clause}
         """
     )
-    with _duckdb(sends, reports, group) as con:
-        frame = _result(con, sql, _params(_moment(as_of), window, expiry=expiry.to_pytimedelta()))
+    with _tables(sends, reports, group) as opened:
+        frame = opened.query(sql, _params(_moment(as_of), window, expiry=_microseconds(expiry)))
     frame = _localise_period(frame, period, zone)
     counts = ["sent", "delivered", "failed", "pending", "no_report", "open"]
     frame[counts] = frame[counts].astype("int64")
@@ -382,6 +349,10 @@ def delivery_rate(
     frame["delivery_rate"] = frame["delivered"] / frame["sent"].where(frame["sent"] > 0)
     frame["ci_low"], frame["ci_high"] = wilson_interval(frame["delivered"], frame["sent"])
     return frame
+
+
+def _microseconds(duration: pd.Timedelta) -> int:
+    return int(duration / pd.Timedelta(microseconds=1))
 
 
 def _duration(value: Duration | None, name: str) -> pd.Timedelta | None:
@@ -444,9 +415,10 @@ def latency(
     """
     group = _columns(by)
     period, zone = _period(freq, tz)
+    window = _duration(within, "within")
     prefix, clause = _group(group, period is not None)
     sql = (
-        _recipients_cte(group, period, zone)
+        _recipients_cte(group, period, zone, window is not None)
         + f""",
         latencies AS (  -- every judged recipient, so a group with nothing delivered keeps its row
             SELECT {prefix} coalesce(delivered AND first_delivered < sent_at - $tolerance, false) AS skewed,
@@ -462,9 +434,9 @@ def latency(
         FROM latencies {clause}
         """
     )
-    params = _params(_moment(as_of), _duration(within, "within"), tolerance=SKEW_TOLERANCE.to_pytimedelta())
-    with _duckdb(sends, reports, group) as con:
-        frame = _localise_period(_result(con, sql, params), period, zone)
+    params = _params(_moment(as_of), window, tolerance=SKEW_TOLERANCE.to_pytimedelta())
+    with _tables(sends, reports, group) as opened:
+        frame = _localise_period(opened.query(sql, params), period, zone)
     quantiles = frame.pop("q")
     for i, name in enumerate(("p50", "p90", "p99")):
         frame[name] = [q[i] if isinstance(q, list | np.ndarray) else np.nan for q in quantiles]
@@ -511,8 +483,8 @@ def time_to_receipt(sends: pd.DataFrame, reports: pd.DataFrame, *, by: By = None
         FROM durations GROUP BY {keys} ORDER BY {keys}
         """
     )
-    with _duckdb(sends, reports, group) as con:
-        steps = _result(con, sql, _params(_moment(as_of), None))
+    with _tables(sends, reports, group) as opened:
+        steps = opened.query(sql, _params(_moment(as_of), None))
     return kaplan_meier(steps, group)
 
 
@@ -572,13 +544,14 @@ def status_breakdown(
     >>> status_breakdown(sends, reports, by="carrier")  # doctest: +SKIP
     """
     group = _columns(by)
+    window = _duration(within, "within")
     prefix, _ = _group(group)
     keys = ", ".join([*(_quote(c) for c in group), "status"])
     outer = "".join(f"s.{_quote(c)}, " for c in group)
+    # a recipient is one (msgid, mobile): DISTINCT ON keeps one row of each
     sql = f"""
         WITH judged AS (
-            SELECT DISTINCT ON (msgid, mobile) *, row_number() OVER () AS recipient,
-                   CASE WHEN $within IS NULL THEN $as_of ELSE sent_at + $within END AS judged_at
+            SELECT DISTINCT ON (msgid, mobile) *, {_judged(window is not None)} AS judged_at
             FROM sends WHERE state = 'accepted' AND sent_at <= $as_of
             ORDER BY msgid, mobile, sent_at
         ),
@@ -589,12 +562,12 @@ def status_breakdown(
             FROM judged AS s
             LEFT JOIN reports AS r ON s.msgid = r.msgid AND s.mobile = r.mobile AND r.report_time <= s.judged_at
             WHERE s.judged_at <= $as_of
-            GROUP BY {outer} s.recipient
+            GROUP BY {outer} s.msgid, s.mobile
         )
         SELECT {prefix} status, count(*) AS count FROM final GROUP BY {keys}
     """
-    with _duckdb(sends, reports, group) as con:
-        frame = _result(con, sql, _params(_moment(as_of), _duration(within, "within")))
+    with _tables(sends, reports, group) as opened:
+        frame = opened.query(sql, _params(_moment(as_of), window))
     frame["count"] = frame["count"].astype("int64")
     totals = frame.groupby(group, dropna=False)["count"].transform("sum") if group else frame["count"].sum()
     frame["share"] = frame["count"] / totals
@@ -694,8 +667,17 @@ def dead_numbers(
     """
     if min_failures < 1 or min_campaigns < 1:
         raise KpiError(f"min_failures and min_campaigns must be at least 1, got {min_failures}, {min_campaigns}")
-    campaign = "s.campaign" if "campaign" in sends.columns else "s.msgid"  # hand-built frames: a msgid each
-    sql = f"""
+    params = _params(_moment(as_of), None, failures=min_failures, campaigns=min_campaigns)
+    with _tables(sends, reports, [], optional=["campaign"]) as opened:
+        frame = opened.query(_dead_numbers_sql("campaign" in opened.columns("sends")), params)
+    frame[["failures", "campaigns"]] = frame[["failures", "campaigns"]].astype("int64")
+    frame["last_report_time"] = utc_us(frame["last_report_time"], "last_report_time")
+    return frame
+
+
+def _dead_numbers_sql(campaigns: bool) -> str:
+    campaign = "s.campaign" if campaigns else "s.msgid"  # hand-built frames: a msgid each
+    return f"""
         WITH per_recipient AS (
             SELECT s.mobile, {campaign} AS campaign, bool_or(r.status = 'DELIVRD') AS delivered,
                    arg_max(r.status, (r.report_time, r.status)) AS status, max(r.report_time) AS last_at
@@ -709,12 +691,6 @@ def dead_numbers(
         HAVING NOT bool_or(delivered) AND count(*) >= $failures AND count(DISTINCT campaign) >= $campaigns
         ORDER BY failures DESC, mobile
     """
-    extra = ["campaign"] if "campaign" in sends.columns else []
-    params = _params(_moment(as_of), None, failures=min_failures, campaigns=min_campaigns)
-    with _duckdb(sends, reports, [], extra=extra) as con:
-        frame = _result(con, sql, params)
-    frame[["failures", "campaigns"]] = frame[["failures", "campaigns"]].astype("int64")
-    return frame
 
 
 AUDIT_CHECKS = {
@@ -727,6 +703,70 @@ AUDIT_CHECKS = {
     "unknown_requests_with_reports": "requests in state unknown with reports for their numbers after they went out"
     " (evidence they were sent)",
 }
+
+
+# Each check: the rows it finds (over sends_then and reports_then, the data as it stood at
+# $as_of) and their columns, by which its examples are ordered.
+_AUDIT_QUERIES = {
+    "orphan_reports": (
+        "SELECT r.msgid, r.mobile, r.status FROM reports_then r "
+        "WHERE NOT EXISTS (SELECT 1 FROM sends_then s WHERE s.msgid = r.msgid)",
+        ["msgid", "mobile", "status"],
+    ),
+    "wrong_number": (
+        "SELECT r.msgid, r.mobile, r.status FROM reports_then r "
+        "WHERE EXISTS (SELECT 1 FROM sends_then s WHERE s.msgid = r.msgid) "
+        "AND NOT EXISTS (SELECT 1 FROM sends_then s WHERE s.msgid = r.msgid AND s.mobile = r.mobile)",
+        ["msgid", "mobile", "status"],
+    ),
+    "repeated_reports": (
+        "SELECT msgid, mobile, count(*) AS reports FROM reports_then GROUP BY msgid, mobile HAVING count(*) > 1",
+        ["msgid", "mobile", "reports"],
+    ),
+    "clock_skew": (
+        "SELECT r.msgid, r.mobile, r.report_time, s.sent_at FROM reports_then r "
+        "JOIN sends_then s ON s.msgid = r.msgid AND s.mobile = r.mobile "
+        "WHERE r.report_time < s.sent_at - $tolerance",
+        ["msgid", "mobile", "report_time", "sent_at"],
+    ),
+    "delivered_after_failure": (
+        "SELECT msgid, mobile FROM reports_then GROUP BY msgid, mobile "
+        "HAVING max(report_time) FILTER (WHERE status = 'DELIVRD') "
+        "> min(report_time) FILTER (WHERE status <> 'DELIVRD')",
+        ["msgid", "mobile"],
+    ),
+    "no_report_after_expiry": (
+        "SELECT s.msgid, s.mobile, s.sent_at FROM sends_then s WHERE s.state = 'accepted' AND s.sent_at < $cutoff "
+        "AND NOT EXISTS (SELECT 1 FROM reports_then r WHERE r.msgid = s.msgid AND r.mobile = s.mobile)",
+        ["msgid", "mobile", "sent_at"],
+    ),
+    "unknown_requests_with_reports": (
+        "SELECT s.request_id, count(DISTINCT r.mobile) AS numbers_with_reports FROM sends_then s "
+        "JOIN reports_then r ON r.mobile = s.mobile AND r.report_time >= s.sent_at "
+        "WHERE s.state = 'unknown' "
+        "AND NOT EXISTS (SELECT 1 FROM sends_then k WHERE k.msgid = r.msgid) GROUP BY s.request_id",
+        ["request_id", "numbers_with_reports"],
+    ),
+}
+
+
+def _audit_sql(check: str, columns: Sequence[str], examples: int) -> str:
+    """One check as a query: its first ``examples`` rows, each with ``found``, the count of all."""
+    order = ", ".join(columns)
+    return f"""
+        WITH sends_then AS (SELECT * FROM sends WHERE sent_at <= $as_of),
+             reports_then AS (SELECT * FROM reports WHERE report_time <= $as_of),
+             checked AS ({check})
+        SELECT *, count(*) OVER () AS found FROM checked ORDER BY {order} LIMIT {max(int(examples), 1)}
+    """
+
+
+def _shown(found: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as they read in an example: times in UTC whatever the engine gave."""
+    for name in found.columns:
+        if pd.api.types.is_datetime64_any_dtype(found[name]):
+            found = found.assign(**{name: utc_us(found[name], name)})
+    return found.to_dict("records")
 
 
 def audit(
@@ -759,57 +799,15 @@ def audit(
     """
     moment = _moment(as_of)
     cutoff = moment - _duration(expire_after, "expire_after")
-    queries = {
-        "orphan_reports": (
-            "SELECT r.msgid, r.mobile, r.status FROM reports r "
-            "WHERE NOT EXISTS (SELECT 1 FROM sends s WHERE s.msgid = r.msgid)"
-        ),
-        "wrong_number": (
-            "SELECT r.msgid, r.mobile, r.status FROM reports r "
-            "WHERE EXISTS (SELECT 1 FROM sends s WHERE s.msgid = r.msgid) "
-            "AND NOT EXISTS (SELECT 1 FROM sends s WHERE s.msgid = r.msgid AND s.mobile = r.mobile)"
-        ),
-        "repeated_reports": (
-            "SELECT msgid, mobile, count(*) AS reports FROM reports GROUP BY msgid, mobile HAVING count(*) > 1"
-        ),
-        "clock_skew": (
-            "SELECT r.msgid, r.mobile, r.report_time, s.sent_at FROM reports r "
-            "JOIN sends s ON s.msgid = r.msgid AND s.mobile = r.mobile "
-            "WHERE r.report_time < s.sent_at - $tolerance"
-        ),
-        "delivered_after_failure": (
-            "SELECT msgid, mobile FROM reports GROUP BY msgid, mobile "
-            "HAVING max(report_time) FILTER (WHERE status = 'DELIVRD') "
-            "> min(report_time) FILTER (WHERE status <> 'DELIVRD')"
-        ),
-        "no_report_after_expiry": (
-            "SELECT s.msgid, s.mobile, s.sent_at FROM sends s WHERE s.state = 'accepted' AND s.sent_at < $cutoff "
-            "AND NOT EXISTS (SELECT 1 FROM reports r WHERE r.msgid = s.msgid AND r.mobile = s.mobile)"
-        ),
-        "unknown_requests_with_reports": (
-            "SELECT s.request_id, count(DISTINCT r.mobile) AS numbers_with_reports FROM sends s "
-            "JOIN reports r ON r.mobile = s.mobile AND r.report_time >= s.sent_at "
-            "WHERE s.state = 'unknown' "
-            "AND NOT EXISTS (SELECT 1 FROM sends k WHERE k.msgid = r.msgid) GROUP BY s.request_id"
-        ),
-    }
+    params = _params(moment, None, tolerance=SKEW_TOLERANCE.to_pytimedelta(), cutoff=cutoff.to_pydatetime())
     rows = []
-    with _duckdb(sends, reports, [], extra=["request_id"]) as con:
-        # the data as it stood at as_of: later sends and reports do not exist
-        then = f"TIMESTAMPTZ '{moment.isoformat()}'"  # our own formatting of a Timestamp: views take no parameters
-        con.execute(f"CREATE TEMP VIEW sends_then AS SELECT * FROM sends WHERE sent_at <= {then}")
-        con.execute(f"CREATE TEMP VIEW reports_then AS SELECT * FROM reports WHERE report_time <= {then}")
-        for check, sql in queries.items():
-            sql = sql.replace("FROM sends", "FROM sends_then").replace("JOIN sends", "JOIN sends_then")
-            sql = sql.replace("FROM reports", "FROM reports_then").replace("JOIN reports", "JOIN reports_then")
-            wanted = {"tolerance": SKEW_TOLERANCE.to_pytimedelta(), "cutoff": cutoff.to_pydatetime()}
-            params = {k: v for k, v in wanted.items() if f"${k}" in sql}  # as in _result
-            count = con.execute(f"SELECT count(*) FROM ({sql})", params).fetchone()[0]
-            sample = con.execute(f"SELECT * FROM ({sql}) ORDER BY ALL LIMIT {int(examples)}", params)
-            names = [d[0] for d in sample.description]
-            cases = (", ".join(f"{n}={v}" for n, v in zip(names, row, strict=True)) for row in sample.fetchall())
-            text = "; ".join(cases)
-            rows.append({"check": check, "count": int(count), "what": AUDIT_CHECKS[check], "examples": text})
+    with _tables(sends, reports, [], extra=["request_id"]) as opened:
+        for check, (sql, columns) in _AUDIT_QUERIES.items():
+            found = opened.query(_audit_sql(sql, columns, examples), params)
+            count = int(found["found"].iloc[0]) if len(found) else 0
+            shown = _shown(found[columns].head(examples))
+            cases = "; ".join(", ".join(f"{c}={v}" for c, v in row.items()) for row in shown)
+            rows.append({"check": check, "count": count, "what": AUDIT_CHECKS[check], "examples": cases})
     frame = pd.DataFrame(rows)
     for name in ("check", "what", "examples"):
         frame[name] = frame[name].astype("str")

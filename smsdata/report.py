@@ -23,6 +23,7 @@ from . import _report_html as page
 from . import _statuses, charts, kpi
 from ._axes import duration_words, texts
 from ._formats import delivery_for_people, latency_for_people
+from ._times import utc_us
 from .balance import LedgerLike, balance_burn
 from .config import UnitPrice, default_tz, unit_price
 from .errors import ReportError
@@ -82,7 +83,7 @@ def headline(
         return current
     earlier_sends, earlier_reports = (sends, reports) if history is None else history
     length = current.last_sent - current.first_sent
-    sent_at = kpi._utc_us(earlier_sends["sent_at"], "sent_at")
+    sent_at = utc_us(earlier_sends["sent_at"], "sent_at")
     before = earlier_sends[(sent_at >= current.first_sent - length) & (sent_at < current.first_sent)]
     if length > pd.Timedelta(0) and before["state"].eq("accepted").any():
         return replace(current, previous=_totals(before, earlier_reports, moment, expire_after))
@@ -92,7 +93,7 @@ def headline(
 def _totals(sends: pd.DataFrame, reports: pd.DataFrame, moment: pd.Timestamp, expire_after: str) -> Headline:
     counts = kpi.delivery_rate(sends, reports, as_of=moment, expire_after=expire_after)
     times = kpi.latency(sends, reports, as_of=moment)
-    sent_at = kpi._utc_us(sends["sent_at"], "sent_at")
+    sent_at = utc_us(sends["sent_at"], "sent_at")
     accepted = sends[sends["state"].eq("accepted") & (sent_at <= moment)]
     # frames built by hand: one segment each, one unit per segment
     segments = accepted.get("segments", 1)

@@ -1,0 +1,284 @@
+"""Where a KPI runs: DuckDB over pandas frames or warehouse Parquet, or Spark.
+
+Every KPI is one SQL definition, written in DuckDB's dialect over two tables,
+``sends`` and ``reports``. :func:`tables` looks at what it was given and
+opens the engine for it:
+
+* pandas DataFrames: registered in an in-process DuckDB as Arrow (times
+  converted to UTC microseconds whatever their resolution or zone);
+* a path (a warehouse table folder such as ``warehouse/reports``, or the
+  warehouse itself): a DuckDB view over its Parquet files, read out of core
+  (only the columns a KPI uses, streamed; DuckDB spills to disk past its
+  memory limit), never materialised in pandas;
+* a Spark DataFrame: the SQL is translated to Spark SQL by sqlglot and runs
+  in the DataFrame's own session; only the small result comes back, as
+  pandas. A pandas frame or a path given beside it is handed to Spark too.
+
+Only the result of a KPI (one row a group) is ever a pandas DataFrame.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol
+
+import pandas as pd
+import pyarrow as pa
+
+from ._times import utc_us
+from .errors import KpiError
+
+__all__ = ["Source", "Tables", "tables"]
+
+Source = Any
+"""A KPI input: a pandas DataFrame, a path to warehouse Parquet, or a Spark DataFrame."""
+
+_TIMES = ("sent_at", "report_time")
+_ROLES = {"sends": "sends", "reports": "reports"}
+
+
+class Tables(Protocol):
+    """``sends`` and ``reports`` opened in one engine."""
+
+    engine: str
+
+    def columns(self, table: str) -> list[str]:
+        """The columns ``table`` (``"sends"`` or ``"reports"``) has."""
+
+    def query(self, sql: str, params: dict[str, Any]) -> pd.DataFrame:
+        """Run one KPI query (DuckDB dialect, ``$name`` parameters); the result as pandas."""
+
+
+def kind(source: Source) -> str:
+    """``"frame"``, ``"path"`` or ``"spark"``; raises KpiError for anything else."""
+    if isinstance(source, pd.DataFrame):
+        return "frame"
+    if isinstance(source, str | os.PathLike):
+        return "path"
+    if type(source).__module__.startswith("pyspark.") and hasattr(source, "sparkSession"):
+        return "spark"
+    raise KpiError(
+        f"a KPI input must be a pandas DataFrame, a path to warehouse Parquet or a Spark DataFrame, "
+        f"not {type(source).__name__}"
+    )
+
+
+@contextmanager
+def tables(
+    sends: Source,
+    reports: Source,
+    *,
+    sends_columns: Sequence[str],
+    reports_columns: Sequence[str],
+    optional: Sequence[str] = (),
+) -> Iterator[Tables]:
+    """``sends`` and ``reports`` opened where they live, with only the columns named
+    (and the ``optional`` columns of sends that it has).
+
+    Raises:
+        KpiError: an input is of no known kind, a path holds no Parquet, or a column is missing.
+    """
+    wanted = {"sends": _Wanted(sends_columns, optional), "reports": _Wanted(reports_columns)}
+    given = {"sends": sends, "reports": reports}
+    engine = _Spark if "spark" in {kind(sends), kind(reports)} else _DuckDB
+    opened = engine(given, wanted)
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+class _Wanted:
+    """The columns a KPI reads from one table: ``required`` ones, and ``optional`` ones when present."""
+
+    def __init__(self, required: Sequence[str], optional: Sequence[str] = ()) -> None:
+        self.required = list(dict.fromkeys(required))
+        self.optional = [c for c in dict.fromkeys(optional) if c not in self.required]
+
+    def of(self, have: Sequence[str], name: str) -> list[str]:
+        """The columns to read from a table that has ``have``; raises KpiError naming what is missing."""
+        require(self.required, have, name)
+        return self.required + [c for c in self.optional if c in have]
+
+
+def require(columns: Sequence[str], have: Sequence[str], name: str) -> None:
+    """Raise KpiError naming the ``columns`` that ``have`` lacks."""
+    missing = [c for c in columns if c not in have]
+    if missing:
+        raise KpiError(f"{name} has no column {', '.join(map(repr, missing))} (it has {', '.join(have)})")
+
+
+# ------------------------------------------------------------------ paths
+
+
+def table_folder(path: str | os.PathLike[str], table: str) -> Path:
+    """The folder of ``table``'s Parquet files: ``path`` itself, or ``path/table`` when ``path`` is the warehouse.
+
+    Raises:
+        KpiError: neither holds a Parquet file.
+    """
+    folder = Path(path)
+    inside = folder / table
+    if inside.is_dir() and not any(folder.glob("*.parquet")) and not any(folder.glob("date=*")):
+        folder = inside
+    if not folder.is_dir() or next(folder.rglob("*.parquet"), None) is None:
+        hint = " (run sync_sends(dataset) to put the ledger's sends there)" if table == "sends" else ""
+        raise KpiError(f"no Parquet files of {table} under {str(path)!r}{hint}")
+    return folder
+
+
+def _parquet_sql(folder: Path) -> str:
+    glob = str(folder / "**" / "*.parquet").replace("'", "''")
+    return f"read_parquet('{glob}', hive_partitioning = true, union_by_name = true)"
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _arrow(frame: pd.DataFrame, columns: Sequence[str]) -> pa.Table:
+    """The columns as Arrow; times as UTC microseconds whatever their resolution or zone."""
+    picked = frame[list(columns)]
+    times = [c for c in _TIMES if c in picked.columns]
+    if times:
+        picked = picked.assign(**{c: utc_us(picked[c], c) for c in times})
+    return pa.Table.from_pandas(picked, preserve_index=False).replace_schema_metadata(None)
+
+
+# ------------------------------------------------------------------ DuckDB
+
+
+class _DuckDB:
+    """Both tables in an in-process DuckDB: frames as Arrow, paths as views over their Parquet."""
+
+    engine = "duckdb"
+
+    def __init__(self, given: dict[str, Source], wanted: dict[str, _Wanted]) -> None:
+        from ._duck import connect
+
+        self._con = connect()
+        self._columns: dict[str, list[str]] = {}
+        try:
+            for table, source in given.items():
+                self._open(table, source, wanted[table])
+        except BaseException:
+            self._con.close()
+            raise
+
+    def _open(self, table: str, source: Source, wanted: _Wanted) -> None:
+        if isinstance(source, pd.DataFrame):
+            self._columns[table] = [str(c) for c in source.columns]
+            self._con.register(table, _arrow(source, wanted.of(self._columns[table], table)))
+            return
+        parquet = _parquet_sql(table_folder(source, table))
+        described = self._con.execute(f"DESCRIBE SELECT * FROM {parquet}").fetchall()  # noqa: S608 (our quoting)
+        self._columns[table] = [row[0] for row in described]
+        listed = ", ".join(_quote(c) for c in wanted.of(self._columns[table], f"{table} at {str(source)!r}"))
+        self._con.execute(f"CREATE VIEW {table} AS SELECT {listed} FROM {parquet}")  # noqa: S608
+
+    def columns(self, table: str) -> list[str]:
+        return self._columns[table]
+
+    def query(self, sql: str, params: dict[str, Any]) -> pd.DataFrame:
+        # DuckDB refuses named parameters a query does not use: bind only the ones it names.
+        bound = {k: v for k, v in params.items() if f"${k}" in sql}
+        return self._con.sql(sql, params=bound or None).to_arrow_table().to_pandas()  # text comes back as str
+
+    def close(self) -> None:
+        self._con.close()
+
+
+# ------------------------------------------------------------------ Spark
+
+
+class _Spark:
+    """Both tables as temporary views of one Spark session; queries translated to Spark SQL.
+
+    The session's time zone is UTC while a KPI runs (local days and hours are
+    computed from UTC instants explicitly) and is put back afterwards.
+    """
+
+    engine = "spark"
+
+    def __init__(self, given: dict[str, Source], wanted: dict[str, _Wanted]) -> None:
+        session = next(s.sparkSession for s in given.values() if kind(s) == "spark")
+        self._session = session
+        self._views: dict[str, str] = {}
+        self._columns: dict[str, list[str]] = {}
+        self._zone = session.conf.get("spark.sql.session.timeZone")
+        session.conf.set("spark.sql.session.timeZone", "UTC")
+        try:
+            for table, source in given.items():
+                frame = self._frame(table, source)
+                self._columns[table] = list(frame.columns)
+                columns = wanted[table].of(self._columns[table], table)
+                view = f"smsdata_{table}_{uuid.uuid4().hex}"
+                frame.select(*[frame[c] for c in columns]).createOrReplaceTempView(view)
+                self._views[table] = view
+        except BaseException:
+            self.close()
+            raise
+
+    def _frame(self, table: str, source: Source) -> Any:
+        if kind(source) == "spark":
+            return source
+        if isinstance(source, pd.DataFrame):
+            return self._session.createDataFrame(_arrow(source, list(source.columns)))
+        folder = table_folder(source, table)
+        return self._session.read.option("mergeSchema", "true").parquet(str(folder))
+
+    def columns(self, table: str) -> list[str]:
+        return self._columns[table]
+
+    def query(self, sql: str, params: dict[str, Any]) -> pd.DataFrame:
+        text = spark_sql(sql, tuple(sorted(self._views.items())))
+        used = {k: v for k, v in params.items() if f":{k}" in text}
+        return self._session.sql(text, args=used or None).toPandas()
+
+    def close(self) -> None:
+        catalog = self._session.catalog
+        for view in self._views.values():
+            catalog.dropTempView(view)
+        self._session.conf.set("spark.sql.session.timeZone", self._zone)
+
+
+@functools.lru_cache(maxsize=256)
+def spark_sql(sql: str, views: tuple[tuple[str, str], ...] = ()) -> str:
+    """A KPI query in DuckDB's dialect as Spark SQL, ``sends``/``reports`` renamed to ``views``.
+
+    sqlglot does the translation (``DISTINCT ON`` becomes a window, ``$x`` a
+    ``:x`` marker...); the few DuckDB functions it passes through unchanged are
+    mapped to their Spark equivalents here: ``epoch_us`` is ``unix_micros``,
+    ``timezone(zone, t)`` is ``from_utc_timestamp(t, zone)``, ``quantile_cont``
+    with a list is the exact ``percentile`` with an array, and a tuple ordering
+    ``arg_max`` is a struct.
+    """
+    import sqlglot
+    from sqlglot import exp
+
+    renames = dict(views)
+
+    def translate(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Table) and node.name in renames and not node.args.get("db"):
+            return exp.Table(this=exp.to_identifier(renames[node.name]), alias=node.args.get("alias"))
+        if isinstance(node, exp.Anonymous):
+            name = node.name.lower()
+            if name == "epoch_us":
+                return exp.Anonymous(this="unix_micros", expressions=node.expressions)
+            if name == "timezone":
+                zone, moment = node.expressions
+                return exp.Anonymous(this="from_utc_timestamp", expressions=[moment, zone])
+        if isinstance(node, exp.PercentileCont) and isinstance(node.expression, exp.Array):
+            return exp.Anonymous(this="percentile", expressions=[node.this, node.expression])
+        if isinstance(node, exp.Tuple) and isinstance(node.parent, exp.ArgMax | exp.ArgMin):
+            return exp.Struct(expressions=node.expressions)
+        return node
+
+    # CTE names shadow the renamed tables only where a CTE is called sends/reports: none is.
+    tree = sqlglot.parse_one(sql, read="duckdb").transform(translate)
+    return tree.sql(dialect="spark")

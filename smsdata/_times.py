@@ -1,0 +1,36 @@
+"""Moments and time columns in UTC, the one zone smsdata stores and compares in."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pandas as pd
+
+from .errors import KpiError
+
+__all__ = ["utc", "utc_us"]
+
+
+def utc(value: str | date | datetime | pd.Timestamp | None) -> pd.Timestamp | None:
+    """``value`` as a tz-aware UTC Timestamp (naive means UTC); ``None`` stays ``None``.
+
+    Raises:
+        ValueError, TypeError: ``value`` is not a time.
+    """
+    if value is None:
+        return None
+    stamp = pd.Timestamp(value)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def utc_us(values: pd.Series, name: str) -> pd.Series:
+    """Any datetime column as tz-aware UTC in microseconds (naive means UTC).
+
+    Raises:
+        KpiError: the column (called ``name`` in the message) holds values that are not times.
+    """
+    try:
+        stamps = pd.to_datetime(values, utc=True)
+    except (TypeError, ValueError) as exc:
+        raise KpiError(f"column {name!r} holds values that are not times: {exc}") from exc
+    return stamps.dt.as_unit("us")
