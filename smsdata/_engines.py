@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import os
 import uuid
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -137,6 +138,15 @@ def _parquet_sql(folder: Path) -> str:
     return f"read_parquet('{glob}', hive_partitioning = true, union_by_name = true)"
 
 
+def _time_sql(name: str, kind: str) -> str:
+    """A time column of Parquet as UTC microseconds, as :func:`utc_us` makes a frame's: naive is UTC
+    (the session's zone), nanoseconds are cut to the microsecond (not rounded)."""
+    column = _quote(name)
+    if "_NS" in kind.upper():
+        column = f"make_timestamp(epoch_ns({column}) // 1000)"
+    return f"CAST({column} AS TIMESTAMPTZ) AS {_quote(name)}"
+
+
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -175,10 +185,17 @@ class _DuckDB:
             self._columns[table] = [str(c) for c in source.columns]
             self._con.register(table, _arrow(source, wanted.of(self._columns[table], table)))
             return
+        import duckdb
+
         parquet = _parquet_sql(table_folder(source, table))
-        described = self._con.execute(f"DESCRIBE SELECT * FROM {parquet}").fetchall()  # noqa: S608 (our quoting)
+        try:
+            described = self._con.execute(f"DESCRIBE SELECT * FROM {parquet}").fetchall()  # noqa: S608 (our quoting)
+        except duckdb.Error as exc:
+            raise KpiError(f"cannot read the Parquet files of {table} under {str(source)!r}: {exc}") from exc
         self._columns[table] = [row[0] for row in described]
-        listed = ", ".join(_quote(c) for c in wanted.of(self._columns[table], f"{table} at {str(source)!r}"))
+        types = {row[0]: row[1] for row in described}
+        columns = wanted.of(self._columns[table], f"{table} at {str(source)!r}")
+        listed = ", ".join(_time_sql(c, types[c]) if c in _TIMES else _quote(c) for c in columns)
         self._con.execute(f"CREATE VIEW {table} AS SELECT {listed} FROM {parquet}")  # noqa: S608
 
     def columns(self, table: str) -> list[str]:
@@ -186,8 +203,13 @@ class _DuckDB:
 
     def query(self, sql: str, params: dict[str, Any]) -> pd.DataFrame:
         # DuckDB refuses named parameters a query does not use: bind only the ones it names.
+        import duckdb
+
         bound = {k: v for k, v in params.items() if f"${k}" in sql}
-        return self._con.sql(sql, params=bound or None).to_arrow_table().to_pandas()  # text comes back as str
+        try:
+            return self._con.sql(sql, params=bound or None).to_arrow_table().to_pandas()  # text comes back as str
+        except duckdb.IOException as exc:  # a Parquet file damaged or removed while the KPI ran
+            raise KpiError(f"cannot read the warehouse: {exc}") from exc
 
     def close(self) -> None:
         self._con.close()
@@ -228,7 +250,8 @@ class _Spark:
         if kind(source) == "spark":
             return source
         if isinstance(source, pd.DataFrame):
-            return self._session.createDataFrame(_arrow(source, list(source.columns)))
+            with _quiet_pyspark():
+                return self._session.createDataFrame(_arrow(source, list(source.columns)))
         folder = table_folder(source, table)
         return self._session.read.option("mergeSchema", "true").parquet(str(folder))
 
@@ -238,13 +261,26 @@ class _Spark:
     def query(self, sql: str, params: dict[str, Any]) -> pd.DataFrame:
         text = spark_sql(sql, tuple(sorted(self._views.items())))
         used = {k: v for k, v in params.items() if f":{k}" in text}
-        return self._session.sql(text, args=used or None).toPandas()
+        with _quiet_pyspark():
+            return self._session.sql(text, args=used or None).toPandas()
 
     def close(self) -> None:
         catalog = self._session.catalog
         for view in self._views.values():
             catalog.dropTempView(view)
         self._session.conf.set("spark.sql.session.timeZone", self._zone)
+
+
+@contextmanager
+def _quiet_pyspark() -> Iterator[None]:
+    # pyspark 4 warns on every conversion that it "does not yet fully support pandas >= 3", and
+    # its Arrow conversion calls pandas in ways pandas 3 deprecates: nothing a user can act on.
+    # A KPI's result is a few plain columns, checked equal to DuckDB's by the tests.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas", FutureWarning)
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"pyspark\.")
+        warnings.filterwarnings("ignore", category=FutureWarning, module=r"pyspark\.")
+        yield
 
 
 @functools.lru_cache(maxsize=256)
@@ -279,6 +315,9 @@ def spark_sql(sql: str, views: tuple[tuple[str, str], ...] = ()) -> str:
             return exp.Struct(expressions=node.expressions)
         return node
 
-    # CTE names shadow the renamed tables only where a CTE is called sends/reports: none is.
-    tree = sqlglot.parse_one(sql, read="duckdb").transform(translate)
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    for node in list(tree.walk()):  # every node, nested calls too (a transform stops at a replaced node)
+        new = translate(node)
+        if new is not node:
+            node.replace(new)
     return tree.sql(dialect="spark")

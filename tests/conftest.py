@@ -98,6 +98,27 @@ def mock_gateway() -> Callable[..., tuple[Gateway, Recorder]]:
         gw.close()
 
 
+@pytest.fixture(scope="session")
+def spark() -> Iterator[object]:
+    """One Spark session in local mode for the whole run, on 127.0.0.1, no UI (started on first use)."""
+    pytest.importorskip("pyspark", reason="the spark extra is not installed: pip install -e '.[dev,spark]'")
+    from pyspark.sql import SparkSession
+
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # tests use the loopback only
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("smsdata-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.sql.shuffle.partitions", "2")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
 @pytest.fixture(autouse=True)
 def _hygiene(monkeypatch: pytest.MonkeyPatch, tmp_path_factory) -> Iterator[None]:
     """Isolate the environment; fail on leaked threads (servers)."""

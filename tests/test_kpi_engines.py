@@ -1,0 +1,169 @@
+"""Every KPI gives the same table from pandas frames, warehouse Parquet paths and Spark DataFrames.
+
+The frame results are the reference: test_kpi.py checks them against
+hand-computed cases and a plain pandas computation. Here the same data (the
+hand-computed cases, realistic campaigns and random data) goes through each
+engine and every KPI, with its options, must come back equal: counts exactly,
+floats to 1e-9.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from smsdata import KpiError, kpi
+from tests import pandas_kpi
+from tests.scenarios import campaigns
+
+AS_OF = "2026-11-22 12:00"
+
+Call = Callable[[object, object], pd.DataFrame]
+
+CALLS: dict[str, Call] = {
+    "rate": lambda s, r: kpi.delivery_rate(s, r, as_of=AS_OF),
+    "rate by campaign": lambda s, r: kpi.delivery_rate(s, r, by="campaign", as_of=AS_OF),
+    "rate hourly, Shanghai": lambda s, r: kpi.delivery_rate(s, r, freq="h", tz="Asia/Shanghai", as_of=AS_OF),
+    "rate 15 min, Kolkata": lambda s, r: kpi.delivery_rate(s, r, freq="15min", tz="Asia/Kolkata", as_of=AS_OF),
+    "rate weekly within 1h": lambda s, r: kpi.delivery_rate(
+        s, r, by="campaign", freq="W", within="1h", tz="Europe/Berlin", as_of=AS_OF
+    ),
+    "rate monthly, expiring": lambda s, r: kpi.delivery_rate(s, r, freq="M", expire_after="30min", as_of=AS_OF),
+    "latency by campaign": lambda s, r: kpi.latency(s, r, by="campaign", as_of=AS_OF),
+    "latency daily within 2min": lambda s, r: kpi.latency(s, r, freq="D", within="2min", as_of=AS_OF),
+    "time to receipt": lambda s, r: kpi.time_to_receipt(s, r, by="campaign", as_of=AS_OF),
+    "status": lambda s, r: kpi.status_breakdown(s, r, by="campaign", as_of=AS_OF),
+    "status within 30s": lambda s, r: kpi.status_breakdown(s, r, within="30s", as_of=AS_OF),
+    "compare": lambda s, r: kpi.compare(s, r, by="campaign", as_of=AS_OF),
+    "dead numbers": lambda s, r: kpi.dead_numbers(s, r, min_failures=1, min_campaigns=1, as_of=AS_OF),
+    "audit": lambda s, r: kpi.audit(s, r, as_of=AS_OF, examples=2),
+}
+
+
+def _scenario() -> tuple[pd.DataFrame, pd.DataFrame]:
+    sends, reports = campaigns(6, days=4, per_campaign=300, start="2026-11-18 01:00", seed=3)
+    # a repeated report, a report before its send, an orphan and an unknown request: every audit check finds some
+    unknown = sends.iloc[[0]].assign(msgid=None, state="unknown", request_id=-1, mobile="13999999999")
+    orphan = reports.iloc[[0]].assign(msgid="m-never", mobile="13999999999")
+    skewed = reports.iloc[[1]].assign(report_time=sends["sent_at"].iloc[1] - pd.Timedelta(minutes=5))
+    return pd.concat([sends, unknown], ignore_index=True), pd.concat(
+        [reports, reports.iloc[:20], orphan, skewed], ignore_index=True
+    )
+
+
+def _random() -> tuple[pd.DataFrame, pd.DataFrame]:
+    return pandas_kpi.random_frames(11, 800)
+
+
+def _write(frame: pd.DataFrame, folder: Path, unit: str | None = None) -> Path:
+    """A frame as a warehouse table: one Parquet file a UTC date, hive-partitioned, times in ``unit``
+    (default: as the frame holds them, nanoseconds: smsdata writes microseconds, Spark reads no other)."""
+    time = "sent_at" if "sent_at" in frame.columns else "report_time"
+    dates = pd.to_datetime(frame[time], utc=True).dt.strftime("%Y-%m-%d").fillna("none")
+    for day, part in frame.groupby(dates):
+        (folder / f"date={day}").mkdir(parents=True)
+        table = pa.Table.from_pandas(part, preserve_index=False)
+        pq.write_table(
+            table, folder / f"date={day}" / "part-0.parquet", coerce_timestamps=unit, allow_truncated_timestamps=True
+        )
+    return folder
+
+
+def _same(got: pd.DataFrame, want: pd.DataFrame) -> None:
+    assert list(got.columns) == list(want.columns)
+    assert len(got) == len(want)
+    got, want = got.reset_index(drop=True), want.reset_index(drop=True)
+    for name in want.columns:
+        if pd.api.types.is_float_dtype(want[name]):
+            np.testing.assert_allclose(got[name].astype(float), want[name], rtol=1e-9, atol=1e-9, err_msg=name)
+        elif pd.api.types.is_datetime64_any_dtype(want[name]):
+            assert pd.to_datetime(got[name], utc=True).tolist() == pd.to_datetime(want[name], utc=True).tolist(), name
+        else:
+            assert got[name].astype(object).tolist() == want[name].astype(object).tolist(), name
+
+
+DATA = {"small": None, "scenario": _scenario, "random": _random}
+
+
+@pytest.fixture(params=list(DATA))
+def data(request: pytest.FixtureRequest, small) -> tuple[pd.DataFrame, pd.DataFrame]:
+    make = DATA[request.param]
+    sends, reports = small if make is None else make()
+    if "campaign" not in sends.columns:
+        sends = sends.assign(campaign=sends["msgid"].fillna("none").str[:2])
+    return sends, reports
+
+
+def test_warehouse_paths_give_the_frames_tables(data, tmp_path: Path) -> None:
+    sends, reports = data
+    sends_path, reports_path = _write(sends, tmp_path / "sends"), _write(reports, tmp_path / "reports")
+    for name, call in CALLS.items():
+        want = call(sends, reports)
+        _same(call(sends_path, reports_path), want)
+        _same(call(str(tmp_path), str(tmp_path)), want)  # the warehouse itself: each KPI finds its tables
+        assert len(want), name
+
+
+@pytest.mark.spark
+def test_spark_gives_the_frames_tables(data, spark, tmp_path: Path) -> None:
+    sends, reports = data
+    spark_sends = spark.createDataFrame(pa.Table.from_pandas(sends, preserve_index=False))
+    spark_reports = spark.createDataFrame(pa.Table.from_pandas(reports, preserve_index=False))
+    for name, call in CALLS.items():
+        want = call(sends, reports)
+        try:
+            _same(call(spark_sends, spark_reports), want)
+        except AssertionError as exc:
+            raise AssertionError(f"{name}: {exc}") from exc
+    # mixed: a Spark DataFrame beside a frame or a warehouse path runs on Spark
+    reports_path = _write(reports, tmp_path / "reports", unit="us")
+    _same(
+        kpi.delivery_rate(spark_sends, reports, by="campaign", as_of=AS_OF), CALLS["rate by campaign"](sends, reports)
+    )
+    _same(kpi.latency(sends, spark_reports, as_of=AS_OF), kpi.latency(sends, reports, as_of=AS_OF))
+    _same(kpi.audit(spark_sends, reports_path, as_of=AS_OF, examples=2), CALLS["audit"](sends, reports))
+
+
+@pytest.mark.spark
+def test_spark_leaves_the_session_as_it_found_it(small, spark) -> None:
+    sends, reports = small
+    spark.conf.set("spark.sql.session.timeZone", "Asia/Shanghai")
+    try:
+        before = {t.name for t in spark.catalog.listTables()}
+        kpi.delivery_rate(spark.createDataFrame(pa.Table.from_pandas(sends)), reports, as_of=AS_OF)
+        assert spark.conf.get("spark.sql.session.timeZone") == "Asia/Shanghai"
+        assert {t.name for t in spark.catalog.listTables()} == before
+    finally:
+        spark.conf.set("spark.sql.session.timeZone", "UTC")
+
+
+def test_a_path_without_parquet_is_a_kpi_error(small, tmp_path: Path) -> None:
+    sends, reports = small
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(KpiError, match=r"no Parquet files of sends under .*sync_sends"):
+        kpi.delivery_rate(tmp_path / "empty", reports)
+    with pytest.raises(KpiError, match="no Parquet files of reports"):
+        kpi.delivery_rate(sends, tmp_path / "missing")
+
+
+def test_a_path_missing_a_column_names_it(small, tmp_path: Path) -> None:
+    sends, reports = small
+    _write(sends.drop(columns="state"), tmp_path / "sends")
+    with pytest.raises(KpiError, match=r"sends at .* has no column 'state'"):
+        kpi.delivery_rate(tmp_path / "sends", reports)
+    with pytest.raises(KpiError, match="has no column 'city'"):
+        kpi.delivery_rate(sends, reports, by="city")
+
+
+def test_an_input_of_another_kind_is_a_kpi_error(small) -> None:
+    sends, reports = small
+    with pytest.raises(KpiError, match="not list"):
+        kpi.delivery_rate([1, 2], reports)
+    with pytest.raises(KpiError, match="not int"):
+        kpi.audit(sends, 3)
