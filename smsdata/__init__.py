@@ -78,6 +78,7 @@ _LAZY = {
     "send_campaign": "campaign",
     "serve_in_background": "_serve",
     "status_breakdown": "kpi",
+    "sync_sends": "sync",
     "time_to_receipt": "kpi",
 }
 
@@ -163,5 +164,6 @@ __all__ = [
     "send_campaign",
     "serve_in_background",
     "status_breakdown",
+    "sync_sends",
     "time_to_receipt",
 ]

@@ -68,6 +68,8 @@ LEASE_TTL = 60.0
 """Seconds without a heartbeat after which a lease held from another machine may be taken over."""
 
 STATES = ("planned", "in_flight", "accepted", "rejected", "unknown")
+ANSWERED = "('accepted', 'rejected', 'unknown')"
+"""The states of requests that went out and are settled (SQL): what the warehouse mirrors."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS campaigns (
@@ -552,13 +554,37 @@ class Ledger:
     def sends(self, campaign: str | None = None) -> pd.DataFrame:
         """One row per recipient; see :func:`read_sends`."""
         kept = [c for c in self._columns("recipients") if c.startswith(_ATTRIBUTE)]
+        return self._typed(self._frame(self._sends_sql(kept, content=True), campaign, alias="q."), kept)
+
+    def sent_days(self) -> dict[str, str]:
+        """A fingerprint of each UTC day's answered requests (accepted, rejected or unknown, by
+        ``sent_at``): it changes whenever one of them changes state, or joins or leaves the day."""
+        rows = self._db.execute(
+            "SELECT substr(sent_at, 1, 10) AS day, count(*), sum(id), max(coalesce(finished_at, '')), "  # noqa: S608
+            "sum(state = 'accepted'), sum(state = 'unknown'), sum(length(coalesce(msgid, ''))) "
+            f"FROM requests WHERE state IN {ANSWERED} AND sent_at IS NOT NULL GROUP BY day"
+        ).fetchall()
+        return {row[0]: ":".join(map(str, row[1:])) for row in rows}
+
+    def sent_on(self, day: str) -> pd.DataFrame:
+        """The recipients of the answered requests sent on ``day`` (UTC, ``YYYY-MM-DD``): the columns of
+        :meth:`sends` but ``content``."""
+        kept = [c for c in self._columns("recipients") if c.startswith(_ATTRIBUTE)]
+        sql = self._sends_sql(kept, content=False) + f" WHERE q.state IN {ANSWERED} AND substr(q.sent_at, 1, 10) = ?"
+        return self._typed(pd.read_sql_query(sql + " ORDER BY q.id", self._db, params=(day,)), kept)
+
+    @staticmethod
+    def _sends_sql(kept: list[str], *, content: bool) -> str:
         attributes = "".join(f", r.{_quote(c)} AS {_quote(c[len(_ATTRIBUTE) :])}" for c in kept)
-        sql = (
-            "SELECT q.campaign, q.id AS request_id, q.msgid, r.mobile, q.content, q.segments, q.state, "  # noqa: S608
+        text = " q.content," if content else ""
+        return (
+            f"SELECT q.campaign, q.id AS request_id, q.msgid, r.mobile,{text} q.segments, q.state, "  # noqa: S608
             f"q.code, q.sent_at, r.carrier, r.row, c.price{attributes} FROM recipients r "
             "JOIN requests q ON q.id = r.request_id JOIN campaigns c ON c.name = q.campaign"
         )
-        frame = self._frame(sql, campaign, alias="q.")
+
+    @staticmethod
+    def _typed(frame: pd.DataFrame, kept: list[str]) -> pd.DataFrame:
         frame["sent_at"] = pd.to_datetime(frame["sent_at"], utc=True, format="ISO8601")
         frame["segments"] = frame["segments"].astype("int64")
         frame["price"] = frame["price"].astype("float64")

@@ -47,7 +47,12 @@ def _moment_options(command: Callable[..., Any]) -> Callable[..., Any]:
 @_dataset_option("Dataset folder (Parquet) to append to.")
 @click.option("--source-tz", help="Zone of naive report times [default: SMSDATA_TZ or Asia/Shanghai].")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
-def ingest(source: str, dataset: str, source_tz: str | None, progress: bool) -> None:
+@click.option(
+    "--ledger",
+    type=click.Path(dir_okay=False),
+    help="Also mirror this ledger's sends into the dataset (as `smsdata sync-sends`).",
+)
+def ingest(source: str, dataset: str, source_tz: str | None, progress: bool, ledger: str | None) -> None:
     """Append the new lines of raw report logs (a file, a folder or a glob) to a Parquet dataset.
 
     Run it as often as you like: it reads only what was added since the last run.
@@ -58,6 +63,26 @@ def ingest(source: str, dataset: str, source_tz: str | None, progress: bool) -> 
     click.echo(str(result))
     if result.quarantined:
         click.echo(f"the quarantined lines and their reasons: smsdata quarantine --dataset {dataset}")
+    if ledger is not None:
+        _sync(dataset, ledger)
+
+
+@cli.command("sync-sends")
+@_dataset_option("Dataset folder (Parquet) to mirror the sends into.")
+@click.option("--ledger", type=click.Path(dir_okay=False), help="The ledger [default: $SMSDATA_HOME/ledger.sqlite].")
+def sync_sends(dataset: str, ledger: str | None) -> None:
+    """Mirror the ledger's sends into DATASET/sends/ (Parquet by day), for KPIs out of core or on Spark.
+
+    Run it as often as you like: only the days that changed are written again.
+    """
+    _sync(dataset, ledger)
+
+
+def _sync(dataset: str, ledger: str | None) -> None:
+    from ..sync import sync_sends
+
+    rows = sync_sends(dataset, ledger=ledger)
+    click.echo(f"{rows:,} sends written to {dataset}/sends" if rows else f"the sends in {dataset} are up to date")
 
 
 @cli.command()

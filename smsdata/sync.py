@@ -1,0 +1,169 @@
+"""The ledger's sends mirrored into the warehouse, beside the reports, for any engine to read.
+
+:func:`sync_sends` writes every recipient of every answered request
+(``accepted``, ``rejected`` or ``unknown``) into
+``DATASET/sends/date=YYYY-MM-DD/part-0.parquet``, one file per UTC day of
+``sent_at``, with the columns of :func:`smsdata.read_sends` but ``content``
+(campaign, request_id, msgid, mobile, segments, state, code, sent_at,
+carrier, row, price and the customer columns kept by
+``plan_campaign(keep=...)``).
+
+It is incremental: the ledger gives a fingerprint of each day's requests
+(their count, ids, states, msgids and latest outcome time); only the days
+whose fingerprint changed since the last sync are written again, whole.
+It is idempotent and crash-safe: each day's file is replaced atomically
+(written beside it, synced, renamed), and the fingerprints are saved only
+after every day is written, so a sync killed midway leaves each file either
+as it was or new, and the next sync redoes what it had not finished. Two
+syncs of one dataset at once: the second raises :class:`IngestError`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from . import _faults
+from ._fs import fsync_dir
+from .errors import IngestError
+from .ledger import Ledger, using_ledger
+
+__all__ = ["sync_sends"]
+
+log = logging.getLogger("smsdata.sync")
+
+_STATE_VERSION = 1
+_PART = "part-0.parquet"
+SENDS_SCHEMA = pa.schema(
+    [
+        ("campaign", pa.string()),
+        ("request_id", pa.int64()),
+        ("msgid", pa.string()),
+        ("mobile", pa.string()),
+        ("segments", pa.int64()),
+        ("state", pa.string()),
+        ("code", pa.string()),
+        ("sent_at", pa.timestamp("us", tz="UTC")),
+        ("carrier", pa.string()),
+        ("row", pa.string()),
+        ("price", pa.float64()),
+    ]
+)
+"""The columns every day's file has; customer columns follow, as text."""
+
+
+def sync_sends(dataset: str | os.PathLike[str], *, ledger: Ledger | str | Path | None = None) -> int:
+    """Mirror the ledger's answered requests' recipients into ``dataset/sends/``; returns the rows written.
+
+    Only the days that changed since the last sync are written (see the module
+    docstring); a second run with nothing new writes nothing and returns 0.
+
+    Args:
+        dataset: the warehouse folder (the one ``ingest_reports`` writes); created if missing.
+        ledger: a :class:`Ledger`, its path, or ``None`` for ``$SMSDATA_HOME/ledger.sqlite``.
+
+    Raises:
+        LedgerError: there is no ledger there, or it cannot be read.
+        IngestError: the dataset cannot be written (the message says why), or another sync is writing it.
+
+    >>> sync_sends("warehouse")  # doctest: +SKIP
+    12000
+    """
+    root = Path(dataset)
+    with _locked(root / "_sends") as work, using_ledger(ledger, create=False) as opened:
+        state_path = work / "state.json"
+        synced = _load(state_path)
+        days = opened.sent_days()
+        folder = root / "sends"
+        changed = [
+            day for day, mark in sorted(days.items()) if synced.get(day) != mark or not _part(folder, day).exists()
+        ]
+        rows = 0
+        try:
+            for day in changed:
+                rows += _write_day(folder, day, opened.sent_on(day))
+                _faults.reached("synced_day")
+            for day in sorted(set(synced) - set(days)):  # every request of that day moved or was requeued
+                shutil.rmtree(folder / f"date={day}", ignore_errors=True)
+            _save(state_path, days)
+        except OSError as exc:
+            raise IngestError(f"cannot write the sends of {str(root)!r}: {exc.strerror or exc}") from exc
+    log.info("synced %d sends of %d day(s) into %s", rows, len(changed), root)
+    return rows
+
+
+def _part(folder: Path, day: str) -> Path:
+    return folder / f"date={day}" / _PART
+
+
+def _write_day(folder: Path, day: str, frame: pd.DataFrame) -> int:
+    """Replace ``day``'s file by ``frame``, atomically and durably; returns its rows."""
+    target = _part(folder, day)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{_PART}.tmp")
+    pq.write_table(_table(frame), tmp, compression="zstd")
+    with tmp.open("rb") as written:
+        os.fsync(written.fileno())
+    os.replace(tmp, target)
+    fsync_dir(target.parent)
+    return len(frame)
+
+
+def _table(frame: pd.DataFrame) -> pa.Table:
+    """``frame`` in :data:`SENDS_SCHEMA`, customer columns after it as text."""
+    extra = [c for c in frame.columns if c not in SENDS_SCHEMA.names and c != "content"]
+    schema = pa.schema([*SENDS_SCHEMA, *(pa.field(c, pa.string()) for c in extra)])
+    columns = {}
+    for field in schema:
+        values = frame[field.name]
+        if pa.types.is_string(field.type):
+            values = values.astype(object).where(values.notna(), None)
+        columns[field.name] = pa.array(values, type=field.type, from_pandas=True)
+    return pa.table(columns, schema=schema)
+
+
+@contextlib.contextmanager
+def _locked(work: Path) -> Iterator[Path]:
+    try:
+        work.mkdir(parents=True, exist_ok=True)
+        lock = (work / "lock").open("a")
+    except OSError as exc:
+        raise IngestError(f"cannot use {str(work.parent)!r} as a dataset: {exc.strerror}") from exc
+    with lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise IngestError(f"another sync_sends is writing {str(work.parent)!r}; try again when it ends") from None
+        yield work
+
+
+def _load(path: Path) -> dict[str, str]:
+    try:
+        state = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise IngestError(f"cannot read {path}: {exc}") from exc
+    if state.get("version") != _STATE_VERSION:
+        raise IngestError(f"{path} was written by another smsdata version")
+    return dict(state["days"])
+
+
+def _save(path: Path, days: dict[str, str]) -> None:
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("w") as out:
+        json.dump({"version": _STATE_VERSION, "days": days}, out, indent=1, sort_keys=True)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
