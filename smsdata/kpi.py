@@ -1,8 +1,12 @@
 """Delivery KPIs from what was sent (the ledger) and what came back (the reports).
 
-Every function takes the DataFrames of :func:`smsdata.read_sends` and
-:func:`smsdata.read_reports` and returns a tidy DataFrame. The definitions,
-exactly (DESIGN.md, "KPI definitions"):
+Every function takes ``sends`` and ``reports`` as the DataFrames of
+:func:`smsdata.read_sends` and :func:`smsdata.read_reports`, as warehouse
+paths (``"warehouse"``, or ``"warehouse/sends"`` and ``"warehouse/reports"``:
+computed out of core in DuckDB; :func:`smsdata.sync_sends` puts the sends
+there) or as Spark DataFrames (computed in Spark), and returns a tidy pandas
+DataFrame, the same table whatever the engine (:mod:`smsdata._engines`).
+The definitions, exactly (DESIGN.md, "KPI definitions"):
 
 * **sent**: recipients of ``accepted`` requests. A recipient is keyed by
   (msgid, mobile): one msgid covers every number of its request.
@@ -35,8 +39,8 @@ saving changes too (the repeated autumn hour is two rows).
 Timestamps may be of any resolution (s, ms, us, ns), tz-aware in any zone or
 naive (read as UTC).
 
-The joins and aggregations run in DuckDB over Arrow (about 5 s for 10
-million sends and 10 million reports on 2 cores). The tests check
+The joins and aggregations run in DuckDB (about 5 s for 10 million sends
+and 10 million reports on 2 cores) or in Spark. The tests check
 ``delivery_rate``, ``latency`` and the Kaplan-Meier curve against a plain
 pandas computation of the same definitions on random data, and every KPI
 against hand-computed cases.
@@ -284,8 +288,8 @@ def _localise_period(frame: pd.DataFrame, period: str | None, tz: str) -> pd.Dat
 
 
 def delivery_rate(
-    sends: pd.DataFrame,
-    reports: pd.DataFrame,
+    sends: Source,
+    reports: Source,
     *,
     by: By = None,
     freq: str | None = None,
@@ -297,7 +301,8 @@ def delivery_rate(
     """Sent, delivered, failed, pending and no-report recipients and the delivery rate, per group.
 
     Args:
-        sends, reports: from :func:`smsdata.read_sends` / :func:`smsdata.read_reports`.
+        sends, reports: DataFrames from :func:`smsdata.read_sends` / :func:`smsdata.read_reports`,
+            warehouse paths, or Spark DataFrames (see the module docstring).
         by: columns of ``sends`` to group by.
         freq: ``"min"``, ``"5min"``, ``"15min"``, ``"30min"``, ``"h"``, ``"D"``, ``"W"`` or
             ``"M"``: also group by that local period of ``sent_at`` in zone ``tz``
@@ -386,8 +391,8 @@ def _period(freq: str | None, tz: str | None) -> tuple[str | None, str]:
 
 
 def latency(
-    sends: pd.DataFrame,
-    reports: pd.DataFrame,
+    sends: Source,
+    reports: Source,
     *,
     by: By = None,
     freq: str | None = None,
@@ -445,7 +450,7 @@ def latency(
     return frame[[*group, *periods, "count", "p50", "p90", "p99", "mean", "skewed"]]
 
 
-def time_to_receipt(sends: pd.DataFrame, reports: pd.DataFrame, *, by: By = None, as_of: Moment = None) -> pd.DataFrame:
+def time_to_receipt(sends: Source, reports: Source, *, by: By = None, as_of: Moment = None) -> pd.DataFrame:
     """Kaplan-Meier curve of the time to a ``DELIVRD`` report, per group, as it stood at ``as_of``.
 
     A recipient delivered by ``as_of`` is an event at its latency (a report
@@ -520,8 +525,8 @@ def kaplan_meier(steps: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFrame:
 
 
 def status_breakdown(
-    sends: pd.DataFrame,
-    reports: pd.DataFrame,
+    sends: Source,
+    reports: Source,
     *,
     by: By = None,
     within: Duration | None = None,
@@ -577,8 +582,8 @@ def status_breakdown(
 
 
 def compare(
-    sends: pd.DataFrame,
-    reports: pd.DataFrame,
+    sends: Source,
+    reports: Source,
     *,
     by: By,
     baseline: Any = None,
@@ -640,8 +645,8 @@ def compare(
 
 
 def dead_numbers(
-    sends: pd.DataFrame,
-    reports: pd.DataFrame,
+    sends: Source,
+    reports: Source,
     *,
     min_failures: int = 3,
     min_campaigns: int = 2,
@@ -770,8 +775,8 @@ def _shown(found: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def audit(
-    sends: pd.DataFrame,
-    reports: pd.DataFrame,
+    sends: Source,
+    reports: Source,
     *,
     as_of: Moment = None,
     expire_after: Duration = EXPIRE_AFTER,
