@@ -72,21 +72,21 @@ def kind(source: Source) -> str:
 @contextmanager
 def tables(
     sends: Source,
-    reports: Source,
+    reports: Source | None,
     *,
     sends_columns: Sequence[str],
     reports_columns: Sequence[str],
     optional: Sequence[str] = (),
 ) -> Iterator[Tables]:
     """``sends`` and ``reports`` opened where they live, with only the columns named
-    (and the ``optional`` columns of sends that it has).
+    (and the ``optional`` columns of sends that it has); ``reports=None`` opens sends alone.
 
     Raises:
         KpiError: an input is of no known kind, a path holds no Parquet, or a column is missing.
     """
     wanted = {"sends": _Wanted(sends_columns, optional), "reports": _Wanted(reports_columns)}
-    given = {"sends": sends, "reports": reports}
-    engine = _Spark if "spark" in {kind(sends), kind(reports)} else _DuckDB
+    given = {"sends": sends, "reports": reports} if reports is not None else {"sends": sends}
+    engine = _Spark if "spark" in {kind(source) for source in given.values()} else _DuckDB
     opened = engine(given, wanted)
     try:
         yield opened
@@ -112,6 +112,18 @@ def require(columns: Sequence[str], have: Sequence[str], name: str) -> None:
     missing = [c for c in columns if c not in have]
     if missing:
         raise KpiError(f"{name} has no column {', '.join(map(repr, missing))} (it has {', '.join(have)})")
+
+
+def sent_span(sends: Source, as_of: pd.Timestamp) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """The first and last ``sent_at`` of the accepted sends by ``as_of`` (UTC); ``None`` if there are none."""
+    with tables(sends, None, sends_columns=["state", "sent_at"], reports_columns=[]) as opened:
+        span = opened.query(
+            "SELECT min(sent_at) AS first, max(sent_at) AS last FROM sends "
+            "WHERE state = 'accepted' AND sent_at <= $as_of",
+            {"as_of": as_of.to_pydatetime()},
+        )
+    first, last = (utc_us(span[c], c).iloc[0] for c in ("first", "last"))
+    return None if pd.isna(first) else (first, last)
 
 
 # ------------------------------------------------------------------ paths

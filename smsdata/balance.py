@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._times import utc_us
+from ._engines import Source, tables
 from .config import default_tz
 from .gateway import Gateway
-from .kpi import _moment, delivery_rate
+from .kpi import _localise_period, _moment, delivery_rate
 from .ledger import Ledger, using_ledger
 
 __all__ = ["BalanceBurn", "balance_burn", "balance_history", "record_balance"]
@@ -87,8 +87,8 @@ class BalanceBurn:
 
 def balance_burn(
     ledger: LedgerLike = None,
-    sends: pd.DataFrame | None = None,
-    reports: pd.DataFrame | None = None,
+    sends: Source | None = None,
+    reports: Source | None = None,
     *,
     as_of: str | pd.Timestamp | None = None,
     tz: str | None = None,
@@ -97,9 +97,10 @@ def balance_burn(
 
     Args:
         ledger: the ledger (default ``$SMSDATA_HOME/ledger.sqlite``).
-        sends: :func:`smsdata.read_sends` (default: read from ``ledger``).
-        reports: :func:`smsdata.read_reports`, for the cost per delivered
-            message (omitted: that column is NaN).
+        sends: :func:`smsdata.read_sends` (default: read from ``ledger``), or the warehouse's
+            sends (a path) or a Spark DataFrame: the spending side is counted there.
+        reports: :func:`smsdata.read_reports` (or a path, or Spark), for the cost per
+            delivered message (omitted: that column is NaN).
         as_of: the moment of the forecast (default: now; naive means UTC).
         tz: zone of the days (default ``SMSDATA_TZ``).
 
@@ -116,14 +117,9 @@ def balance_burn(
         if sends is None:
             sends = opened.sends()
     history = history[history["at"] <= now]
-    sends = sends.assign(sent_at=utc_us(sends["sent_at"], "sent_at"))  # any resolution or zone, as the KPIs
-    accepted = sends[(sends["state"] == "accepted") & (sends["sent_at"] <= now)]  # as it stood at as_of
-    if "segments" not in accepted.columns:  # frames built by hand: one segment each
-        accepted = accepted.assign(segments=1)
-    if "price" not in accepted.columns:  # frames built by hand: one unit per segment
-        accepted = accepted.assign(price=1.0)
-    daily = _daily(_steps(history), accepted, tz)
-    campaigns = _campaigns(history, accepted, reports, now)
+    volume = _volume(sends, now, tz)
+    daily = _daily(_steps(history), volume["daily"], tz)
+    campaigns = _campaigns(history, volume["campaigns"], sends, reports, now)
     forecast = _forecast(history, now, tz)
     return BalanceBurn(daily, campaigns, forecast.balance, forecast.burn_per_day, forecast.runs_out, now, forecast.note)
 
@@ -179,32 +175,49 @@ def _steps(history: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"at": history["at"], "spent": spent, "topped_up": change.clip(lower=0)})
 
 
-def _daily(steps: pd.DataFrame, accepted: pd.DataFrame, tz: str) -> pd.DataFrame:
+def _volume(sends: Source, now: pd.Timestamp, tz: str) -> dict[str, pd.DataFrame]:
+    """Accepted messages and segments by ``as_of``, per local day and per campaign (with their
+    expected cost), counted where ``sends`` lives (a frame, a warehouse path or Spark)."""
+    needed = ["state", "sent_at", "campaign"]
+    with tables(sends, None, sends_columns=needed, reports_columns=[], optional=["segments", "price"]) as t:
+        have = t.columns("sends")
+        # frames built by hand: one segment each, one unit per segment
+        segments = "segments" if "segments" in have else "1"
+        price = "CAST(price AS DOUBLE)" if "price" in have else "1.0"
+        accepted = "FROM sends WHERE state = 'accepted' AND sent_at <= $as_of"
+        day = f"epoch_us(date_trunc('day', timezone('{tz}', sent_at)))"
+        params = {"as_of": now.to_pydatetime()}
+        daily = t.query(
+            f"SELECT {day} AS period, count(*) AS messages, sum({segments}) AS segments {accepted} GROUP BY 1",
+            params,
+        )
+        campaigns = t.query(
+            f"SELECT campaign, count(*) AS messages, sum({segments}) AS segments, "
+            f"sum({segments} * {price}) AS expected_cost {accepted} GROUP BY campaign ORDER BY campaign",
+            params,
+        )
+    daily = _localise_period(daily, "day", tz).rename(columns={"period": "day"})
+    return {"daily": daily, "campaigns": campaigns}
+
+
+def _daily(steps: pd.DataFrame, volume: pd.DataFrame, tz: str) -> pd.DataFrame:
     money = steps.assign(day=steps["at"].dt.tz_convert(tz).dt.normalize()).groupby("day")[["spent", "topped_up"]].sum()
-    volume = (
-        accepted.assign(day=accepted["sent_at"].dt.tz_convert(tz).dt.normalize())
-        .groupby("day")
-        .agg(messages=("mobile", "size"), segments=("segments", "sum"))
-    )
-    daily = money.join(volume, how="outer").fillna(0).sort_index()
+    daily = money.join(volume.set_index("day")[["messages", "segments"]], how="outer").fillna(0).sort_index()
     daily[["messages", "segments"]] = daily[["messages", "segments"]].astype("int64")
     return daily.reset_index()
 
 
 def _campaigns(
-    history: pd.DataFrame, accepted: pd.DataFrame, reports: pd.DataFrame | None, now: pd.Timestamp
+    history: pd.DataFrame, volume: pd.DataFrame, sends: Source, reports: Source | None, now: pd.Timestamp
 ) -> pd.DataFrame:
-    cost = accepted["segments"] * accepted["price"].astype(float)
-    volume = (
-        accepted.assign(cost=cost)
-        .groupby("campaign")
-        .agg(messages=("mobile", "size"), segments=("segments", "sum"), expected_cost=("cost", "sum"))
-    )
+    volume = volume.set_index("campaign")
+    volume[["messages", "segments"]] = volume[["messages", "segments"]].astype("int64")
+    volume["expected_cost"] = volume["expected_cost"].astype(float)
     # NaN where no before/after pair measured it: unmeasured is not "free"
     volume["spent"] = _spent_by_campaign(history).reindex(volume.index)
     volume["gap"] = volume["spent"] - volume["expected_cost"]
     if reports is not None:
-        rates = delivery_rate(accepted, reports, by="campaign", as_of=now).set_index("campaign")
+        rates = delivery_rate(sends, reports, by="campaign", as_of=now).set_index("campaign")
         volume["delivered"] = rates["delivered"].reindex(volume.index).fillna(0).astype("int64")
     else:
         volume["delivered"] = pd.NA

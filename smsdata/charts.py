@@ -39,6 +39,7 @@ from ._axes import (
     say_empty,
     styled,
 )
+from ._engines import Source, sent_span
 from .balance import LedgerLike, _forecast, balance_history
 from .config import default_tz
 
@@ -73,8 +74,8 @@ def auto_freq(span: pd.Timedelta) -> str:
 
 @styled
 def plot_delivery_rate(
-    sends: pd.DataFrame,
-    reports: pd.DataFrame,
+    sends: Source,
+    reports: Source,
     *,
     by: str | Sequence[str] | None = None,
     freq: str | None = None,
@@ -95,8 +96,8 @@ def plot_delivery_rate(
     """
     zone = kpi._zone(tz)
     if freq is None:
-        accepted = sends.loc[sends["state"].eq("accepted"), "sent_at"] if "state" in sends else sends["sent_at"]
-        freq = auto_freq(accepted.max() - accepted.min() if len(accepted) else pd.Timedelta(0))
+        span = sent_span(sends, kpi._moment(as_of))
+        freq = auto_freq(span[1] - span[0] if span else pd.Timedelta(0))
     options = {"freq": freq, "within": within, "as_of": as_of, "tz": zone}
     overall = kpi.delivery_rate(sends, reports, **options)
     groups = kpi._columns(by)
@@ -160,8 +161,8 @@ def _rate_line(ax: Axes, rates: pd.DataFrame, step: pd.Timedelta, colour: str, n
 
 @styled
 def plot_status_breakdown(
-    sends: pd.DataFrame,
-    reports: pd.DataFrame,
+    sends: Source,
+    reports: Source,
     *,
     by: str | Sequence[str] | None = None,
     within: str | pd.Timedelta | None = None,
@@ -216,8 +217,8 @@ def plot_status_breakdown(
 
 @styled
 def plot_latency(
-    sends: pd.DataFrame,
-    reports: pd.DataFrame,
+    sends: Source,
+    reports: Source,
     *,
     by: str | Sequence[str] | None = None,
     as_of: str | pd.Timestamp | None = None,
@@ -338,8 +339,8 @@ def plot_balance(
 
 @styled
 def plot_carrier_rates(
-    sends: pd.DataFrame,
-    reports: pd.DataFrame,
+    sends: Source,
+    reports: Source,
     *,
     within: str | pd.Timedelta | None = None,
     as_of: str | pd.Timestamp | None = None,

@@ -211,29 +211,70 @@ def _tables(
 # among the reports by $as_of. Parameters are named: $as_of, and $within with a window.
 _RECIPIENTS = """
     recipients AS (
-        SELECT {by_select} s.sent_at, s.judged_at, r.first_delivered, r.first_report,
-               s.judged_at > $as_of AS open, epoch_us(s.judged_at) - epoch_us(s.sent_at) AS waited,
-               r.first_delivered <= s.judged_at AS delivered,
-               coalesce(r.first_report <= s.judged_at, false) AS reported
-        FROM (
-            SELECT DISTINCT ON (msgid, mobile) *, {judged} AS judged_at
-            FROM sends WHERE state = 'accepted' AND sent_at <= $as_of
-            ORDER BY msgid, mobile, sent_at
-        ) AS s
-        LEFT JOIN (
-            SELECT msgid, mobile, min(report_time) AS first_report,
-                   min(report_time) FILTER (WHERE status = 'DELIVRD') AS first_delivered
-            FROM reports WHERE report_time <= $as_of GROUP BY msgid, mobile
-        ) AS r ON s.msgid = r.msgid AND s.mobile = r.mobile
+        SELECT {by_select} s.sent_at, s.judged_at, r.first_delivered,
+               {open} AS open, {delivered} AS delivered{reported}
+        FROM {sent} AS s
+        LEFT JOIN ({first_reports}) AS r ON s.msgid = r.msgid AND s.mobile = r.mobile
     )
+"""
+# The first report and first DELIVRD of each recipient; the KPIs that only need the
+# deliveries (latency, time to receipt) read only the DELIVRD reports, and aggregate once.
+_FIRST_REPORTS = """
+    SELECT msgid, mobile, min(report_time) AS first_report,
+           min(report_time) FILTER (WHERE status = 'DELIVRD') AS first_delivered
+    FROM reports WHERE report_time <= $as_of GROUP BY msgid, mobile
+"""
+_FIRST_DELIVERIES = """
+    SELECT msgid, mobile, min(report_time) AS first_delivered
+    FROM reports WHERE status = 'DELIVRD' AND report_time <= $as_of GROUP BY msgid, mobile
 """
 
 
-def _recipients_cte(by: Sequence[str], period: str | None = None, tz: str = "UTC", window: bool = False) -> str:
+def _recipients_cte(
+    by: Sequence[str], period: str | None = None, tz: str = "UTC", window: bool = False, *, failures: bool = True
+) -> str:
+    """The ``recipients`` CTE; ``failures=False`` leaves out ``reported`` (whether any report came).
+
+    Without a window every recipient is judged at ``$as_of``, which the reports read are
+    already cut at: nothing is open, and a first report found is in time (plain constants and
+    NULL tests for DuckDB, 10% faster than the comparisons a window needs).
+    """
     select = "".join(f"s.{_quote(c)}, " for c in by)
     if period is not None:
         select += _period_key(period, tz) + " AS period, "
-    return "WITH " + _RECIPIENTS.format(by_select=select, judged=_judged(window))
+    if window:
+        judged = {"open": "s.judged_at > $as_of", "delivered": "r.first_delivered <= s.judged_at"}
+        reported = "coalesce(r.first_report <= s.judged_at, false)"
+    else:
+        judged = {"open": "false", "delivered": "r.first_delivered IS NOT NULL"}
+        reported = "r.first_report IS NOT NULL"
+    sql = _RECIPIENTS.format(
+        by_select=select,
+        sent=_sent(by, window),
+        reported=f",\n {reported} AS reported" if failures else "",
+        first_reports=_FIRST_REPORTS if failures else _FIRST_DELIVERIES,
+        **judged,
+    )
+    return "WITH " + sql
+
+
+def _sent(by: Sequence[str], window: bool) -> str:
+    """SQL of the accepted recipients sent by ``$as_of``, one row per (msgid, mobile): its first
+    send, that send's ``by`` columns, and when it is judged (``judged_at``).
+
+    A GROUP BY with ``arg_min``, not ``DISTINCT ON ... ORDER BY``: 3x faster on DuckDB. With
+    several ``by`` columns each is taken at the least (sent_at, *by), so all come from one row of
+    the sends; one column is taken at the least sent_at alone (a tuple key costs DuckDB 25% more:
+    two sends of one recipient at the same microsecond in different groups is the only tie).
+    """
+    key = ", ".join(["sent_at", *(_quote(c) for c in by)]) if len(by) > 1 else "sent_at"
+    picked = "".join(f", arg_min({_quote(c)}, ({key})) AS {_quote(c)}" for c in by)
+    return f"""(
+        SELECT *, {_judged(window)} AS judged_at FROM (
+            SELECT msgid, mobile, min(sent_at) AS sent_at{picked}
+            FROM sends WHERE state = 'accepted' AND sent_at <= $as_of GROUP BY msgid, mobile
+        ) AS first_sends
+    )"""
 
 
 def _judged(window: bool) -> str:
@@ -332,20 +373,24 @@ def delivery_rate(
     window = _duration(within, "within")
     expiry = _duration(expire_after, "expire_after")
     prefix, clause = _group(group, period is not None)
+    # still waiting for a report (pending) rather than given up on (no_report): sent less than
+    # expire_after before it is judged; with a window, judged exactly `within` after its send
+    waiting = "sent_at > $cutoff" if window is None else str(window < expiry).lower()
+    moment = _moment(as_of)
     sql = (
         _recipients_cte(group, period, zone, window is not None)
         + f"""
         SELECT {prefix} count(*) FILTER (WHERE NOT open) AS sent,
                count(*) FILTER (WHERE NOT open AND delivered) AS delivered,
                count(*) FILTER (WHERE NOT open AND NOT coalesce(delivered, false) AND reported) AS failed,
-               count(*) FILTER (WHERE NOT open AND NOT reported AND waited < $expiry) AS pending,
-               count(*) FILTER (WHERE NOT open AND NOT reported AND waited >= $expiry) AS no_report,
+               count(*) FILTER (WHERE NOT open AND NOT reported AND {waiting}) AS pending,
+               count(*) FILTER (WHERE NOT open AND NOT reported AND NOT {waiting}) AS no_report,
                count(*) FILTER (WHERE open) AS open
         FROM recipients {clause}
         """
     )
     with _tables(sends, reports, group) as opened:
-        frame = opened.query(sql, _params(_moment(as_of), window, expiry=_microseconds(expiry)))
+        frame = opened.query(sql, _params(moment, window, cutoff=(moment - expiry).to_pydatetime()))
     frame = _localise_period(frame, period, zone)
     counts = ["sent", "delivered", "failed", "pending", "no_report", "open"]
     frame[counts] = frame[counts].astype("int64")
@@ -354,10 +399,6 @@ def delivery_rate(
     frame["delivery_rate"] = frame["delivered"] / frame["sent"].where(frame["sent"] > 0)
     frame["ci_low"], frame["ci_high"] = wilson_interval(frame["delivered"], frame["sent"])
     return frame
-
-
-def _microseconds(duration: pd.Timedelta) -> int:
-    return int(duration / pd.Timedelta(microseconds=1))
 
 
 def _duration(value: Duration | None, name: str) -> pd.Timedelta | None:
@@ -423,7 +464,7 @@ def latency(
     window = _duration(within, "within")
     prefix, clause = _group(group, period is not None)
     sql = (
-        _recipients_cte(group, period, zone, window is not None)
+        _recipients_cte(group, period, zone, window is not None, failures=False)
         + f""",
         latencies AS (  -- every judged recipient, so a group with nothing delivered keeps its row
             SELECT {prefix} coalesce(delivered AND first_delivered < sent_at - $tolerance, false) AS skewed,
@@ -473,7 +514,7 @@ def time_to_receipt(sends: Source, reports: Source, *, by: By = None, as_of: Mom
     prefix, _ = _group(group)
     keys = ", ".join([*(_quote(c) for c in group), "seconds"])
     sql = (
-        _recipients_cte(group)
+        _recipients_cte(group, failures=False)
         + f""",
         durations AS (
             SELECT {prefix}
@@ -553,13 +594,8 @@ def status_breakdown(
     prefix, _ = _group(group)
     keys = ", ".join([*(_quote(c) for c in group), "status"])
     outer = "".join(f"s.{_quote(c)}, " for c in group)
-    # a recipient is one (msgid, mobile): DISTINCT ON keeps one row of each
     sql = f"""
-        WITH judged AS (
-            SELECT DISTINCT ON (msgid, mobile) *, {_judged(window is not None)} AS judged_at
-            FROM sends WHERE state = 'accepted' AND sent_at <= $as_of
-            ORDER BY msgid, mobile, sent_at
-        ),
+        WITH judged AS (SELECT * FROM {_sent(group, window is not None)} AS sent),
         final AS (
             SELECT {outer}
                    CASE WHEN bool_or(r.status = 'DELIVRD') THEN 'DELIVRD'
