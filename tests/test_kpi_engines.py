@@ -167,3 +167,26 @@ def test_an_input_of_another_kind_is_a_kpi_error(small) -> None:
         kpi.delivery_rate([1, 2], reports)
     with pytest.raises(KpiError, match="not int"):
         kpi.audit(sends, 3)
+
+
+def test_charts_draw_the_same_from_paths(data, tmp_path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    from smsdata import charts
+
+    sends, reports = data
+    paths = _write(sends, tmp_path / "sends"), _write(reports, tmp_path / "reports")
+    for plot in (charts.plot_delivery_rate, charts.plot_latency, charts.plot_status_breakdown):
+        want, got = plot(sends, reports, by="campaign", as_of=AS_OF), plot(*paths, by="campaign", as_of=AS_OF)
+        (want_ax, *_), (got_ax, *_) = want.axes, got.axes
+        assert got_ax.get_xlabel() == want_ax.get_xlabel()  # the same period fitted to the span
+        for got_line, want_line in zip(got_ax.get_lines(), want_ax.get_lines(), strict=True):
+            np.testing.assert_allclose(_floats(got_line.get_ydata()), _floats(want_line.get_ydata()))
+        sizes = [(p.get_width(), p.get_height()) for p in want_ax.patches]
+        np.testing.assert_allclose([(p.get_width(), p.get_height()) for p in got_ax.patches], sizes)
+        plt.close(want)
+        plt.close(got)
+
+
+def _floats(values: object) -> np.ndarray:
+    return np.asarray(pd.to_numeric(pd.Series(np.asarray(values, dtype=object)), errors="coerce"), dtype=float)

@@ -139,3 +139,31 @@ def test_the_cli_syncs_alone_and_after_an_ingest(ledger: Path, tmp_path: Path) -
     )
     assert again.exit_code == 0, again.output
     assert f"the sends in {dataset} are up to date" in again.output
+
+
+def _same_burn(got: sms.BalanceBurn, want: sms.BalanceBurn) -> None:
+    pd.testing.assert_frame_equal(got.daily, want.daily)
+    pd.testing.assert_frame_equal(got.campaigns, want.campaigns)
+    assert (got.balance, got.runs_out) == (want.balance, want.runs_out)
+
+
+def test_balance_burn_counts_the_spending_where_the_sends_live(ledger: Path, tmp_path: Path) -> None:
+    dataset = tmp_path / "warehouse"
+    sync_sends(dataset, ledger=ledger)
+    sends = sms.read_sends(ledger)
+    reports = sends[["msgid", "mobile"]].assign(status="DELIVRD", report_time=sends["sent_at"])
+    want = sms.balance_burn(ledger, sends, reports, as_of="2099-01-01")
+    assert want.campaigns["messages"].tolist() == [30, 12]
+    assert want.campaigns["delivered"].tolist() == [30, 12]
+    _same_burn(sms.balance_burn(ledger, dataset, reports, as_of="2099-01-01"), want)
+
+
+@pytest.mark.spark
+def test_balance_burn_on_spark(ledger: Path, spark) -> None:
+    import pyarrow as pa
+
+    sends = sms.read_sends(ledger)
+    reports = sends[["msgid", "mobile"]].assign(status="DELIVRD", report_time=sends["sent_at"])
+    on_spark = spark.createDataFrame(pa.Table.from_pandas(sends.drop(columns="content"), preserve_index=False))
+    want = sms.balance_burn(ledger, sends, reports, as_of="2099-01-01", tz="Asia/Shanghai")
+    _same_burn(sms.balance_burn(ledger, on_spark, reports, as_of="2099-01-01", tz="Asia/Shanghai"), want)
