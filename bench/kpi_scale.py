@@ -189,6 +189,7 @@ def main() -> None:
     parser.add_argument("--path-rows", type=int, default=30_000_000)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--spark", action="store_true", help="also time Spark local[2] over --rows")
+    parser.add_argument("--workdir", type=Path, help="keep (and reuse) the generated data here")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -197,11 +198,12 @@ def main() -> None:
         return
     print(machine(), flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-kpi-scale-", dir=".") as tmp:
-        small, big = Path(tmp) / "small", Path(tmp) / "big"
-        small.mkdir()
-        big.mkdir()
-        generate(small, args.rows)
-        warehouse(small, args.rows)
+        work = args.workdir or Path(tmp)
+        small, big = work / f"small-{args.rows}", work / f"big-{args.path_rows}"
+        if not small.exists():
+            small.mkdir(parents=True)
+            generate(small, args.rows)
+            warehouse(small, args.rows)
         for _ in range(args.rounds):
             frames = measure("frames", small)
             print(f"frames, {args.rows:,} + {args.rows:,} rows: {frames}", flush=True)
@@ -209,8 +211,10 @@ def main() -> None:
             paths = measure("paths", small)
             spark = measure("spark", small)
             print(f"{args.rows:,} rows from paths: DuckDB {paths}, Spark local[2] {spark}", flush=True)
-        print(f"generating the {args.path_rows:,}-row warehouse ...", flush=True)
-        warehouse(big, args.path_rows)
+        if not big.exists():
+            print(f"generating the {args.path_rows:,}-row warehouse ...", flush=True)
+            big.mkdir(parents=True)
+            warehouse(big, args.path_rows)
         size = sum(p.stat().st_size for p in big.rglob("*.parquet")) / 2**30
         print(f"warehouse: {size:.1f} GiB of Parquet", flush=True)
         for round_ in range(args.rounds):

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import os
+import tempfile
 import uuid
 import warnings
 from collections.abc import Iterator, Sequence
@@ -40,6 +41,9 @@ Source = Any
 """A KPI input: a pandas DataFrame, a path to warehouse Parquet, or a Spark DataFrame."""
 
 _TIMES = ("sent_at", "report_time")
+OUT_OF_CORE_MEMORY = "1GB"
+"""DuckDB's memory limit for a KPI over warehouse paths: past it, joins and aggregations spill
+to a temporary folder, so a year of reports runs in bounded memory on a laptop."""
 _ROLES = {"sends": "sends", "reports": "reports"}
 
 
@@ -183,7 +187,13 @@ class _DuckDB:
     def __init__(self, given: dict[str, Source], wanted: dict[str, _Wanted]) -> None:
         from ._duck import connect
 
-        self._con = connect()
+        self._spill: tempfile.TemporaryDirectory[str] | None = None
+        if any(kind(source) == "path" for source in given.values()):
+            # out of core: a bounded working set, the rest spilled to a folder of our own
+            self._spill = tempfile.TemporaryDirectory(prefix="smsdata-duckdb-")
+            self._con = connect(memory_limit=OUT_OF_CORE_MEMORY, temp_directory=self._spill.name)
+        else:
+            self._con = connect()
         self._columns: dict[str, list[str]] = {}
         try:
             for table, source in given.items():
@@ -225,6 +235,8 @@ class _DuckDB:
 
     def close(self) -> None:
         self._con.close()
+        if self._spill is not None:
+            self._spill.cleanup()
 
 
 # ------------------------------------------------------------------ Spark
