@@ -53,7 +53,7 @@ _SENT = f"""
         SELECT msgid, mobile, min(sent_at) AS sent_at, arg_min(campaign, sent_at) AS campaign
         FROM sends WHERE state = 'accepted' AND sent_at <= TIMESTAMPTZ '{AS_OF}' GROUP BY ALL
     )
-"""
+"""  # noqa: S608 (constants)
 HAND_RATE_SAME = f"""
     WITH {_SENT}, r AS (
         SELECT msgid, mobile, min(report_time) AS first, min(report_time) FILTER (WHERE status = 'DELIVRD') AS d
@@ -64,7 +64,7 @@ HAND_RATE_SAME = f"""
            count(*) FILTER (WHERE first IS NULL AND sent_at > TIMESTAMPTZ '{AS_OF}' - INTERVAL 72 HOUR) AS pending,
            count(*) FILTER (WHERE first IS NULL AND sent_at <= TIMESTAMPTZ '{AS_OF}' - INTERVAL 72 HOUR) AS no_report
     FROM s LEFT JOIN r USING (msgid, mobile) GROUP BY campaign ORDER BY campaign
-"""
+"""  # noqa: S608
 HAND_LATENCY_SAME = f"""
     WITH {_SENT}, r AS (
         SELECT msgid, mobile, min(report_time) AS d FROM reports
@@ -75,10 +75,11 @@ HAND_LATENCY_SAME = f"""
                greatest(epoch_us(d) - epoch_us(sent_at), 0) / 1e6 AS seconds
         FROM s JOIN r USING (msgid, mobile)
     )
-    SELECT campaign, count(*) FILTER (WHERE NOT skewed), quantile_cont(seconds, [0.5, 0.9, 0.99]) FILTER (WHERE NOT skewed),
+    SELECT campaign, count(*) FILTER (WHERE NOT skewed),
+           quantile_cont(seconds, [0.5, 0.9, 0.99]) FILTER (WHERE NOT skewed),
            avg(seconds) FILTER (WHERE NOT skewed), count(*) FILTER (WHERE skewed)
     FROM x GROUP BY campaign ORDER BY campaign
-"""
+"""  # noqa: S608
 
 
 def warehouse(folder: Path, rows: int) -> None:
