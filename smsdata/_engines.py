@@ -26,6 +26,7 @@ import uuid
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -59,8 +60,39 @@ class Tables(Protocol):
         """Run one KPI query (DuckDB dialect, ``$name`` parameters); the result as pandas."""
 
 
+@dataclass(frozen=True)
+class Selected:
+    """Part of a KPI input, cut and computed where it lives, never copied out: the rows of
+    ``source`` where ``where`` holds, with ``computed`` columns replaced by SQL expressions.
+
+    ``where`` and the expressions are SQL (DuckDB's dialect, translated for Spark) over the
+    table's own columns; they may read the other table's whole input as ``sends_all`` or
+    ``reports_all``. ``uses`` names the columns they read, beyond those the KPI reads.
+    """
+
+    source: Source
+    where: str = "true"
+    computed: tuple[tuple[str, str], ...] = ()
+    uses: tuple[str, ...] = ()
+
+
+def narrowed(
+    source: Source, *, where: str = "true", computed: tuple[tuple[str, str], ...] = (), uses: tuple[str, ...] = ()
+) -> Selected:
+    """``source`` cut by ``where`` and with ``computed`` columns, on top of any selection it already is."""
+    base = _unwrapped(source)
+    both = where if base.where == "true" else f"({base.where}) AND ({where})"
+    return Selected(base.source, both, base.computed + computed, base.uses + uses)
+
+
+def _unwrapped(source: Source) -> Selected:
+    return source if isinstance(source, Selected) else Selected(source)
+
+
 def kind(source: Source) -> str:
-    """``"frame"``, ``"path"`` or ``"spark"``; raises KpiError for anything else."""
+    """``"frame"``, ``"path"`` or ``"spark"`` (of a :class:`Selected`'s source); KpiError for anything else."""
+    if isinstance(source, Selected):
+        return kind(source.source)
     if isinstance(source, pd.DataFrame):
         return "frame"
     if isinstance(source, str | os.PathLike):
@@ -111,6 +143,13 @@ class _Wanted:
         return self.required + [c for c in self.optional if c in have]
 
 
+def _view_sql(table: str, selected: Selected, columns: Sequence[str]) -> str:
+    """The view ``table`` over ``{table}_all``: the selected rows, computed columns replaced."""
+    computed = dict(selected.computed)
+    listed = ", ".join(f"{computed[c]} AS {quote_name(c)}" if c in computed else quote_name(c) for c in columns)
+    return f"CREATE TEMP VIEW {table} AS SELECT {listed} FROM {table}_all WHERE {selected.where}"  # noqa: S608
+
+
 def require(columns: Sequence[str], have: Sequence[str], name: str) -> None:
     """Raise KpiError naming the ``columns`` that ``have`` lacks."""
     missing = [c for c in columns if c not in have]
@@ -154,16 +193,22 @@ def _parquet_sql(folder: Path) -> str:
     return f"read_parquet('{glob}', hive_partitioning = true, union_by_name = true)"
 
 
+def _with(columns: Sequence[str], uses: Sequence[str], have: Sequence[str]) -> list[str]:
+    """``columns`` and the ``uses`` of a selection that the table has."""
+    return list(dict.fromkeys([*columns, *(c for c in uses if c in have)]))
+
+
 def _time_sql(name: str, kind: str) -> str:
     """A time column of Parquet as UTC microseconds, as :func:`utc_us` makes a frame's: naive is UTC
     (the session's zone), nanoseconds are cut to the microsecond (not rounded)."""
-    column = _quote(name)
+    column = quote_name(name)
     if "_NS" in kind.upper():
         column = f"make_timestamp(epoch_ns({column}) // 1000)"
-    return f"CAST({column} AS TIMESTAMPTZ) AS {_quote(name)}"
+    return f"CAST({column} AS TIMESTAMPTZ) AS {quote_name(name)}"
 
 
-def _quote(name: str) -> str:
+def quote_name(name: str) -> str:
+    """``name`` as a quoted SQL identifier."""
     return '"' + name.replace('"', '""') + '"'
 
 
@@ -199,14 +244,21 @@ class _DuckDB:
             for table, source in given.items():
                 self._open(table, source, wanted[table])
         except BaseException:
-            self._con.close()
+            self.close()
             raise
 
     def _open(self, table: str, source: Source, wanted: _Wanted) -> None:
+        selected = _unwrapped(source)
+        columns = self._open_all(table, selected.source, wanted, selected.uses)
+        self._con.execute(_view_sql(table, selected, columns))
+
+    def _open_all(self, table: str, source: Source, wanted: _Wanted, uses: Sequence[str]) -> list[str]:
+        """Register ``{table}_all``; return the columns the KPI reads."""
         if isinstance(source, pd.DataFrame):
             self._columns[table] = [str(c) for c in source.columns]
-            self._con.register(table, _arrow(source, wanted.of(self._columns[table], table)))
-            return
+            columns = wanted.of(self._columns[table], table)
+            self._con.register(f"{table}_all", _arrow(source, _with(columns, uses, self._columns[table])))
+            return columns
         import duckdb
 
         parquet = _parquet_sql(table_folder(source, table))
@@ -217,8 +269,10 @@ class _DuckDB:
         self._columns[table] = [row[0] for row in described]
         types = {row[0]: row[1] for row in described}
         columns = wanted.of(self._columns[table], f"{table} at {str(source)!r}")
-        listed = ", ".join(_time_sql(c, types[c]) if c in _TIMES else _quote(c) for c in columns)
-        self._con.execute(f"CREATE VIEW {table} AS SELECT {listed} FROM {parquet}")  # noqa: S608
+        read = _with(columns, uses, self._columns[table])
+        listed = ", ".join(_time_sql(c, types[c]) if c in _TIMES else quote_name(c) for c in read)
+        self._con.execute(f"CREATE VIEW {table}_all AS SELECT {listed} FROM {parquet}")  # noqa: S608
+        return columns
 
     def columns(self, table: str) -> list[str]:
         return self._columns[table]
@@ -252,20 +306,25 @@ class _Spark:
     engine = "spark"
 
     def __init__(self, given: dict[str, Source], wanted: dict[str, _Wanted]) -> None:
-        session = next(s.sparkSession for s in given.values() if kind(s) == "spark")
+        session = next(_unwrapped(s).source.sparkSession for s in given.values() if kind(s) == "spark")
         self._session = session
         self._views: dict[str, str] = {}
         self._columns: dict[str, list[str]] = {}
         self._zone = session.conf.get("spark.sql.session.timeZone")
         session.conf.set("spark.sql.session.timeZone", "UTC")
         try:
-            for table, source in given.items():
-                frame = self._frame(table, source)
+            selections = {table: _unwrapped(source) for table, source in given.items()}
+            read: dict[str, list[str]] = {}
+            for table, selected in selections.items():
+                frame = self._frame(table, selected.source)
                 self._columns[table] = list(frame.columns)
-                columns = wanted[table].of(self._columns[table], table)
-                view = f"smsdata_{table}_{uuid.uuid4().hex}"
-                frame.select(*[frame[c] for c in columns]).createOrReplaceTempView(view)
-                self._views[table] = view
+                read[table] = wanted[table].of(self._columns[table], table)
+                base = f"smsdata_{table}_all_{uuid.uuid4().hex}"
+                frame.select(*_with(read[table], selected.uses, self._columns[table])).createOrReplaceTempView(base)
+                self._views[f"{table}_all"] = base
+            for table, selected in selections.items():  # the views may read either base
+                self._views[table] = f"smsdata_{table}_{uuid.uuid4().hex}"
+                self._session.sql(spark_sql(_view_sql(table, selected, read[table]), self._renames()))
         except BaseException:
             self.close()
             raise
@@ -279,11 +338,14 @@ class _Spark:
         folder = table_folder(source, table)
         return self._session.read.option("mergeSchema", "true").parquet(str(folder))
 
+    def _renames(self) -> tuple[tuple[str, str], ...]:
+        return tuple(sorted(self._views.items()))
+
     def columns(self, table: str) -> list[str]:
         return self._columns[table]
 
     def query(self, sql: str, params: dict[str, Any]) -> pd.DataFrame:
-        text = spark_sql(sql, tuple(sorted(self._views.items())))
+        text = spark_sql(sql, self._renames())
         used = {k: v for k, v in params.items() if f":{k}" in text}
         with _quiet_pyspark():
             return self._session.sql(text, args=used or None).toPandas()

@@ -57,7 +57,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import pandas as pd
 
-from ._engines import Source, Tables, tables
+from ._engines import Source, Tables, quote_name, tables
 from ._times import utc, utc_us
 from .config import default_tz
 from .errors import KpiError
@@ -187,10 +187,6 @@ def _moment(value: Moment) -> pd.Timestamp:
     return moment.floor("us")
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 @contextmanager
 def _tables(
     sends: Source, reports: Source, by: Sequence[str], extra: Sequence[str] = (), optional: Sequence[str] = ()
@@ -239,7 +235,7 @@ def _recipients_cte(
     already cut at: nothing is open, and a first report found is in time (plain constants and
     NULL tests for DuckDB, 10% faster than the comparisons a window needs).
     """
-    select = "".join(f"s.{_quote(c)}, " for c in by)
+    select = "".join(f"s.{quote_name(c)}, " for c in by)
     if period is not None:
         select += _period_key(period, tz) + " AS period, "
     if window:
@@ -267,8 +263,8 @@ def _sent(by: Sequence[str], window: bool) -> str:
     the sends; one column is taken at the least sent_at alone (a tuple key costs DuckDB 25% more:
     two sends of one recipient at the same microsecond in different groups is the only tie).
     """
-    key = ", ".join(["sent_at", *(_quote(c) for c in by)]) if len(by) > 1 else "sent_at"
-    picked = "".join(f", arg_min({_quote(c)}, ({key})) AS {_quote(c)}" for c in by)
+    key = ", ".join(["sent_at", *(quote_name(c) for c in by)]) if len(by) > 1 else "sent_at"
+    picked = "".join(f", arg_min({quote_name(c)}, ({key})) AS {quote_name(c)}" for c in by)
     return f"""(
         SELECT *, {_judged(window)} AS judged_at FROM (
             SELECT msgid, mobile, min(sent_at) AS sent_at{picked}
@@ -306,7 +302,7 @@ def _params(as_of: pd.Timestamp, within: pd.Timedelta | None, **more: Any) -> di
 
 def _group(by: Sequence[str], period: bool = False) -> tuple[str, str]:
     """SELECT list prefix and GROUP/ORDER BY clause for the grouping columns."""
-    names = [_quote(c) for c in by] + (["period"] if period else [])
+    names = [quote_name(c) for c in by] + (["period"] if period else [])
     if not names:
         return "", ""
     listed = ", ".join(names)
@@ -512,7 +508,7 @@ def time_to_receipt(sends: Source, reports: Source, *, by: By = None, as_of: Mom
     """
     group = _columns(by)
     prefix, _ = _group(group)
-    keys = ", ".join([*(_quote(c) for c in group), "seconds"])
+    keys = ", ".join([*(quote_name(c) for c in group), "seconds"])
     sql = (
         _recipients_cte(group, failures=False)
         + f""",
@@ -592,8 +588,8 @@ def status_breakdown(
     group = _columns(by)
     window = _duration(within, "within")
     prefix, _ = _group(group)
-    keys = ", ".join([*(_quote(c) for c in group), "status"])
-    outer = "".join(f"s.{_quote(c)}, " for c in group)
+    keys = ", ".join([*(quote_name(c) for c in group), "status"])
+    outer = "".join(f"s.{quote_name(c)}, " for c in group)
     sql = f"""
         WITH judged AS (SELECT * FROM {_sent(group, window is not None)} AS sent),
         final AS (

@@ -10,6 +10,7 @@ to nothing outside itself. Mobiles in the audit examples are masked unless
 from __future__ import annotations
 
 import html
+import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -22,14 +23,17 @@ from . import _formats as fmt
 from . import _report_html as page
 from . import _statuses, charts, kpi
 from ._axes import duration_words, texts
+from ._engines import Source, narrowed, quote_name, tables
 from ._formats import delivery_for_people, latency_for_people
 from ._times import utc_us
 from .balance import LedgerLike, balance_burn
 from .config import UnitPrice, default_tz, unit_price
-from .errors import ReportError
+from .errors import IngestError, ReportError
 from .ledger import using_ledger
 
 __all__ = ["Headline", "build_report", "headline", "missing_dataset", "reports_or_none", "select_campaigns"]
+
+log = logging.getLogger("smsdata.report")
 
 _TOP_STATUSES = 7
 
@@ -64,12 +68,12 @@ class Headline:
 
 
 def headline(
-    sends: pd.DataFrame,
-    reports: pd.DataFrame,
+    sends: Source,
+    reports: Source,
     *,
     as_of: str | pd.Timestamp | None = None,
     expire_after: str = kpi.EXPIRE_AFTER,
-    history: tuple[pd.DataFrame, pd.DataFrame] | None = None,
+    history: tuple[Source, Source] | None = None,
 ) -> Headline:
     """The headline of ``sends``: totals, time to receipt and spend, and the same for the period of
     the same length before, found in ``history`` (sends and reports; default: these).
@@ -83,25 +87,46 @@ def headline(
         return current
     earlier_sends, earlier_reports = (sends, reports) if history is None else history
     length = current.last_sent - current.first_sent
-    sent_at = utc_us(earlier_sends["sent_at"], "sent_at")
-    before = earlier_sends[(sent_at >= current.first_sent - length) & (sent_at < current.first_sent)]
-    if length > pd.Timedelta(0) and before["state"].eq("accepted").any():
+    start, end = (_literal(t) for t in (current.first_sent - length, current.first_sent))
+    before = narrowed(earlier_sends, where=f"sent_at >= {start} AND sent_at < {end}")
+    if length > pd.Timedelta(0) and pd.notna(_accepted(before, moment)[0]):
         return replace(current, previous=_totals(before, earlier_reports, moment, expire_after))
     return current
 
 
-def _totals(sends: pd.DataFrame, reports: pd.DataFrame, moment: pd.Timestamp, expire_after: str) -> Headline:
+def _literal(moment: pd.Timestamp) -> str:
+    """A UTC moment as SQL (our own formatting of a Timestamp)."""
+    return f"TIMESTAMPTZ '{moment.tz_convert('UTC').isoformat()}'"
+
+
+def _accepted(sends: Source, moment: pd.Timestamp) -> tuple[pd.Timestamp, pd.Timestamp, float]:
+    """First and last send accepted by ``moment`` (NaT when none), and their spend in units, where they live."""
+    with tables(sends, None, sends_columns=["state", "sent_at"], reports_columns=[], optional=_COSTS) as opened:
+        have = opened.columns("sends")
+        # frames built by hand: one segment each, one unit per segment
+        segments = "segments" if "segments" in have else "1"
+        price = "CAST(price AS DOUBLE)" if "price" in have else "1.0"
+        found = opened.query(
+            f"SELECT min(sent_at) AS first, max(sent_at) AS last, sum({segments} * {price}) AS spend "  # noqa: S608
+            "FROM sends WHERE state = 'accepted' AND sent_at <= $as_of",
+            {"as_of": moment.to_pydatetime()},
+        )
+    first, last = (utc_us(found[c], c).iloc[0] for c in ("first", "last"))
+    spend = found["spend"].iloc[0]
+    return (pd.NaT, pd.NaT, 0.0) if pd.isna(first) else (first, last, float(spend))
+
+
+_COSTS = ("segments", "price")
+
+
+def _totals(sends: Source, reports: Source, moment: pd.Timestamp, expire_after: str) -> Headline:
     counts = kpi.delivery_rate(sends, reports, as_of=moment, expire_after=expire_after)
     times = kpi.latency(sends, reports, as_of=moment)
-    sent_at = utc_us(sends["sent_at"], "sent_at")
-    accepted = sends[sends["state"].eq("accepted") & (sent_at <= moment)]
-    # frames built by hand: one segment each, one unit per segment
-    segments = accepted.get("segments", 1)
-    price = accepted.get("price", pd.Series(1.0, index=accepted.index)).astype(float)
+    first, last, spend = _accepted(sends, moment)
     row = counts.iloc[0] if len(counts) else pd.Series(dtype=float)
     return Headline(
-        first_sent=sent_at[accepted.index].min() if len(accepted) else pd.NaT,
-        last_sent=sent_at[accepted.index].max() if len(accepted) else pd.NaT,
+        first_sent=first,
+        last_sent=last,
         sent=int(row.get("sent", 0)),
         delivered=int(row.get("delivered", 0)),
         failed=int(row.get("failed", 0)),
@@ -110,15 +135,15 @@ def _totals(sends: pd.DataFrame, reports: pd.DataFrame, moment: pd.Timestamp, ex
         delivery_rate=float(row.get("delivery_rate", float("nan"))),
         p50=float(times["p50"].iloc[0]) if len(times) else float("nan"),
         p90=float(times["p90"].iloc[0]) if len(times) else float("nan"),
-        spend=float((segments * price).sum()) if len(accepted) else 0.0,
+        spend=spend,
     )
 
 
 def build_report(
     path: str | os.PathLike[str] = "report.html",
     *,
-    sends: pd.DataFrame | None = None,
-    reports: pd.DataFrame | None = None,
+    sends: Source | None = None,
+    reports: Source | None = None,
     ledger: LedgerLike = None,
     dataset: str | os.PathLike[str] | None = "warehouse",
     campaigns: Sequence[str] | None = None,
@@ -134,9 +159,12 @@ def build_report(
 
     Args:
         path: the HTML file to write.
-        sends: :func:`smsdata.read_sends` (default: read from ``ledger``).
-        reports: :func:`smsdata.read_reports` (default: read from ``dataset``;
-            no dataset yet means no reports: everything is pending).
+        sends: :func:`smsdata.read_sends`, a warehouse path or a Spark DataFrame (default: the
+            warehouse's ``dataset/sends`` once :func:`smsdata.sync_sends` has put them there,
+            synced with the ledger first; else the ledger's).
+        reports: :func:`smsdata.read_reports`, a warehouse path or a Spark DataFrame (default:
+            ``dataset``'s reports, read out of core; no dataset yet means no reports:
+            everything is pending).
         ledger: the ledger (default ``$SMSDATA_HOME/ledger.sqlite``); it must exist.
         dataset: the reports dataset folder.
         campaigns: only these campaigns (default: all): their sends, their reports, their
@@ -162,11 +190,10 @@ def build_report(
     moment = kpi._moment(as_of)
     money = UnitPrice.parse(price_per_unit) if price_per_unit is not None else unit_price()
     if sends is None:
-        with using_ledger(ledger, create=False) as opened:
-            sends = opened.sends()
+        sends = _sends_of(ledger, dataset)
     missing = None
     if reports is None:
-        reports, missing = reports_or_none(dataset)
+        reports, missing = _reports_of(dataset)
     everything = (sends, reports)
     if campaigns is not None:
         sends, reports = select_campaigns(campaigns, sends, reports)
@@ -195,7 +222,7 @@ def build_report(
             _latency_table(sends, reports, by, moment),
         ),
     ]
-    if "carrier" in sends.columns:
+    if _has_column(sends, "carrier"):
         sections.append(_carriers(sends, reports, moment))
     sections += [
         _audit(sends, reports, expire_after, moment, mask),
@@ -210,31 +237,57 @@ def build_report(
     return target
 
 
-def select_campaigns(
-    campaigns: Sequence[str], sends: pd.DataFrame, reports: pd.DataFrame
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+def select_campaigns(campaigns: Sequence[str], sends: Source, reports: Source) -> tuple[Source, Source]:
     """The sends of ``campaigns`` and their reports: those of their msgids, and reports of msgids
     no campaign sent for those campaigns' unknown requests' numbers (the audit's evidence).
+
+    Frames give frames; a warehouse path or a Spark DataFrame gives a :class:`Selected` of it,
+    cut where it lives when a KPI reads it.
 
     Raises:
         ReportError: a campaign named is not in ``sends``.
     """
     campaigns = [campaigns] if isinstance(campaigns, str) else list(campaigns)
-    known = set(sends["campaign"].dropna().astype(str))
+    known = set(_campaign_names(sends))
     missing = [name for name in campaigns if name not in known]
     if missing:
         listed = ", ".join(sorted(known)[:20]) or "none"
         raise ReportError(f"no campaign named {', '.join(map(repr, missing))} (campaigns in the ledger: {listed})")
-    asked = sends[sends["campaign"].isin(list(campaigns))]
-    unknown = asked.loc[asked["state"].eq("unknown"), "mobile"]
-    theirs = reports["msgid"].isin(asked["msgid"].dropna())
-    evidence = ~reports["msgid"].isin(sends["msgid"].dropna()) & reports["mobile"].isin(unknown)
-    return asked, reports[theirs | evidence]
+    if isinstance(sends, pd.DataFrame) and isinstance(reports, pd.DataFrame):
+        asked = sends[sends["campaign"].isin(list(campaigns))]
+        unknown = asked.loc[asked["state"].eq("unknown"), "mobile"]
+        theirs = reports["msgid"].isin(asked["msgid"].dropna())
+        evidence = ~reports["msgid"].isin(sends["msgid"].dropna()) & reports["mobile"].isin(unknown)
+        return asked, reports[theirs | evidence]
+    names = ", ".join("'" + name.replace("'", "''") + "'" for name in campaigns)
+    asked = f"SELECT {{}} FROM sends_all WHERE campaign IN ({names})"  # noqa: S608 (names quoted above)
+    unsent = "msgid NOT IN (SELECT msgid FROM sends_all WHERE msgid IS NOT NULL)"
+    unknown = asked.format("mobile") + " AND state = 'unknown'"
+    evidence = "msgid IN (" + asked.format("msgid") + ") OR (" + unsent + " AND mobile IN (" + unknown + "))"
+    return narrowed(sends, where=f"campaign IN ({names})", uses=("campaign",)), narrowed(reports, where=evidence)
 
 
-def _masked_groups(sends: pd.DataFrame, groups: Sequence[str]) -> pd.DataFrame:
+def _campaign_names(sends: Source) -> list[str]:
+    """The campaigns in ``sends``, sorted, read where it lives."""
+    if isinstance(sends, pd.DataFrame):
+        return sorted(sends["campaign"].dropna().unique().astype(str))
+    with tables(sends, None, sends_columns=["campaign"], reports_columns=[]) as opened:
+        found = opened.query("SELECT DISTINCT campaign FROM sends WHERE campaign IS NOT NULL", {})
+    return sorted(found["campaign"].astype(str))
+
+
+def _has_column(sends: Source, name: str) -> bool:
+    if isinstance(sends, pd.DataFrame):
+        return name in sends.columns
+    with tables(sends, None, sends_columns=["state"], reports_columns=[]) as opened:
+        return name in opened.columns("sends")
+
+
+def _masked_groups(sends: Source, groups: Sequence[str]) -> Source:
     """``sends`` with group values that look like phone numbers masked (``138****8000``), each
     distinct number still its own group (``138****8000 #2`` when two mask alike)."""
+    if not isinstance(sends, pd.DataFrame):
+        return narrowed(sends, computed=tuple((c, _mask_sql(c)) for c in groups), uses=tuple(groups))
     out = sends.copy()
     for column in groups:
         values = pd.Series(out[column].dropna().unique())
@@ -249,6 +302,21 @@ def _masked_groups(sends: pd.DataFrame, groups: Sequence[str]) -> pd.DataFrame:
     return out
 
 
+def _mask_sql(column: str) -> str:
+    """:func:`_masked_groups` as SQL for a table where it lives: ``+`` and 7 to 15 digits look
+    like a phone number; alike masks are told apart by the rank of the number among them."""
+    value = f"CAST({quote_name(column)} AS VARCHAR)"
+    digits = f"CASE WHEN starts_with({value}, '+') THEN substr({value}, 2) ELSE {value} END"
+    number = (
+        f"(TRY_CAST({digits} AS BIGINT) IS NOT NULL AND {digits} NOT LIKE '%-%' AND length({digits}) BETWEEN 7 AND 15)"
+    )
+    head = f"CASE WHEN starts_with({value}, '+') THEN left({value}, 4) ELSE left({value}, 3) END"
+    masked = f"{head} || '****' || right({value}, 4)"
+    rank = f"dense_rank() OVER (PARTITION BY CASE WHEN {number} THEN {masked} END ORDER BY {value})"
+    suffix = f"CASE WHEN {rank} > 1 THEN ' #' || CAST({rank} AS VARCHAR) ELSE '' END"
+    return f"CASE WHEN {number} THEN {masked} || {suffix} ELSE {value} END"
+
+
 def _nothing_sent(campaigns: Sequence[str] | None, moment: pd.Timestamp, dated: bool) -> str:
     which = f" of campaign {', '.join(map(repr, campaigns))}" if campaigns else ""
     when = f" by {moment:%Y-%m-%d %H:%M} UTC" if dated else " yet"
@@ -257,6 +325,35 @@ def _nothing_sent(campaigns: Sequence[str] | None, moment: pd.Timestamp, dated: 
 
 def _local(moment: pd.Timestamp, zone: str) -> str:
     return f"{moment.tz_convert(zone):%Y-%m-%d %H:%M}"
+
+
+def _sends_of(ledger: LedgerLike, dataset: str | os.PathLike[str] | None) -> Source:
+    """The warehouse's sends when ``sync_sends`` put them there (brought up to date with the
+    ledger first, when there is one), else the ledger's, as a frame."""
+    from .ledger import default_path
+    from .sync import sync_sends
+
+    folder = Path(dataset) / "sends" if dataset is not None else None
+    if folder is None or next(folder.rglob("*.parquet"), None) is None:
+        with using_ledger(ledger, create=False) as opened:
+            return opened.sends()
+    if ledger is not None or default_path().is_file():
+        try:
+            sync_sends(dataset, ledger=ledger)
+        except IngestError as exc:  # another sync is writing it, or it is read-only: report what is there
+            log.warning("the report reads the warehouse's sends as they are: %s", exc)
+    return folder
+
+
+def _reports_of(dataset: str | os.PathLike[str] | None) -> tuple[Source, str | None]:
+    """The warehouse's reports as a path (the KPIs read them out of core), or none and why."""
+    from .ingest import no_reports
+
+    missing = missing_dataset(dataset)
+    if missing:
+        return no_reports(), missing
+    folder = Path(dataset) / "reports"
+    return (folder, None) if next(folder.rglob("*.parquet"), None) is not None else (no_reports(), None)
 
 
 def reports_or_none(dataset: str | os.PathLike[str] | None) -> tuple[pd.DataFrame, str | None]:
@@ -281,11 +378,11 @@ def missing_dataset(dataset: str | os.PathLike[str] | None) -> str | None:
 
 
 def _top(
-    title: str, sends: pd.DataFrame, top: Headline, moment: pd.Timestamp, money: UnitPrice | None, missing: str | None
+    title: str, sends: Source, top: Headline, moment: pd.Timestamp, money: UnitPrice | None, missing: str | None
 ) -> str:
     """The title, what the report covers, a warning when no reports were read, and the headline cards."""
     zone = default_tz()
-    names = sorted(sends["campaign"].dropna().unique().astype(str))
+    names = _campaign_names(sends)
     shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
     meta = (
         f"Sent {_local(top.first_sent, zone)} to {_local(top.last_sent, zone)} ({zone}); as of "
@@ -368,14 +465,14 @@ def _change_seconds(now: float, before: float | None) -> str:
 
 
 def _delivery_table(
-    sends: pd.DataFrame, reports: pd.DataFrame, by: str | Sequence[str], expire_after: str, moment: pd.Timestamp
+    sends: Source, reports: Source, by: str | Sequence[str], expire_after: str, moment: pd.Timestamp
 ) -> str:
     rates = kpi.delivery_rate(sends, reports, by=by, expire_after=expire_after, as_of=moment)
     shown, numeric = delivery_for_people(rates, kpi._columns(by))
     return page.table(shown, numeric=numeric)
 
 
-def _status_table(sends: pd.DataFrame, reports: pd.DataFrame, by: str | Sequence[str], moment: pd.Timestamp) -> str:
+def _status_table(sends: Source, reports: Source, by: str | Sequence[str], moment: pd.Timestamp) -> str:
     """Groups down, statuses across (in order of meaning), shares of sent in the cells."""
     breakdown = kpi.status_breakdown(sends, reports, by=by, as_of=moment)
     groups = kpi._columns(by)
@@ -393,14 +490,14 @@ def _status_table(sends: pd.DataFrame, reports: pd.DataFrame, by: str | Sequence
     return page.table(shown, numeric=["sent", *order], caption="Share of sent messages by final status.")
 
 
-def _latency_table(sends: pd.DataFrame, reports: pd.DataFrame, by: str | Sequence[str], moment: pd.Timestamp) -> str:
+def _latency_table(sends: Source, reports: Source, by: str | Sequence[str], moment: pd.Timestamp) -> str:
     shown, numeric = latency_for_people(kpi.latency(sends, reports, by=by, as_of=moment), kpi._columns(by))
     return page.table(
         shown, numeric=numeric, caption="Time from sending to the first DELIVRD receipt, over delivered messages."
     )
 
 
-def _carriers(sends: pd.DataFrame, reports: pd.DataFrame, moment: pd.Timestamp) -> str:
+def _carriers(sends: Source, reports: Source, moment: pd.Timestamp) -> str:
     """The carrier chart, then failures by reason (down) and carrier (across), and what the codes mean."""
     breakdown = kpi.status_breakdown(sends, reports, by="carrier", as_of=moment)
     breakdown["carrier"] = texts(breakdown[["carrier"]])["carrier"]
@@ -431,7 +528,7 @@ def _carriers(sends: pd.DataFrame, reports: pd.DataFrame, moment: pd.Timestamp) 
     )
 
 
-def _audit(sends: pd.DataFrame, reports: pd.DataFrame, expire_after: str, moment: pd.Timestamp, mask: bool) -> str:
+def _audit(sends: Source, reports: Source, expire_after: str, moment: pd.Timestamp, mask: bool) -> str:
     found = kpi.audit(sends, reports, expire_after=expire_after, as_of=moment)
     if mask:
         found["examples"] = found["examples"].str.replace(
@@ -444,9 +541,7 @@ def _audit(sends: pd.DataFrame, reports: pd.DataFrame, expire_after: str, moment
     )
 
 
-def _balance(
-    ledger: LedgerLike, sends: pd.DataFrame, reports: pd.DataFrame, moment: pd.Timestamp, money: UnitPrice | None
-) -> str:
+def _balance(ledger: LedgerLike, sends: Source, reports: Source, moment: pd.Timestamp, money: UnitPrice | None) -> str:
     burn = balance_burn(ledger, sends, reports, as_of=moment)
     if burn.balance == burn.balance:  # not NaN
         worth = f" ({money.money(burn.balance)})" if money else ""
