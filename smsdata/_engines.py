@@ -236,7 +236,9 @@ class _DuckDB:
         if any(kind(source) == "path" for source in given.values()):
             # out of core: a bounded working set, the rest spilled to a folder of our own
             self._spill = tempfile.TemporaryDirectory(prefix="smsdata-duckdb-")
-            self._con = connect(memory_limit=OUT_OF_CORE_MEMORY, temp_directory=self._spill.name)
+            self._con = connect(
+                memory_limit=OUT_OF_CORE_MEMORY, temp_directory=self._spill.name, preserve_insertion_order=False
+            )
         else:
             self._con = connect()
         self._columns: dict[str, list[str]] = {}
