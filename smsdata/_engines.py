@@ -14,7 +14,9 @@ opens the engine for it:
   in the DataFrame's own session; only the small result comes back, as
   pandas. A pandas frame or a path given beside it is handed to Spark too.
 
-Only the result of a KPI (one row a group) is ever a pandas DataFrame.
+Only the result of a KPI (one row a group) is ever a pandas DataFrame. A
+:class:`Selected` input is part of one of these, cut and computed where it
+lives (the report's campaign filter, its period before, masked groups).
 """
 
 from __future__ import annotations
@@ -36,7 +38,22 @@ import pyarrow as pa
 from ._times import utc_us
 from .errors import KpiError
 
-__all__ = ["Source", "Tables", "tables"]
+__all__ = [
+    "COST_COLUMNS",
+    "OUT_OF_CORE_MEMORY",
+    "Selected",
+    "Source",
+    "Tables",
+    "cost_sql",
+    "kind",
+    "narrowed",
+    "quote_name",
+    "require",
+    "sent_span",
+    "spark_sql",
+    "table_folder",
+    "tables",
+]
 
 Source = Any
 """A KPI input: a pandas DataFrame, a path to warehouse Parquet, or a Spark DataFrame."""
@@ -45,7 +62,6 @@ _TIMES = ("sent_at", "report_time")
 OUT_OF_CORE_MEMORY = "1GB"
 """DuckDB's memory limit for a KPI over warehouse paths: past it, joins and aggregations spill
 to a temporary folder, so a year of reports runs in bounded memory on a laptop."""
-_ROLES = {"sends": "sends", "reports": "reports"}
 
 
 class Tables(Protocol):
@@ -155,6 +171,18 @@ def require(columns: Sequence[str], have: Sequence[str], name: str) -> None:
     missing = [c for c in columns if c not in have]
     if missing:
         raise KpiError(f"{name} has no column {', '.join(map(repr, missing))} (it has {', '.join(have)})")
+
+
+COST_COLUMNS = ("segments", "price")
+"""The columns of sends :func:`cost_sql` reads when they are there."""
+
+
+def cost_sql(have: Sequence[str]) -> tuple[str, str]:
+    """SQL of a send's segments and price per segment for a table with columns ``have``: frames
+    built by hand may have neither (one segment each, one unit per segment)."""
+    segments = "segments" if "segments" in have else "1"
+    price = "CAST(price AS DOUBLE)" if "price" in have else "1.0"
+    return segments, price
 
 
 def sent_span(sends: Source, as_of: pd.Timestamp) -> tuple[pd.Timestamp, pd.Timestamp] | None:

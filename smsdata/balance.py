@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._engines import Source, tables
+from ._engines import COST_COLUMNS, Source, cost_sql, tables
 from .config import default_tz
 from .gateway import Gateway
 from .kpi import _localise_period, _moment, delivery_rate
@@ -179,11 +179,8 @@ def _volume(sends: Source, now: pd.Timestamp, tz: str) -> dict[str, pd.DataFrame
     """Accepted messages and segments by ``as_of``, per local day and per campaign (with their
     expected cost), counted where ``sends`` lives (a frame, a warehouse path or Spark)."""
     needed = ["state", "sent_at", "campaign"]
-    with tables(sends, None, sends_columns=needed, reports_columns=[], optional=["segments", "price"]) as t:
-        have = t.columns("sends")
-        # frames built by hand: one segment each, one unit per segment
-        segments = "segments" if "segments" in have else "1"
-        price = "CAST(price AS DOUBLE)" if "price" in have else "1.0"
+    with tables(sends, None, sends_columns=needed, reports_columns=[], optional=COST_COLUMNS) as t:
+        segments, price = cost_sql(t.columns("sends"))
         accepted = "FROM sends WHERE state = 'accepted' AND sent_at <= $as_of"
         day = f"epoch_us(date_trunc('day', timezone('{tz}', sent_at)))"
         params = {"as_of": now.to_pydatetime()}

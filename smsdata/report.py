@@ -23,7 +23,7 @@ from . import _formats as fmt
 from . import _report_html as page
 from . import _statuses, charts, kpi
 from ._axes import duration_words, texts
-from ._engines import Source, narrowed, quote_name, tables
+from ._engines import COST_COLUMNS, Source, cost_sql, narrowed, quote_name, tables
 from ._formats import delivery_for_people, latency_for_people
 from ._times import utc_us
 from .balance import LedgerLike, balance_burn
@@ -101,11 +101,8 @@ def _literal(moment: pd.Timestamp) -> str:
 
 def _accepted(sends: Source, moment: pd.Timestamp) -> tuple[pd.Timestamp, pd.Timestamp, float]:
     """First and last send accepted by ``moment`` (NaT when none), and their spend in units, where they live."""
-    with tables(sends, None, sends_columns=["state", "sent_at"], reports_columns=[], optional=_COSTS) as opened:
-        have = opened.columns("sends")
-        # frames built by hand: one segment each, one unit per segment
-        segments = "segments" if "segments" in have else "1"
-        price = "CAST(price AS DOUBLE)" if "price" in have else "1.0"
+    with tables(sends, None, sends_columns=["state", "sent_at"], reports_columns=[], optional=COST_COLUMNS) as opened:
+        segments, price = cost_sql(opened.columns("sends"))
         found = opened.query(
             f"SELECT min(sent_at) AS first, max(sent_at) AS last, sum({segments} * {price}) AS spend "  # noqa: S608
             "FROM sends WHERE state = 'accepted' AND sent_at <= $as_of",
@@ -114,9 +111,6 @@ def _accepted(sends: Source, moment: pd.Timestamp) -> tuple[pd.Timestamp, pd.Tim
     first, last = (utc_us(found[c], c).iloc[0] for c in ("first", "last"))
     spend = found["spend"].iloc[0]
     return (pd.NaT, pd.NaT, 0.0) if pd.isna(first) else (first, last, float(spend))
-
-
-_COSTS = ("segments", "price")
 
 
 def _totals(sends: Source, reports: Source, moment: pd.Timestamp, expire_after: str) -> Headline:
