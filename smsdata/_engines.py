@@ -207,6 +207,11 @@ def table_folder(path: str | os.PathLike[str], table: str) -> Path:
         KpiError: neither holds a Parquet file.
     """
     folder = Path(path)
+    if any(c in str(folder) for c in _GLOB):
+        raise KpiError(
+            f"cannot read the warehouse at {str(path)!r}: DuckDB and Spark read {' '.join(_GLOB)} in a path as a "
+            "pattern (it could match other folders); move it to a folder without them"
+        )
     inside = folder / table
     if inside.is_dir() and not any(folder.glob("*.parquet")) and not any(folder.glob("date=*")):
         folder = inside
@@ -214,6 +219,9 @@ def table_folder(path: str | os.PathLike[str], table: str) -> Path:
         hint = " (run sync_sends(dataset) to put the ledger's sends there)" if table == "sends" else ""
         raise KpiError(f"no Parquet files of {table} under {str(path)!r}{hint}")
     return folder
+
+
+_GLOB = ("*", "?", "[", "]", "{", "}", "\\")
 
 
 def _parquet_sql(folder: Path) -> str:
@@ -314,7 +322,7 @@ class _DuckDB:
         bound = {k: v for k, v in params.items() if f"${k}" in sql}
         try:
             return self._con.sql(sql, params=bound or None).to_arrow_table().to_pandas()  # text comes back as str
-        except duckdb.IOException as exc:  # a Parquet file damaged or removed while the KPI ran
+        except (duckdb.IOException, duckdb.InvalidInputException) as exc:  # a Parquet file damaged or removed
             raise KpiError(f"cannot read the warehouse: {exc}") from exc
 
     def close(self) -> None:
@@ -366,7 +374,8 @@ class _Spark:
             with _quiet_pyspark():
                 return self._session.createDataFrame(_arrow(source, list(source.columns)))
         folder = table_folder(source, table)
-        return self._session.read.option("mergeSchema", "true").parquet(str(folder))
+        with _spark_errors():
+            return self._session.read.option("mergeSchema", "true").parquet(str(folder))
 
     def _renames(self) -> tuple[tuple[str, str], ...]:
         return tuple(sorted(self._views.items()))
@@ -377,7 +386,7 @@ class _Spark:
     def query(self, sql: str, params: dict[str, Any]) -> pd.DataFrame:
         text = spark_sql(sql, self._renames())
         used = {k: v for k, v in params.items() if f":{k}" in text}
-        with _quiet_pyspark():
+        with _quiet_pyspark(), _spark_errors():
             return self._session.sql(text, args=used or None).toPandas()
 
     def close(self) -> None:
@@ -385,6 +394,20 @@ class _Spark:
         for view in self._views.values():
             catalog.dropTempView(view)
         self._session.conf.set("spark.sql.session.timeZone", self._zone)
+
+
+@contextmanager
+def _spark_errors() -> Iterator[None]:
+    """Spark's failures to read the inputs as a KpiError that says what (the first line of Spark's)."""
+    from py4j.protocol import Py4JJavaError
+    from pyspark.errors import PySparkException
+
+    try:
+        yield
+    except (PySparkException, Py4JJavaError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        hint = " (Spark reads no nanosecond timestamps: write microseconds)" if "NANOS" in str(exc) else ""
+        raise KpiError(f"Spark could not compute the KPI: {first}{hint}") from exc
 
 
 @contextmanager

@@ -290,9 +290,14 @@ def _kept(df: pd.DataFrame, keep: Sequence[str]) -> tuple[str, ...]:
         raise SmsdataError(
             f"keep= names column(s) {missing} that the data does not have; columns are {list(df.columns)}"
         )
-    clashing = [k for k in kept if k in _SENDS_COLUMNS or not str(k).strip()]
+    # case-insensitively: DuckDB and Spark fold case; `date` is the warehouse's partition key
+    taken = {c.lower() for c in (*_SENDS_COLUMNS, "date")}
+    clashing = [k for k in kept if str(k).lower() in taken or not str(k).strip()]
     if clashing:
-        raise SmsdataError(f"keep= column(s) {clashing} would clash with the sends' own columns; rename them first")
+        raise SmsdataError(
+            f"keep= column(s) {clashing} would clash with the sends' own columns (or the warehouse's date, "
+            "in any case); rename them first"
+        )
     return kept
 
 

@@ -93,7 +93,8 @@ def sync_sends(dataset: str | os.PathLike[str], *, ledger: Ledger | str | Path |
             for day in changed:
                 rows += _write_day(folder, day, opened.sent_on(day))
                 _faults.reached("synced_day")
-            for day in sorted(set(synced) - set(days)):  # every request of that day moved or was requeued
+            stored = {p.name.removeprefix("date=") for p in folder.glob("date=*")} if folder.is_dir() else set()
+            for day in sorted((set(synced) | stored) - set(days)):  # every request of that day moved or was requeued
                 shutil.rmtree(folder / f"date={day}", ignore_errors=True)
             _save(state_path, days)
         except OSError as exc:

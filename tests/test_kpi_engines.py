@@ -190,3 +190,32 @@ def test_charts_draw_the_same_from_paths(data, tmp_path: Path) -> None:
 
 def _floats(values: object) -> np.ndarray:
     return np.asarray(pd.to_numeric(pd.Series(np.asarray(values, dtype=object)), errors="coerce"), dtype=float)
+
+
+def test_a_path_a_glob_would_misread_is_refused(small, tmp_path: Path) -> None:
+    sends, reports = small
+    for name in ("wh[1]", "wh*", "wh{a,b}"):
+        _write(sends, tmp_path / name / "sends")
+        with pytest.raises(KpiError, match="as a pattern"):
+            kpi.delivery_rate(tmp_path / name, reports)
+
+
+def test_a_damaged_parquet_file_is_a_kpi_error(small, tmp_path: Path) -> None:
+    sends, reports = small
+    folder = _write(reports, tmp_path / "reports")
+    part = next(folder.rglob("*.parquet"))
+    data = bytearray(part.read_bytes())
+    data[4 : len(data) // 2] = b"\xff" * (len(data) // 2 - 4)  # the pages, not the footer
+    part.write_bytes(bytes(data))
+    with pytest.raises(KpiError, match="cannot read"):
+        kpi.delivery_rate(sends, folder, as_of=AS_OF)
+
+
+@pytest.mark.spark
+def test_spark_failing_to_read_is_a_kpi_error(small, spark, tmp_path: Path) -> None:
+    sends, reports = small
+    nanoseconds = _write(reports, tmp_path / "reports")  # Spark reads no nanosecond timestamps
+    spark_sends = spark.createDataFrame(pa.Table.from_pandas(sends, preserve_index=False))
+    with pytest.raises(KpiError, match="nanosecond"):
+        kpi.delivery_rate(spark_sends, nanoseconds, as_of=AS_OF)
+    assert spark.conf.get("spark.sql.session.timeZone") == "UTC"

@@ -167,3 +167,20 @@ def test_balance_burn_on_spark(ledger: Path, spark) -> None:
     on_spark = spark.createDataFrame(pa.Table.from_pandas(sends.drop(columns="content"), preserve_index=False))
     want = sms.balance_burn(ledger, sends, reports, as_of="2099-01-01", tz="Asia/Shanghai")
     _same_burn(sms.balance_burn(ledger, on_spark, reports, as_of="2099-01-01", tz="Asia/Shanghai"), want)
+
+
+def test_a_day_left_after_its_state_was_lost_is_removed(ledger: Path, tmp_path: Path) -> None:
+    dataset = tmp_path / "warehouse"
+    move(ledger, 1, sent_at="2026-01-02T03:04:05.000000+00:00")
+    sync_sends(dataset, ledger=ledger)
+    (dataset / "_sends" / "state.json").unlink()
+    move(ledger, 1, state="planned", sent_at=None)  # requeued: that day has nothing now
+    sync_sends(dataset, ledger=ledger)
+    assert not (dataset / "sends" / "date=2026-01-02").exists()
+    same(stored(dataset), expected(ledger))
+
+
+@pytest.mark.parametrize("name", ["date", "Date", "Campaign", "MOBILE"])
+def test_a_kept_column_the_warehouse_would_confuse_is_refused(name: str) -> None:
+    with pytest.raises(sms.SmsdataError, match="would clash"):
+        plan_campaign(personal(3).assign(**{name: "x"}), mobile="m", content="c", keep=[name])
