@@ -214,8 +214,10 @@ def test_a_damaged_parquet_file_is_a_kpi_error(small, tmp_path: Path) -> None:
 @pytest.mark.spark
 def test_spark_failing_to_read_is_a_kpi_error(small, spark, tmp_path: Path) -> None:
     sends, reports = small
-    nanoseconds = _write(reports, tmp_path / "reports")  # Spark reads no nanosecond timestamps
+    in_ns = reports.assign(report_time=reports["report_time"].dt.as_unit("ns"))
+    nanoseconds = _write(in_ns, tmp_path / "reports")  # Spark reads no nanosecond timestamps
     spark_sends = spark.createDataFrame(pa.Table.from_pandas(sends, preserve_index=False))
+    zone = spark.conf.get("spark.sql.session.timeZone")
     with pytest.raises(KpiError, match="nanosecond"):
         kpi.delivery_rate(spark_sends, nanoseconds, as_of=AS_OF)
-    assert spark.conf.get("spark.sql.session.timeZone") == "UTC"
+    assert spark.conf.get("spark.sql.session.timeZone") == zone  # put back after a failure too
