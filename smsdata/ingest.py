@@ -38,7 +38,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
-import fcntl
 import itertools
 import json
 import logging
@@ -62,7 +61,7 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
 from . import _faults, _partitions, _records, _sources
-from ._fs import fsync_dir
+from ._fs import dataset_lock, fsync_dir, read_state, write_state
 from ._partitions import COMPACT_AT as COMPACT_AT  # how many parts a date keeps before compaction
 from ._partitions import REPORT_COLUMNS
 from ._partitions import REPORTS_SCHEMA as _REPORTS_SCHEMA
@@ -337,46 +336,22 @@ class _Dataset:
     @classmethod
     @contextlib.contextmanager
     def open(cls, root: Path) -> Iterator[_Dataset]:
-        try:
-            (root / "_ingest").mkdir(parents=True, exist_ok=True)
-            lock = (root / "_ingest" / "lock").open("a")
-        except OSError as exc:
-            raise IngestError(f"cannot use {str(root)!r} as a dataset: {exc.strerror}") from exc
-        try:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise IngestError(f"another ingest is writing {str(root)!r}; try again when it ends") from None
+        with dataset_lock(root / "_ingest", busy=f"another ingest is writing {str(root)!r}; try again when it ends"):
             store = cls(root)
             store.recover()
             yield store
-        finally:
-            lock.close()
 
     @property
     def state_path(self) -> Path:
         return self.work / "state.json"
 
     def _load_state(self) -> dict[str, Any]:
-        try:
-            state = json.loads(self.state_path.read_text())
-        except FileNotFoundError:
-            return {"version": _STATE_VERSION, "files": {}, "pending": None}
-        except (OSError, ValueError) as exc:
-            raise IngestError(f"cannot read {self.state_path}: {exc}") from exc
-        if state.get("version") != _STATE_VERSION:
-            raise IngestError(f"{self.state_path} was written by another smsdata version")
-        return state
+        empty = {"version": _STATE_VERSION, "files": {}, "pending": None}
+        return read_state(self.state_path, version=_STATE_VERSION, empty=empty)
 
     def save_state(self) -> None:
         """Replace state.json atomically and durably."""
-        tmp = self.state_path.with_suffix(".tmp")
-        with tmp.open("w") as out:
-            json.dump(self.state, out, indent=1, sort_keys=True)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, self.state_path)
-        fsync_dir(self.work)
+        write_state(self.state_path, self.state)
 
     def recover(self) -> None:
         """Finish publishing a committed run; delete the work of runs never committed."""

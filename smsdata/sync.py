@@ -20,13 +20,9 @@ syncs of one dataset at once: the second raises :class:`IngestError`.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import json
 import logging
 import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -34,7 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import _faults
-from ._fs import fsync_dir
+from ._fs import dataset_lock, fsync_dir, read_state, write_state
 from .errors import IngestError
 from .ledger import Ledger, using_ledger
 
@@ -80,9 +76,11 @@ def sync_sends(dataset: str | os.PathLike[str], *, ledger: Ledger | str | Path |
     12000
     """
     root = Path(dataset)
-    with _locked(root / "_sends") as work, using_ledger(ledger, create=False) as opened:
+    work = root / "_sends"
+    busy = f"another sync_sends is writing {str(root)!r}; try again when it ends"
+    with dataset_lock(work, busy=busy), using_ledger(ledger, create=False) as opened:
         state_path = work / "state.json"
-        synced = _load(state_path)
+        synced = read_state(state_path, version=_STATE_VERSION, empty={"days": {}})["days"]
         days = opened.sent_days()
         folder = root / "sends"
         changed = [
@@ -96,7 +94,7 @@ def sync_sends(dataset: str | os.PathLike[str], *, ledger: Ledger | str | Path |
             stored = {p.name.removeprefix("date=") for p in folder.glob("date=*")} if folder.is_dir() else set()
             for day in sorted((set(synced) | stored) - set(days)):  # every request of that day moved or was requeued
                 shutil.rmtree(folder / f"date={day}", ignore_errors=True)
-            _save(state_path, days)
+            write_state(state_path, {"version": _STATE_VERSION, "days": days})
         except OSError as exc:
             raise IngestError(f"cannot write the sends of {str(root)!r}: {exc.strerror or exc}") from exc
     log.info("synced %d sends of %d day(s) into %s", rows, len(changed), root)
@@ -131,40 +129,3 @@ def _table(frame: pd.DataFrame) -> pa.Table:
             values = values.astype(object).where(values.notna(), None)
         columns[field.name] = pa.array(values, type=field.type, from_pandas=True)
     return pa.table(columns, schema=schema)
-
-
-@contextlib.contextmanager
-def _locked(work: Path) -> Iterator[Path]:
-    try:
-        work.mkdir(parents=True, exist_ok=True)
-        lock = (work / "lock").open("a")
-    except OSError as exc:
-        raise IngestError(f"cannot use {str(work.parent)!r} as a dataset: {exc.strerror}") from exc
-    with lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise IngestError(f"another sync_sends is writing {str(work.parent)!r}; try again when it ends") from None
-        yield work
-
-
-def _load(path: Path) -> dict[str, str]:
-    try:
-        state = json.loads(path.read_text())
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
-        raise IngestError(f"cannot read {path}: {exc}") from exc
-    if state.get("version") != _STATE_VERSION:
-        raise IngestError(f"{path} was written by another smsdata version")
-    return dict(state["days"])
-
-
-def _save(path: Path, days: dict[str, str]) -> None:
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("w") as out:
-        json.dump({"version": _STATE_VERSION, "days": days}, out, indent=1, sort_keys=True)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
