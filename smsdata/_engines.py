@@ -41,15 +41,16 @@ from .errors import KpiError
 __all__ = [
     "COST_COLUMNS",
     "OUT_OF_CORE_MEMORY",
+    "Accepted",
     "Selected",
     "Source",
     "Tables",
+    "accepted",
     "cost_sql",
     "kind",
     "narrowed",
     "quote_name",
     "require",
-    "sent_span",
     "spark_sql",
     "table_folder",
     "tables",
@@ -66,8 +67,6 @@ to a temporary folder, so a year of reports runs in bounded memory on a laptop."
 
 class Tables(Protocol):
     """``sends`` and ``reports`` opened in one engine."""
-
-    engine: str
 
     def columns(self, table: str) -> list[str]:
         """The columns ``table`` (``"sends"`` or ``"reports"``) has."""
@@ -185,16 +184,29 @@ def cost_sql(have: Sequence[str]) -> tuple[str, str]:
     return segments, price
 
 
-def sent_span(sends: Source, as_of: pd.Timestamp) -> tuple[pd.Timestamp, pd.Timestamp] | None:
-    """The first and last ``sent_at`` of the accepted sends by ``as_of`` (UTC); ``None`` if there are none."""
-    with tables(sends, None, sends_columns=["state", "sent_at"], reports_columns=[]) as opened:
-        span = opened.query(
-            "SELECT min(sent_at) AS first, max(sent_at) AS last FROM sends "
-            "WHERE state = 'accepted' AND sent_at <= $as_of",
+@dataclass(frozen=True)
+class Accepted:
+    """The accepted sends by a moment: ``first`` and ``last`` sent (UTC; NaT when none) and
+    their ``spend`` in gateway units (segments x price)."""
+
+    first: pd.Timestamp
+    last: pd.Timestamp
+    spend: float
+
+
+def accepted(sends: Source, as_of: pd.Timestamp) -> Accepted:
+    """The span and spend of the sends accepted by ``as_of``, counted where ``sends`` lives."""
+    with tables(sends, None, sends_columns=["state", "sent_at"], reports_columns=[], optional=COST_COLUMNS) as opened:
+        segments, price = cost_sql(opened.columns("sends"))
+        found = opened.query(
+            f"SELECT min(sent_at) AS first, max(sent_at) AS last, sum({segments} * {price}) AS spend "  # noqa: S608
+            "FROM sends WHERE state = 'accepted' AND sent_at <= $as_of",
             {"as_of": as_of.to_pydatetime()},
         )
-    first, last = (utc_us(span[c], c).iloc[0] for c in ("first", "last"))
-    return None if pd.isna(first) else (first, last)
+    first, last = (utc_us(found[c], c).iloc[0] for c in ("first", "last"))
+    if pd.isna(first):
+        return Accepted(pd.NaT, pd.NaT, 0.0)
+    return Accepted(first, last, float(found["spend"].iloc[0]))
 
 
 # ------------------------------------------------------------------ paths
@@ -234,11 +246,11 @@ def _with(columns: Sequence[str], uses: Sequence[str], have: Sequence[str]) -> l
     return list(dict.fromkeys([*columns, *(c for c in uses if c in have)]))
 
 
-def _time_sql(name: str, kind: str) -> str:
+def _time_sql(name: str, sql_type: str) -> str:
     """A time column of Parquet as UTC microseconds, as :func:`utc_us` makes a frame's: naive is UTC
     (the session's zone), nanoseconds are cut to the microsecond (not rounded)."""
     column = quote_name(name)
-    if "_NS" in kind.upper():
+    if "_NS" in sql_type.upper():
         column = f"make_timestamp(epoch_ns({column}) // 1000)"
     return f"CAST({column} AS TIMESTAMPTZ) AS {quote_name(name)}"
 
@@ -262,8 +274,6 @@ def _arrow(frame: pd.DataFrame, columns: Sequence[str]) -> pa.Table:
 
 class _DuckDB:
     """Both tables in an in-process DuckDB: frames as Arrow, paths as views over their Parquet."""
-
-    engine = "duckdb"
 
     def __init__(self, given: dict[str, Source], wanted: dict[str, _Wanted]) -> None:
         from ._duck import connect
@@ -340,8 +350,6 @@ class _Spark:
     The session's time zone is UTC while a KPI runs (local days and hours are
     computed from UTC instants explicitly) and is put back afterwards.
     """
-
-    engine = "spark"
 
     def __init__(self, given: dict[str, Source], wanted: dict[str, _Wanted]) -> None:
         session = next(_unwrapped(s).source.sparkSession for s in given.values() if kind(s) == "spark")

@@ -39,7 +39,7 @@ from ._axes import (
     say_empty,
     styled,
 )
-from ._engines import Source, sent_span
+from ._engines import Source, accepted
 from .balance import LedgerLike, _forecast, balance_history
 from .config import default_tz
 
@@ -96,8 +96,8 @@ def plot_delivery_rate(
     """
     zone = kpi._zone(tz)
     if freq is None:
-        span = sent_span(sends, kpi._moment(as_of))
-        freq = auto_freq(span[1] - span[0] if span else pd.Timedelta(0))
+        span = accepted(sends, kpi._moment(as_of))
+        freq = auto_freq(span.last - span.first if pd.notna(span.first) else pd.Timedelta(0))
     options = {"freq": freq, "within": within, "as_of": as_of, "tz": zone}
     overall = kpi.delivery_rate(sends, reports, **options)
     groups = kpi._columns(by)

@@ -591,7 +591,7 @@ def status_breakdown(
     keys = ", ".join([*(quote_name(c) for c in group), "status"])
     outer = "".join(f"s.{quote_name(c)}, " for c in group)
     sql = f"""
-        WITH judged AS (SELECT * FROM {_sent(group, window is not None)} AS sent),
+        WITH judged AS {_sent(group, window is not None)},
         final AS (
             SELECT {outer}
                    CASE WHEN bool_or(r.status = 'DELIVRD') THEN 'DELIVRD'

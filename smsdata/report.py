@@ -23,9 +23,8 @@ from . import _formats as fmt
 from . import _report_html as page
 from . import _statuses, charts, kpi
 from ._axes import duration_words, texts
-from ._engines import COST_COLUMNS, Source, cost_sql, narrowed, quote_name, tables
+from ._engines import Source, accepted, narrowed, quote_name, tables
 from ._formats import delivery_for_people, latency_for_people
-from ._times import utc_us
 from .balance import LedgerLike, balance_burn
 from .config import UnitPrice, default_tz, unit_price
 from .errors import IngestError, ReportError
@@ -89,7 +88,7 @@ def headline(
     length = current.last_sent - current.first_sent
     start, end = (_literal(t) for t in (current.first_sent - length, current.first_sent))
     before = narrowed(earlier_sends, where=f"sent_at >= {start} AND sent_at < {end}")
-    if length > pd.Timedelta(0) and pd.notna(_accepted(before, moment)[0]):
+    if length > pd.Timedelta(0) and pd.notna(accepted(before, moment).first):
         return replace(current, previous=_totals(before, earlier_reports, moment, expire_after))
     return current
 
@@ -99,28 +98,14 @@ def _literal(moment: pd.Timestamp) -> str:
     return f"TIMESTAMPTZ '{moment.tz_convert('UTC').isoformat()}'"
 
 
-def _accepted(sends: Source, moment: pd.Timestamp) -> tuple[pd.Timestamp, pd.Timestamp, float]:
-    """First and last send accepted by ``moment`` (NaT when none), and their spend in units, where they live."""
-    with tables(sends, None, sends_columns=["state", "sent_at"], reports_columns=[], optional=COST_COLUMNS) as opened:
-        segments, price = cost_sql(opened.columns("sends"))
-        found = opened.query(
-            f"SELECT min(sent_at) AS first, max(sent_at) AS last, sum({segments} * {price}) AS spend "  # noqa: S608
-            "FROM sends WHERE state = 'accepted' AND sent_at <= $as_of",
-            {"as_of": moment.to_pydatetime()},
-        )
-    first, last = (utc_us(found[c], c).iloc[0] for c in ("first", "last"))
-    spend = found["spend"].iloc[0]
-    return (pd.NaT, pd.NaT, 0.0) if pd.isna(first) else (first, last, float(spend))
-
-
 def _totals(sends: Source, reports: Source, moment: pd.Timestamp, expire_after: str) -> Headline:
     counts = kpi.delivery_rate(sends, reports, as_of=moment, expire_after=expire_after)
     times = kpi.latency(sends, reports, as_of=moment)
-    first, last, spend = _accepted(sends, moment)
+    sent = accepted(sends, moment)
     row = counts.iloc[0] if len(counts) else pd.Series(dtype=float)
     return Headline(
-        first_sent=first,
-        last_sent=last,
+        first_sent=sent.first,
+        last_sent=sent.last,
         sent=int(row.get("sent", 0)),
         delivered=int(row.get("delivered", 0)),
         failed=int(row.get("failed", 0)),
@@ -129,7 +114,7 @@ def _totals(sends: Source, reports: Source, moment: pd.Timestamp, expire_after: 
         delivery_rate=float(row.get("delivery_rate", float("nan"))),
         p50=float(times["p50"].iloc[0]) if len(times) else float("nan"),
         p90=float(times["p90"].iloc[0]) if len(times) else float("nan"),
-        spend=spend,
+        spend=sent.spend,
     )
 
 
@@ -280,8 +265,15 @@ def _has_column(sends: Source, name: str) -> bool:
 def _masked_groups(sends: Source, groups: Sequence[str]) -> Source:
     """``sends`` with group values that look like phone numbers masked (``138****8000``), each
     distinct number still its own group (``138****8000 #2`` when two mask alike)."""
+    if not groups:
+        return sends
     if not isinstance(sends, pd.DataFrame):
-        return narrowed(sends, computed=tuple((c, _mask_sql(c)) for c in groups), uses=tuple(groups))
+        # as below: a column with no phone-like value stays as it is (and keeps its type)
+        with tables(sends, None, sends_columns=groups, reports_columns=[]) as opened:
+            listed = ", ".join(f"bool_or({_phone_like_sql(c)}) AS {quote_name(c)}" for c in groups)
+            found = opened.query(f"SELECT {listed} FROM sends", {})  # noqa: S608 (our quoting)
+        phones = [c for c in groups if found[c].fillna(False).astype(bool).any()]
+        return narrowed(sends, computed=tuple((c, _mask_sql(c)) for c in phones), uses=tuple(phones))
     out = sends.copy()
     for column in groups:
         values = pd.Series(out[column].dropna().unique())
@@ -296,14 +288,23 @@ def _masked_groups(sends: Source, groups: Sequence[str]) -> Source:
     return out
 
 
-def _mask_sql(column: str) -> str:
-    """:func:`_masked_groups` as SQL for a table where it lives: ``+`` and 7 to 15 digits look
-    like a phone number; alike masks are told apart by the rank of the number among them."""
-    value = f"CAST({quote_name(column)} AS VARCHAR)"
+def _text_sql(column: str) -> str:
+    return f"CAST({quote_name(column)} AS VARCHAR)"
+
+
+def _phone_like_sql(column: str) -> str:
+    """SQL: the value looks like a phone number (``+`` and 7 to 15 digits), as :func:`_masked_groups` tests."""
+    value = _text_sql(column)
     digits = f"CASE WHEN starts_with({value}, '+') THEN substr({value}, 2) ELSE {value} END"
-    number = (
+    return (
         f"(TRY_CAST({digits} AS BIGINT) IS NOT NULL AND {digits} NOT LIKE '%-%' AND length({digits}) BETWEEN 7 AND 15)"
     )
+
+
+def _mask_sql(column: str) -> str:
+    """:func:`_masked_groups` as SQL for a table where it lives; alike masks are told apart by the
+    rank of the number among them."""
+    value, number = _text_sql(column), _phone_like_sql(column)
     head = f"CASE WHEN starts_with({value}, '+') THEN left({value}, 4) ELSE left({value}, 3) END"
     masked = f"{head} || '****' || right({value}, 4)"
     rank = f"dense_rank() OVER (PARTITION BY CASE WHEN {number} THEN {masked} END ORDER BY {value})"

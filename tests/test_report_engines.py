@@ -22,6 +22,7 @@ def _data() -> tuple[pd.DataFrame, pd.DataFrame]:
     sends["who"] = sends["mobile"]
     sends.loc[sends.index[1], "who"] = "13800000000"  # masks like 13800000000's twin below
     sends.loc[sends.index[2], "who"] = "13899990000"
+    sends["wave"] = sends.index % 12 + 1  # numbers that are no phone numbers: 10 sorts after 2
     unknown = sends.iloc[[5]].assign(msgid=None, state="unknown", request_id=-1)
     return pd.concat([sends, unknown], ignore_index=True), reports
 
@@ -36,6 +37,7 @@ CASES = {
     "one campaign": {"campaigns": ["2026-11-campaign-02"]},
     "numbers as groups": {"by": "who"},
     "unmasked by city": {"by": "city", "mask": False},
+    "numeric groups": {"by": "wave"},
 }
 
 
