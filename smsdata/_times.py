@@ -29,6 +29,10 @@ def utc_us(values: pd.Series, name: str) -> pd.Series:
     Raises:
         KpiError: the column (called ``name`` in the message) holds values that are not times.
     """
+    if isinstance(values.dtype, pd.DatetimeTZDtype):  # already times: no parsing (to_datetime costs 0.3 s per 10M)
+        return values.dt.tz_convert("UTC").dt.as_unit("us")
+    if pd.api.types.is_datetime64_dtype(values.dtype):
+        return values.dt.tz_localize("UTC").dt.as_unit("us")
     try:
         stamps = pd.to_datetime(values, utc=True)
     except (TypeError, ValueError) as exc:

@@ -16,9 +16,11 @@ import numpy as np
 import pandas as pd
 
 from ._engines import COST_COLUMNS, Source, cost_sql, tables
+from ._forecast import balance_steps, forecast_balance
+from ._kpi_options import localise_period, parse_moment
 from .config import default_tz
 from .gateway import Gateway
-from .kpi import _localise_period, _moment, delivery_rate
+from .kpi import delivery_rate
 from .ledger import Ledger, using_ledger
 
 __all__ = ["BalanceBurn", "balance_burn", "balance_history", "record_balance"]
@@ -111,68 +113,17 @@ def balance_burn(
         LedgerError: there is no ledger at ``ledger`` (none is created), or it cannot be read.
     """
     tz = tz or default_tz()
-    now = _moment(as_of)
+    now = parse_moment(as_of)
     with using_ledger(ledger, create=False) as opened:
         history = opened.balances()
         if sends is None:
             sends = opened.sends()
     history = history[history["at"] <= now]
     volume = _volume(sends, now, tz)
-    daily = _daily(_steps(history), volume["daily"], tz)
+    daily = _daily(balance_steps(history), volume["daily"], tz)
     campaigns = _campaigns(history, volume["campaigns"], sends, reports, now)
-    forecast = _forecast(history, now, tz)
+    forecast = forecast_balance(history, now, tz)
     return BalanceBurn(daily, campaigns, forecast.balance, forecast.burn_per_day, forecast.runs_out, now, forecast.note)
-
-
-FORECAST_MIN_SPENDING_DAYS = 3
-FORECAST_MIN_COVERED_DAYS = 7
-FORECAST_WINDOW_DAYS = 28
-
-
-@dataclass(frozen=True)
-class Forecast:
-    """When the balance runs out at the recent burn, or why there is no honest answer.
-
-    ``burn_per_day``: balance spent in the days covered (up to the last 28 before
-    ``as_of``) divided by those days; NaN, and ``runs_out`` NaT, unless the
-    snapshots cover at least 7 days with spending on at least 3 local days.
-    ``note`` says which, in words.
-    """
-
-    balance: float
-    burn_per_day: float
-    runs_out: pd.Timestamp
-    note: str
-
-
-def _forecast(history: pd.DataFrame, now: pd.Timestamp, tz: str) -> Forecast:
-    """The forecast from the snapshots up to ``now`` (see :class:`Forecast`)."""
-    if history.empty:
-        return Forecast(float("nan"), float("nan"), pd.NaT, "no balance snapshots yet")
-    balance = float(history["value"].iloc[-1])
-    start = max(history["at"].iloc[0], now - pd.Timedelta(days=FORECAST_WINDOW_DAYS))
-    covered = (now - start) / pd.Timedelta(days=1)
-    steps = _steps(history)
-    recent = steps[steps["at"] > start]
-    spending_days = recent.loc[recent["spent"] > 0, "at"].dt.tz_convert(tz).dt.normalize().nunique()
-    if covered < FORECAST_MIN_COVERED_DAYS or spending_days < FORECAST_MIN_SPENDING_DAYS:
-        note = (
-            f"not enough history for a forecast: spending on {spending_days} day(s) over {covered:.1f} day(s) of "
-            f"snapshots; a forecast needs spending on {FORECAST_MIN_SPENDING_DAYS} days over "
-            f"{FORECAST_MIN_COVERED_DAYS} (record_balance daily helps)"
-        )
-        return Forecast(balance, float("nan"), pd.NaT, note)
-    burn = float(recent["spent"].sum()) / covered
-    runs_out = (now + pd.Timedelta(days=balance / burn)).tz_convert(tz).normalize()
-    note = f"spent {burn:,.1f} a day over the last {covered:.0f} days: it runs out around {runs_out:%Y-%m-%d}"
-    return Forecast(balance, burn, runs_out, note)
-
-
-def _steps(history: pd.DataFrame) -> pd.DataFrame:
-    """Consecutive snapshots as spending (drops) and top-ups (rises), at the later snapshot."""
-    change = history["value"].diff().fillna(0.0)
-    spent = (-change).clip(lower=0) + 0.0  # + 0.0: a day with no change shows 0, not -0
-    return pd.DataFrame({"at": history["at"], "spent": spent, "topped_up": change.clip(lower=0)})
 
 
 def _volume(sends: Source, now: pd.Timestamp, tz: str) -> dict[str, pd.DataFrame]:
@@ -193,7 +144,7 @@ def _volume(sends: Source, now: pd.Timestamp, tz: str) -> dict[str, pd.DataFrame
             f"sum({segments} * {price}) AS expected_cost {accepted} GROUP BY campaign ORDER BY campaign",
             params,
         )
-    daily = _localise_period(daily, "day", tz).rename(columns={"period": "day"})
+    daily = localise_period(daily, "day", tz).rename(columns={"period": "day"})
     return {"daily": daily, "campaigns": campaigns}
 
 

@@ -40,7 +40,9 @@ from ._axes import (
     styled,
 )
 from ._engines import Source, accepted
-from .balance import LedgerLike, _forecast, balance_history
+from ._forecast import forecast_balance
+from ._kpi_options import parse_by, parse_moment, parse_zone
+from .balance import LedgerLike, balance_history
 from .config import default_tz
 
 __all__ = ["plot_balance", "plot_carrier_rates", "plot_delivery_rate", "plot_latency", "plot_status_breakdown"]
@@ -94,13 +96,13 @@ def plot_delivery_rate(
     Raises:
         KpiError: a column is missing, or ``freq``/``within``/``tz`` is invalid.
     """
-    zone = kpi._zone(tz)
+    zone = parse_zone(tz)
     if freq is None:
-        span = accepted(sends, kpi._moment(as_of))
+        span = accepted(sends, parse_moment(as_of))
         freq = auto_freq(span.last - span.first if pd.notna(span.first) else pd.Timedelta(0))
     options = {"freq": freq, "within": within, "as_of": as_of, "tz": zone}
     overall = kpi.delivery_rate(sends, reports, **options)
-    groups = kpi._columns(by)
+    groups = parse_by(by)
     per_group = kpi.delivery_rate(sends, reports, by=by, **options) if groups else overall.iloc[:0]
     keys = per_group[groups].drop_duplicates() if groups else []
     figure, ax = new_axes(ax)
@@ -181,7 +183,7 @@ def plot_status_breakdown(
         KpiError: a column is missing.
     """
     breakdown = kpi.status_breakdown(sends, reports, by=by, within=within, as_of=as_of)
-    groups = kpi._columns(by)
+    groups = parse_by(by)
     if not groups:
         breakdown = breakdown.assign(group="all")
         groups = ["group"]
@@ -235,7 +237,7 @@ def plot_latency(
     Raises:
         KpiError: a column is missing.
     """
-    groups = kpi._columns(by)
+    groups = parse_by(by)
     marks = kpi.latency(sends, reports, by=by, as_of=as_of)
     if groups and len(marks) > _MANY_CURVES:
         return _latency_ranges(marks, groups, ax)
@@ -300,12 +302,12 @@ def plot_balance(
     ledger: LedgerLike = None, *, as_of: str | pd.Timestamp | None = None, tz: str | None = None, ax: Axes | None = None
 ) -> Figure:
     """Balance snapshots over time (local dates), and the straight line to zero at the recent
-    burn, when the snapshots are enough for a forecast (see :class:`smsdata.balance.Forecast`)."""
-    now = kpi._moment(as_of)
+    burn, when the snapshots are enough for a forecast (see :class:`smsdata._forecast.Forecast`)."""
+    now = parse_moment(as_of)
     zone = tz or default_tz()
     history = balance_history(ledger)
     history = history[history["at"] <= now]
-    forecast = _forecast(history, now, zone)
+    forecast = forecast_balance(history, now, zone)
     balance, burn, runs_out = forecast.balance, forecast.burn_per_day, forecast.runs_out
     figure, ax = new_axes(ax, height=3.5)
     if history.empty:

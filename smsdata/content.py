@@ -13,14 +13,18 @@ import string
 import numpy as np
 import pandas as pd
 
+from ._limits import MAX_CONTENT_CHARS, MULTI_SEGMENT, SINGLE_SEGMENT
+from ._text import column_text
 from .errors import SmsdataError
 
-__all__ = ["MAX_CHARS", "MULTI_SEGMENT", "SINGLE_SEGMENT", "count_segments", "render_template", "template_fields"]
-
-MAX_CHARS = 268
-
-SINGLE_SEGMENT = 70
-MULTI_SEGMENT = 67
+__all__ = [
+    "MAX_CONTENT_CHARS",
+    "MULTI_SEGMENT",
+    "SINGLE_SEGMENT",
+    "count_segments",
+    "render_template",
+    "template_fields",
+]
 
 
 def count_segments(
@@ -103,7 +107,7 @@ def render_template(df: pd.DataFrame, template: str) -> tuple[pd.Series, pd.Seri
     complete = pd.Series(True, index=df.index)
     texts = {}
     for name in fields:
-        text = _as_text(df[name])
+        text = column_text(df[name])
         complete &= text.notna() & text.str.strip().ne("")
         texts[name] = text.fillna("")
     content = pd.Series("", index=df.index, dtype="str")
@@ -113,15 +117,3 @@ def render_template(df: pd.DataFrame, template: str) -> tuple[pd.Series, pd.Seri
         if name is not None:
             content = content + texts[name]
     return content.where(complete, pd.NA), complete
-
-
-def _as_text(column: pd.Series) -> pd.Series:
-    """Text of a column; integral floats print without ``.0`` (Excel stores 42 as 42.0)."""
-    if pd.api.types.is_float_dtype(column):
-        values = column.to_numpy(dtype=float, na_value=np.nan)
-        integral = np.isfinite(values) & (values == np.round(values)) & (np.abs(values) < 2**53)
-        text = column.astype("str").where(
-            ~integral, pd.Series(values, index=column.index).round().astype("Int64").astype("str")
-        )
-        return text.where(column.notna(), pd.NA)
-    return column.astype("str").where(column.notna(), pd.NA)

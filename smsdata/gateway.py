@@ -30,6 +30,7 @@ from urllib.parse import urlencode
 
 import httpx
 
+from ._limits import MAX_CONTENT_CHARS, MAX_MOBILES
 from .config import Secret, load_settings
 from .errors import (
     ConfigError,
@@ -56,8 +57,6 @@ __all__ = [
     "parse_answer",
 ]
 
-MAX_MOBILES = 5000
-MAX_CONTENT_CHARS = 268
 SEND_PATH = "/Message/send"
 BALANCE_PATH = "/Message/balance"
 

@@ -49,20 +49,36 @@ against hand-computed cases.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
 
-from ._engines import Source, Tables, quote_name, tables
-from ._times import utc, utc_us
-from .config import default_tz
+from ._audit import AUDIT_CHECKS, audit
+from ._engines import Source, quote_name
+from ._kpi_options import (
+    EXPIRE_AFTER,
+    FREQ_NAMES,
+    SKEW_TOLERANCE,
+    By,
+    Duration,
+    Moment,
+    localise_period,
+    parse_by,
+    parse_duration,
+    parse_freq,
+    parse_moment,
+)
+from ._kpi_sql import group_sql, kpi_tables, query_params, recipients_cte, sent_sql
+from ._stats import wilson_interval
+from ._survival import kaplan_meier
+from ._times import utc_us
 from .errors import KpiError
 
 __all__ = [
+    "AUDIT_CHECKS",
+    "EXPIRE_AFTER",
+    "FREQ_NAMES",
     "KpiError",
     "audit",
     "compare",
@@ -74,251 +90,8 @@ __all__ = [
     "wilson_interval",
 ]
 
-Z95 = 1.959963984540054
 PENDING = "(pending)"
-EXPIRE_AFTER = "72h"
-"""The default ``expire_after`` of every KPI, chart and the report."""
-SKEW_TOLERANCE = pd.Timedelta(seconds=1)
-"""A report up to this long before its send is a whole-second stamp, not clock skew."""
-FREQ_NAMES = {
-    "min": "minute",
-    "5min": "5 minutes",
-    "15min": "15 minutes",
-    "30min": "30 minutes",
-    "h": "hour",
-    "D": "day",
-    "W": "week",
-    "M": "month",
-}
-"""The ``freq`` values of :func:`delivery_rate` and the words for their periods."""
-_CLOCK_MINUTES = {"minute": 1, "5 minutes": 5, "15 minutes": 15, "30 minutes": 30, "hour": 60}
-_SENDS_NEED = ("msgid", "mobile", "state", "sent_at")
-_REPORTS_NEED = ("msgid", "mobile", "status", "report_time")
-
-By = str | Sequence[str] | None
-Moment = str | pd.Timestamp | None
-Duration = str | pd.Timedelta
-
-
-# ------------------------------------------------------------------ helpers
-
-
-def wilson_interval(successes: Any, trials: Any, z: float = Z95) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval of a proportion (arrays welcome); NaN where ``trials`` is 0.
-
-    >>> wilson_interval(8, 10)
-    (array(0.49015...), array(0.94330...))
-    """
-    k = np.asarray(successes, dtype=float)
-    n = np.asarray(trials, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = k / n
-        denominator = 1 + z**2 / n
-        centre = (p + z**2 / (2 * n)) / denominator
-        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denominator
-    # exact at the ends (0 and 1 are inside), where rounding would leave them out by 1e-16
-    low = np.where(k == 0, 0.0, np.clip(centre - half, 0.0, 1.0))
-    high = np.where(k == n, 1.0, np.clip(centre + half, 0.0, 1.0))
-    nan = n == 0
-    return np.where(nan, np.nan, low), np.where(nan, np.nan, high)
-
-
-# Names the KPIs' own columns and working columns use: a by= column may not take them.
-_RESERVED = frozenset(
-    [
-        "sent",
-        "delivered",
-        "failed",
-        "pending",
-        "no_report",
-        "open",
-        "delivery_rate",
-        "ci_low",
-        "ci_high",
-        "period",
-        "status",
-        "count",
-        "share",
-        "seconds",
-        "at_risk",
-        "events",
-        "censored",
-        "delivered_share",
-        "p50",
-        "p90",
-        "p99",
-        "mean",
-        "skewed",
-        "judged_at",
-        "first_report",
-        "first_delivered",
-        "reported",
-        "recipient",
-        "q",
-        "diff",
-        "diff_low",
-        "diff_high",
-        "p_value",
-    ]
-)
-
-
-def _columns(by: By) -> list[str]:
-    if by is None:
-        return []
-    columns = [by] if isinstance(by, str) else list(by)
-    clashing = [c for c in columns if c in _RESERVED]
-    if clashing:
-        raise KpiError(f"by= column(s) {clashing} clash with the KPIs' own columns; rename them first")
-    return columns
-
-
-def _moment(value: Moment) -> pd.Timestamp:
-    """``as_of`` in UTC (naive means UTC); now when ``None``. Floored to the microsecond, the
-    stored times' unit, so nothing is compared at a precision the data do not have."""
-    if value is None:
-        return pd.Timestamp.now(tz="UTC").floor("us")
-    try:
-        moment = utc(value)
-    except (TypeError, ValueError) as exc:
-        raise KpiError(f"as_of={value!r} is not a time (write it like '2026-11-23 09:00', UTC)") from exc
-    if moment is None or pd.isna(moment):
-        raise KpiError(f"as_of={value!r} is not a time")
-    return moment.floor("us")
-
-
-@contextmanager
-def _tables(
-    sends: Source, reports: Source, by: Sequence[str], extra: Sequence[str] = (), optional: Sequence[str] = ()
-) -> Iterator[Tables]:
-    """``sends`` and ``reports`` opened where they live (see :mod:`smsdata._engines`), only the columns used."""
-    with tables(
-        sends,
-        reports,
-        sends_columns=[*_SENDS_NEED, *by, *extra],
-        reports_columns=_REPORTS_NEED,
-        optional=optional,
-    ) as opened:
-        yield opened
-
-
-# Every KPI starts from this: the accepted recipients sent by $as_of, each with the time it
-# is judged at ($as_of, or sent_at + $within), its first DELIVRD time and first report time
-# among the reports by $as_of. Parameters are named: $as_of, and $within with a window.
-_RECIPIENTS = """
-    recipients AS (
-        SELECT {by_select} s.sent_at, s.judged_at, r.first_delivered,
-               {open} AS open, {delivered} AS delivered{reported}
-        FROM {sent} AS s
-        LEFT JOIN ({first_reports}) AS r ON s.msgid = r.msgid AND s.mobile = r.mobile
-    )
-"""
-# The first report and first DELIVRD of each recipient; the KPIs that only need the
-# deliveries (latency, time to receipt) read only the DELIVRD reports, and aggregate once.
-_FIRST_REPORTS = """
-    SELECT msgid, mobile, min(report_time) AS first_report,
-           min(report_time) FILTER (WHERE status = 'DELIVRD') AS first_delivered
-    FROM reports WHERE report_time <= $as_of GROUP BY msgid, mobile
-"""
-_FIRST_DELIVERIES = """
-    SELECT msgid, mobile, min(report_time) AS first_delivered
-    FROM reports WHERE status = 'DELIVRD' AND report_time <= $as_of GROUP BY msgid, mobile
-"""
-
-
-def _recipients_cte(
-    by: Sequence[str], period: str | None = None, tz: str = "UTC", window: bool = False, *, failures: bool = True
-) -> str:
-    """The ``recipients`` CTE; ``failures=False`` leaves out ``reported`` (whether any report came).
-
-    Without a window every recipient is judged at ``$as_of``, which the reports read are
-    already cut at: nothing is open, and a first report found is in time (plain constants and
-    NULL tests for DuckDB, 10% faster than the comparisons a window needs).
-    """
-    select = "".join(f"s.{quote_name(c)}, " for c in by)
-    if period is not None:
-        select += _period_key(period, tz) + " AS period, "
-    if window:
-        judged = {"open": "s.judged_at > $as_of", "delivered": "r.first_delivered <= s.judged_at"}
-        reported = "coalesce(r.first_report <= s.judged_at, false)"
-    else:
-        judged = {"open": "false", "delivered": "r.first_delivered IS NOT NULL"}
-        reported = "r.first_report IS NOT NULL"
-    sql = _RECIPIENTS.format(
-        by_select=select,
-        sent=_sent(by, window),
-        reported=f",\n {reported} AS reported" if failures else "",
-        first_reports=_FIRST_REPORTS if failures else _FIRST_DELIVERIES,
-        **judged,
-    )
-    return "WITH " + sql
-
-
-def _sent(by: Sequence[str], window: bool) -> str:
-    """SQL of the accepted recipients sent by ``$as_of``, one row per (msgid, mobile): its first
-    send, that send's ``by`` columns, and when it is judged (``judged_at``).
-
-    A GROUP BY with ``arg_min``, not ``DISTINCT ON ... ORDER BY``: 3x faster on DuckDB. With
-    several ``by`` columns each is taken at the least (sent_at, *by), so all come from one row of
-    the sends; one column is taken at the least sent_at alone (a tuple key costs DuckDB 25% more:
-    two sends of one recipient at the same microsecond in different groups is the only tie).
-    """
-    key = ", ".join(["sent_at", *(quote_name(c) for c in by)]) if len(by) > 1 else "sent_at"
-    picked = "".join(f", arg_min({quote_name(c)}, ({key})) AS {quote_name(c)}" for c in by)
-    return f"""(
-        SELECT *, {_judged(window)} AS judged_at FROM (
-            SELECT msgid, mobile, min(sent_at) AS sent_at{picked}
-            FROM sends WHERE state = 'accepted' AND sent_at <= $as_of GROUP BY msgid, mobile
-        ) AS first_sends
-    )"""
-
-
-def _judged(window: bool) -> str:
-    """When a recipient is judged: at ``$as_of``, or at the end of its window."""
-    return "sent_at + $within" if window else "$as_of"
-
-
-def _period_key(period: str, tz: str) -> str:
-    """SQL for the start of ``sent_at``'s local period, in microseconds since the epoch.
-
-    An hour (or a part of one) starts at its local wall-clock time *in the offset
-    of that moment*: a UTC instant, so the repeated autumn hour gives two
-    instants (two rows) and zones half an hour off UTC get their own quarter
-    hours. Days, weeks (from Monday) and months start at a local midnight, given
-    as wall-clock microseconds and localised in pandas (:func:`_localise_period`).
-    Plain arithmetic on microseconds, so the same SQL runs on DuckDB and Spark.
-    """
-    local = f"epoch_us(timezone('{tz}', s.sent_at))"  # the local wall clock, counted as if it were UTC
-    if period in _CLOCK_MINUTES:
-        # the instant minus how far the local clock is into its bucket
-        return f"(epoch_us(s.sent_at) - {local} % {_CLOCK_MINUTES[period] * 60_000_000})"
-    return f"epoch_us(date_trunc('{period}', timezone('{tz}', s.sent_at)))"
-
-
-def _params(as_of: pd.Timestamp, within: pd.Timedelta | None, **more: Any) -> dict[str, Any]:
-    window = {"within": within.to_pytimedelta()} if within is not None else {}
-    return {"as_of": as_of.to_pydatetime(), **window, **more}
-
-
-def _group(by: Sequence[str], period: bool = False) -> tuple[str, str]:
-    """SELECT list prefix and GROUP/ORDER BY clause for the grouping columns."""
-    names = [quote_name(c) for c in by] + (["period"] if period else [])
-    if not names:
-        return "", ""
-    listed = ", ".join(names)
-    return listed + ", ", f"GROUP BY {listed} ORDER BY {listed}"
-
-
-def _localise_period(frame: pd.DataFrame, period: str | None, tz: str) -> pd.DataFrame:
-    if period is None:
-        return frame
-    stamps = pd.to_datetime(frame["period"].astype("int64"), unit="us")
-    if period in _CLOCK_MINUTES:  # already instants (UTC)
-        frame["period"] = stamps.dt.tz_localize("UTC").dt.tz_convert(tz)
-    else:  # local midnights; one that daylight saving skips starts at the first moment after it
-        ambiguous = np.ones(len(stamps), dtype=bool)
-        frame["period"] = stamps.dt.tz_localize(tz, ambiguous=ambiguous, nonexistent="shift_forward")
-    return frame
+"""The status of a recipient with no report yet (:func:`status_breakdown`)."""
 
 
 # ------------------------------------------------------------------ KPIs
@@ -364,17 +137,17 @@ def delivery_rate(
 
     >>> delivery_rate(sends, reports, by="campaign", within="24h")  # doctest: +SKIP
     """
-    group = _columns(by)
-    period, zone = _period(freq, tz)
-    window = _duration(within, "within")
-    expiry = _duration(expire_after, "expire_after")
-    prefix, clause = _group(group, period is not None)
+    group = parse_by(by)
+    period, zone = parse_freq(freq, tz)
+    window = parse_duration(within, "within")
+    expiry = parse_duration(expire_after, "expire_after")
+    prefix, clause = group_sql(group, period is not None)
     # still waiting for a report (pending) rather than given up on (no_report): sent less than
     # expire_after before it is judged; with a window, judged exactly `within` after its send
     waiting = "sent_at > $cutoff" if window is None else str(window < expiry).lower()
-    moment = _moment(as_of)
+    moment = parse_moment(as_of)
     sql = (
-        _recipients_cte(group, period, zone, window is not None)
+        recipients_cte(group, period, zone, window is not None)
         + f"""
         SELECT {prefix} count(*) FILTER (WHERE NOT open) AS sent,
                count(*) FILTER (WHERE NOT open AND delivered) AS delivered,
@@ -385,9 +158,9 @@ def delivery_rate(
         FROM recipients {clause}
         """
     )
-    with _tables(sends, reports, group) as opened:
-        frame = opened.query(sql, _params(moment, window, cutoff=(moment - expiry).to_pydatetime()))
-    frame = _localise_period(frame, period, zone)
+    with kpi_tables(sends, reports, group) as opened:
+        frame = opened.query(sql, query_params(moment, window, cutoff=(moment - expiry).to_pydatetime()))
+    frame = localise_period(frame, period, zone)
     counts = ["sent", "delivered", "failed", "pending", "no_report", "open"]
     frame[counts] = frame[counts].astype("int64")
     if window is None:
@@ -395,36 +168,6 @@ def delivery_rate(
     frame["delivery_rate"] = frame["delivered"] / frame["sent"].where(frame["sent"] > 0)
     frame["ci_low"], frame["ci_high"] = wilson_interval(frame["delivered"], frame["sent"])
     return frame
-
-
-def _duration(value: Duration | None, name: str) -> pd.Timedelta | None:
-    if value is None:
-        return None
-    try:
-        duration = pd.Timedelta(value)
-    except (TypeError, ValueError) as exc:
-        raise KpiError(f"{name}={value!r} is not a duration (write it like '24h' or '3 days')") from exc
-    if pd.isna(duration) or duration < pd.Timedelta(0):
-        raise KpiError(f"{name}={value!r} must be a duration of zero or more")
-    return duration
-
-
-def _zone(tz: str | None) -> str:
-    name = tz or default_tz()
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise KpiError(f"tz={name!r} is not a known time zone") from exc
-    return name
-
-
-def _period(freq: str | None, tz: str | None) -> tuple[str | None, str]:
-    """The period named by ``freq`` and the zone its buckets are cut in (UTC, unused, without one)."""
-    if freq is None:
-        return None, "UTC"
-    if freq not in FREQ_NAMES:
-        raise KpiError(f"freq must be one of {', '.join(map(repr, FREQ_NAMES))}, got {freq!r}")
-    return FREQ_NAMES[freq], _zone(tz)
 
 
 def latency(
@@ -455,12 +198,12 @@ def latency(
 
     >>> latency(sends, reports, by="carrier")  # doctest: +SKIP
     """
-    group = _columns(by)
-    period, zone = _period(freq, tz)
-    window = _duration(within, "within")
-    prefix, clause = _group(group, period is not None)
+    group = parse_by(by)
+    period, zone = parse_freq(freq, tz)
+    window = parse_duration(within, "within")
+    prefix, clause = group_sql(group, period is not None)
     sql = (
-        _recipients_cte(group, period, zone, window is not None, failures=False)
+        recipients_cte(group, period, zone, window is not None, failures=False)
         + f""",
         latencies AS (  -- every judged recipient, so a group with nothing delivered keeps its row
             SELECT {prefix} coalesce(delivered AND first_delivered < sent_at - $tolerance, false) AS skewed,
@@ -476,9 +219,9 @@ def latency(
         FROM latencies {clause}
         """
     )
-    params = _params(_moment(as_of), window, tolerance=SKEW_TOLERANCE.to_pytimedelta())
-    with _tables(sends, reports, group) as opened:
-        frame = _localise_period(opened.query(sql, params), period, zone)
+    params = query_params(parse_moment(as_of), window, tolerance=SKEW_TOLERANCE.to_pytimedelta())
+    with kpi_tables(sends, reports, group) as opened:
+        frame = localise_period(opened.query(sql, params), period, zone)
     quantiles = frame.pop("q")
     for i, name in enumerate(("p50", "p90", "p99")):
         frame[name] = [q[i] if isinstance(q, list | np.ndarray) else np.nan for q in quantiles]
@@ -506,11 +249,11 @@ def time_to_receipt(sends: Source, reports: Source, *, by: By = None, as_of: Mom
 
     >>> time_to_receipt(sends, reports, by="campaign", as_of="2026-11-26")  # doctest: +SKIP
     """
-    group = _columns(by)
-    prefix, _ = _group(group)
+    group = parse_by(by)
+    prefix, _ = group_sql(group)
     keys = ", ".join([*(quote_name(c) for c in group), "seconds"])
     sql = (
-        _recipients_cte(group, failures=False)
+        recipients_cte(group, failures=False)
         + f""",
         durations AS (
             SELECT {prefix}
@@ -525,40 +268,9 @@ def time_to_receipt(sends: Source, reports: Source, *, by: By = None, as_of: Mom
         FROM durations GROUP BY {keys} ORDER BY {keys}
         """
     )
-    with _tables(sends, reports, group) as opened:
-        steps = opened.query(sql, _params(_moment(as_of), None))
+    with kpi_tables(sends, reports, group) as opened:
+        steps = opened.query(sql, query_params(parse_moment(as_of), None))
     return kaplan_meier(steps, group)
-
-
-def kaplan_meier(steps: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFrame:
-    """Kaplan-Meier estimate from ``[*by, seconds, events, censored]`` sorted by ``seconds``.
-
-    Censoring at a time counts after the events at that time (the usual
-    convention). Returns the rows with events, with ``at_risk`` and
-    ``delivered_share`` = 1 - S(t).
-    """
-    steps = steps.copy()
-    keys = list(by)
-    leaving = steps["events"] + steps["censored"]
-    if keys:
-        total = leaving.groupby([steps[k] for k in keys], sort=False, dropna=False).transform("sum")
-        before = leaving.groupby([steps[k] for k in keys], sort=False, dropna=False).cumsum() - leaving
-    else:
-        total, before = leaving.sum(), leaving.cumsum() - leaving
-    steps["at_risk"] = (total - before).astype("int64")
-    factor = 1 - steps["events"] / steps["at_risk"]
-    log_factor = np.log(factor.clip(lower=1e-300))
-    survival = np.exp(
-        log_factor.groupby([steps[k] for k in keys], sort=False, dropna=False).cumsum() if keys else log_factor.cumsum()
-    )
-    survival[factor <= 0] = 0.0
-    # once S reaches 0 it stays there
-    survival = (
-        survival.groupby([steps[k] for k in keys], sort=False, dropna=False).cummin() if keys else survival.cummin()
-    )
-    steps["delivered_share"] = 1 - survival
-    out = steps[steps["events"] > 0]
-    return out[[*keys, "seconds", "at_risk", "events", "censored", "delivered_share"]].reset_index(drop=True)
 
 
 def status_breakdown(
@@ -585,13 +297,13 @@ def status_breakdown(
 
     >>> status_breakdown(sends, reports, by="carrier")  # doctest: +SKIP
     """
-    group = _columns(by)
-    window = _duration(within, "within")
-    prefix, _ = _group(group)
+    group = parse_by(by)
+    window = parse_duration(within, "within")
+    prefix, _ = group_sql(group)
     keys = ", ".join([*(quote_name(c) for c in group), "status"])
     outer = "".join(f"s.{quote_name(c)}, " for c in group)
     sql = f"""
-        WITH judged AS {_sent(group, window is not None)},
+        WITH judged AS {sent_sql(group, window is not None)},
         final AS (
             SELECT {outer}
                    CASE WHEN bool_or(r.status = 'DELIVRD') THEN 'DELIVRD'
@@ -603,8 +315,8 @@ def status_breakdown(
         )
         SELECT {prefix} status, count(*) AS count FROM final GROUP BY {keys}
     """
-    with _tables(sends, reports, group) as opened:
-        frame = opened.query(sql, _params(_moment(as_of), window))
+    with kpi_tables(sends, reports, group) as opened:
+        frame = opened.query(sql, query_params(parse_moment(as_of), window))
     frame["count"] = frame["count"].astype("int64")
     totals = frame.groupby(group, dropna=False)["count"].transform("sum") if group else frame["count"].sum()
     frame["share"] = frame["count"] / totals
@@ -643,7 +355,7 @@ def compare(
 
     >>> compare(sends, reports, by="campaign", baseline="oct-promo")  # doctest: +SKIP
     """
-    group = _columns(by)
+    group = parse_by(by)
     if not group:
         raise KpiError("compare needs by= (the groups to compare)")
     rates = delivery_rate(sends, reports, by=group, within=within, as_of=as_of)
@@ -704,8 +416,8 @@ def dead_numbers(
     """
     if min_failures < 1 or min_campaigns < 1:
         raise KpiError(f"min_failures and min_campaigns must be at least 1, got {min_failures}, {min_campaigns}")
-    params = _params(_moment(as_of), None, failures=min_failures, campaigns=min_campaigns)
-    with _tables(sends, reports, [], optional=["campaign"]) as opened:
+    params = query_params(parse_moment(as_of), None, failures=min_failures, campaigns=min_campaigns)
+    with kpi_tables(sends, reports, [], optional=["campaign"]) as opened:
         frame = opened.query(_dead_numbers_sql("campaign" in opened.columns("sends")), params)
     frame[["failures", "campaigns"]] = frame[["failures", "campaigns"]].astype("int64")
     frame["last_report_time"] = utc_us(frame["last_report_time"], "last_report_time")
@@ -728,124 +440,3 @@ def _dead_numbers_sql(campaigns: bool) -> str:
         HAVING NOT bool_or(delivered) AND count(*) >= $failures AND count(DISTINCT campaign) >= $campaigns
         ORDER BY failures DESC, mobile
     """
-
-
-AUDIT_CHECKS = {
-    "orphan_reports": "reports whose msgid was never sent",
-    "wrong_number": "reports for a number that was not in that msgid's request",
-    "repeated_reports": "recipients with more than one report (different status or time)",
-    "clock_skew": "reports timed before their message was sent",
-    "delivered_after_failure": "recipients with DELIVRD after a failure report",
-    "no_report_after_expiry": "recipients sent longer than expire_after ago with no report",
-    "unknown_requests_with_reports": "requests in state unknown with reports for their numbers after they went out"
-    " (evidence they were sent)",
-}
-
-
-# Each check: the rows it finds (over sends_then and reports_then, the data as it stood at
-# $as_of) and their columns, by which its examples are ordered.
-_AUDIT_QUERIES = {
-    "orphan_reports": (
-        "SELECT r.msgid, r.mobile, r.status FROM reports_then r "
-        "WHERE NOT EXISTS (SELECT 1 FROM sends_then s WHERE s.msgid = r.msgid)",
-        ["msgid", "mobile", "status"],
-    ),
-    "wrong_number": (
-        "SELECT r.msgid, r.mobile, r.status FROM reports_then r "
-        "WHERE EXISTS (SELECT 1 FROM sends_then s WHERE s.msgid = r.msgid) "
-        "AND NOT EXISTS (SELECT 1 FROM sends_then s WHERE s.msgid = r.msgid AND s.mobile = r.mobile)",
-        ["msgid", "mobile", "status"],
-    ),
-    "repeated_reports": (
-        "SELECT msgid, mobile, count(*) AS reports FROM reports_then GROUP BY msgid, mobile HAVING count(*) > 1",
-        ["msgid", "mobile", "reports"],
-    ),
-    "clock_skew": (
-        "SELECT r.msgid, r.mobile, r.report_time, s.sent_at FROM reports_then r "
-        "JOIN sends_then s ON s.msgid = r.msgid AND s.mobile = r.mobile "
-        "WHERE r.report_time < s.sent_at - $tolerance",
-        ["msgid", "mobile", "report_time", "sent_at"],
-    ),
-    "delivered_after_failure": (
-        "SELECT msgid, mobile FROM reports_then GROUP BY msgid, mobile "
-        "HAVING max(report_time) FILTER (WHERE status = 'DELIVRD') "
-        "> min(report_time) FILTER (WHERE status <> 'DELIVRD')",
-        ["msgid", "mobile"],
-    ),
-    "no_report_after_expiry": (
-        "SELECT s.msgid, s.mobile, s.sent_at FROM sends_then s WHERE s.state = 'accepted' AND s.sent_at < $cutoff "
-        "AND NOT EXISTS (SELECT 1 FROM reports_then r WHERE r.msgid = s.msgid AND r.mobile = s.mobile)",
-        ["msgid", "mobile", "sent_at"],
-    ),
-    "unknown_requests_with_reports": (
-        "SELECT s.request_id, count(DISTINCT r.mobile) AS numbers_with_reports FROM sends_then s "
-        "JOIN reports_then r ON r.mobile = s.mobile AND r.report_time >= s.sent_at "
-        "WHERE s.state = 'unknown' "
-        "AND NOT EXISTS (SELECT 1 FROM sends_then k WHERE k.msgid = r.msgid) GROUP BY s.request_id",
-        ["request_id", "numbers_with_reports"],
-    ),
-}
-
-
-def _audit_sql(check: str, columns: Sequence[str], examples: int) -> str:
-    """One check as a query: its first ``examples`` rows, each with ``found``, the count of all."""
-    order = ", ".join(columns)
-    return f"""
-        WITH sends_then AS (SELECT * FROM sends WHERE sent_at <= $as_of),
-             reports_then AS (SELECT * FROM reports WHERE report_time <= $as_of),
-             checked AS ({check})
-        SELECT *, count(*) OVER () AS found FROM checked ORDER BY {order} LIMIT {max(int(examples), 1)}
-    """
-
-
-def _shown(found: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows as they read in an example: times in UTC whatever the engine gave."""
-    for name in found.columns:
-        if pd.api.types.is_datetime64_any_dtype(found[name]):
-            found = found.assign(**{name: utc_us(found[name], name)})
-    return found.to_dict("records")
-
-
-def audit(
-    sends: Source,
-    reports: Source,
-    *,
-    as_of: Moment = None,
-    expire_after: Duration = EXPIRE_AFTER,
-    examples: int = 3,
-) -> pd.DataFrame:
-    """Problems in the receipt stream as it stood at ``as_of``, one row per check, with counts and examples.
-
-    Sends and reports after ``as_of`` are ignored; ``clock_skew`` counts reports
-    more than 1 s before their send (a whole-second stamp is not skew).
-
-    Checks (``check`` column): ``orphan_reports``, ``wrong_number``,
-    ``repeated_reports``, ``clock_skew``, ``delivered_after_failure``,
-    ``no_report_after_expiry``, ``unknown_requests_with_reports`` (an
-    ``unknown`` request's numbers got reports with msgids never recorded,
-    after it went out: it was sent; do not resend it).
-
-    Returns:
-        ``[check, count, what, examples]``; ``examples`` is a short text of
-        up to ``examples`` cases.
-
-    Raises:
-        KpiError: a column is missing.
-
-    >>> audit(sends, reports).query("count > 0")  # doctest: +SKIP
-    """
-    moment = _moment(as_of)
-    cutoff = moment - _duration(expire_after, "expire_after")
-    params = _params(moment, None, tolerance=SKEW_TOLERANCE.to_pytimedelta(), cutoff=cutoff.to_pydatetime())
-    rows = []
-    with _tables(sends, reports, [], extra=["request_id"]) as opened:
-        for check, (sql, columns) in _AUDIT_QUERIES.items():
-            found = opened.query(_audit_sql(sql, columns, examples), params)
-            count = int(found["found"].iloc[0]) if len(found) else 0
-            shown = _shown(found[columns].head(examples))
-            cases = "; ".join(", ".join(f"{c}={v}" for c, v in row.items()) for row in shown)
-            rows.append({"check": check, "count": count, "what": AUDIT_CHECKS[check], "examples": cases})
-    frame = pd.DataFrame(rows)
-    for name in ("check", "what", "examples"):
-        frame[name] = frame[name].astype("str")
-    return frame

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .content import MAX_CHARS, MULTI_SEGMENT, SINGLE_SEGMENT, count_segments, render_template, template_fields
-from .content import _as_text as _column_text
+from ._limits import MAX_CONTENT_CHARS, MAX_MOBILES, MULTI_SEGMENT, SINGLE_SEGMENT
+from ._text import column_text
+from .content import count_segments, render_template, template_fields
 from .errors import SmsdataError
-from .gateway import MAX_MOBILES
 from .numbers import carrier_of, normalise_mobiles
 from .sheets import source_hint
 
@@ -220,7 +220,7 @@ def plan_campaign(
     if template is not None:
         text, complete = render_template(df, template)
     else:
-        text = _column_text(df[content])
+        text = column_text(df[content])
         complete = pd.Series(True, index=df.index)
     length = text.str.len().fillna(0).astype("int64")
 
@@ -230,7 +230,7 @@ def plan_campaign(
     reason = reason.mask(complete & text.fillna("").str.strip().eq(""), "empty_content")
     control = _first_control_character(text)
     reason = reason.mask(control.notna(), "control_character")
-    reason = reason.mask(length.gt(MAX_CHARS), "content_too_long")
+    reason = reason.mask(length.gt(MAX_CONTENT_CHARS), "content_too_long")
     reason = reason.mask(cleaned["mobile"].isna(), "invalid_mobile")
     if suppress is not None:
         blocked = _suppressed(suppress)
@@ -263,7 +263,7 @@ def plan_campaign(
     recipients["request"] = _request_numbers(recipients["content"])
     recipients = recipients[["row", "mobile", "carrier", "content", "segments", "request"]]
     for name in kept:
-        recipients[name] = _column_text(df[name][ok]).to_numpy()
+        recipients[name] = column_text(df[name][ok]).to_numpy()
     return CampaignPlan(recipients, rejected, _requests(recipients), price, kept)
 
 
@@ -278,7 +278,7 @@ def _first_empty_field(df: pd.DataFrame, template: str) -> pd.Series:
     """Per row, ``"name is empty"`` for the first template field with no value (else missing)."""
     first = pd.Series(pd.NA, index=df.index, dtype="str")
     for name in reversed(template_fields(template)):  # the earliest field wins
-        text = _column_text(df[name])
+        text = column_text(df[name])
         first = first.mask(text.isna() | text.str.strip().eq(""), f"{name} is empty")
     return first
 

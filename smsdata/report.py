@@ -25,6 +25,7 @@ from . import _statuses, charts, kpi
 from ._axes import duration_words, texts
 from ._engines import Source, accepted, narrowed, quote_name, tables
 from ._formats import delivery_for_people, latency_for_people
+from ._kpi_options import parse_by, parse_moment
 from .balance import LedgerLike, balance_burn
 from .config import UnitPrice, default_tz, unit_price
 from .errors import IngestError, ReportError
@@ -80,7 +81,7 @@ def headline(
     Raises:
         KpiError: a column is missing, or ``expire_after`` is invalid.
     """
-    moment = kpi._moment(as_of)
+    moment = parse_moment(as_of)
     current = _totals(sends, reports, moment, expire_after)
     if pd.isna(current.first_sent):
         return current
@@ -166,7 +167,7 @@ def build_report(
         LedgerError: there is no ledger (none is created), or it cannot be read.
         KpiError, IngestError, ConfigError: from reading or judging the inputs.
     """
-    moment = kpi._moment(as_of)
+    moment = parse_moment(as_of)
     money = UnitPrice.parse(price_per_unit) if price_per_unit is not None else unit_price()
     if sends is None:
         sends = _sends_of(ledger, dataset)
@@ -181,7 +182,7 @@ def build_report(
         raise ReportError(_nothing_sent(campaigns, moment, as_of is not None))
     names = by if isinstance(by, str) else ", ".join(by)
     if mask:
-        sends = _masked_groups(sends, kpi._columns(by))
+        sends = _masked_groups(sends, parse_by(by))
     options = {"by": by, "as_of": moment}
     sections = [
         _top(title, sends, top, moment, money, missing),
@@ -463,14 +464,14 @@ def _delivery_table(
     sends: Source, reports: Source, by: str | Sequence[str], expire_after: str, moment: pd.Timestamp
 ) -> str:
     rates = kpi.delivery_rate(sends, reports, by=by, expire_after=expire_after, as_of=moment)
-    shown, numeric = delivery_for_people(rates, kpi._columns(by))
+    shown, numeric = delivery_for_people(rates, parse_by(by))
     return page.table(shown, numeric=numeric)
 
 
 def _status_table(sends: Source, reports: Source, by: str | Sequence[str], moment: pd.Timestamp) -> str:
     """Groups down, statuses across (in order of meaning), shares of sent in the cells."""
     breakdown = kpi.status_breakdown(sends, reports, by=by, as_of=moment)
-    groups = kpi._columns(by)
+    groups = parse_by(by)
     status, totals = _statuses.keep_top(breakdown, _TOP_STATUSES)
     breakdown[groups] = texts(breakdown[groups])  # a blank group keeps its row
     wide = breakdown.assign(status=status).pivot_table(
@@ -486,7 +487,7 @@ def _status_table(sends: Source, reports: Source, by: str | Sequence[str], momen
 
 
 def _latency_table(sends: Source, reports: Source, by: str | Sequence[str], moment: pd.Timestamp) -> str:
-    shown, numeric = latency_for_people(kpi.latency(sends, reports, by=by, as_of=moment), kpi._columns(by))
+    shown, numeric = latency_for_people(kpi.latency(sends, reports, by=by, as_of=moment), parse_by(by))
     return page.table(
         shown, numeric=numeric, caption="Time from sending to the first DELIVRD receipt, over delivered messages."
     )

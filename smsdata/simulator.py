@@ -51,9 +51,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from ._limits import MAX_CONTENT_CHARS, MAX_MOBILES, MULTI_SEGMENT, SINGLE_SEGMENT
 from .config import DEFAULT_TZ
-from .content import MULTI_SEGMENT, SINGLE_SEGMENT, count_segments
-from .gateway import MAX_CONTENT_CHARS, MAX_MOBILES
+from .content import count_segments
 
 __all__ = ["DEFAULT_FAILURES", "Account", "GatewaySimulator", "SimulatorConfig"]
 

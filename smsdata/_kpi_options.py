@@ -1,0 +1,170 @@
+"""The KPIs' shared options, checked and put in one form: ``by``, ``as_of``, ``within``, ``freq``, ``tz``.
+
+The KPIs, the charts, the balance and the report take these options in the same
+words and read them here, so each means the same everywhere and is refused
+with the same :class:`~smsdata.errors.KpiError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
+import pandas as pd
+
+from ._times import utc
+from .config import default_tz
+from .errors import KpiError
+
+By = str | Sequence[str] | None
+Moment = str | pd.Timestamp | None
+Duration = str | pd.Timedelta
+
+EXPIRE_AFTER = "72h"
+"""The default ``expire_after`` of every KPI, chart and the report."""
+FREQ_NAMES = {
+    "min": "minute",
+    "5min": "5 minutes",
+    "15min": "15 minutes",
+    "30min": "30 minutes",
+    "h": "hour",
+    "D": "day",
+    "W": "week",
+    "M": "month",
+}
+"""The ``freq`` values of :func:`smsdata.kpi.delivery_rate` and the words for their periods."""
+SKEW_TOLERANCE = pd.Timedelta(seconds=1)
+"""A report up to this long before its send is a whole-second stamp, not clock skew."""
+CLOCK_MINUTES = {"minute": 1, "5 minutes": 5, "15 minutes": 15, "30 minutes": 30, "hour": 60}
+"""The periods that start at a wall-clock minute (the others at a local midnight), in minutes."""
+
+
+# Names the KPIs' own columns and working columns use: a by= column may not take them.
+RESERVED = frozenset(
+    [
+        "sent",
+        "delivered",
+        "failed",
+        "pending",
+        "no_report",
+        "open",
+        "delivery_rate",
+        "ci_low",
+        "ci_high",
+        "period",
+        "status",
+        "count",
+        "share",
+        "seconds",
+        "at_risk",
+        "events",
+        "censored",
+        "delivered_share",
+        "p50",
+        "p90",
+        "p99",
+        "mean",
+        "skewed",
+        "judged_at",
+        "first_report",
+        "first_delivered",
+        "reported",
+        "recipient",
+        "q",
+        "diff",
+        "diff_low",
+        "diff_high",
+        "p_value",
+    ]
+)
+
+
+def parse_by(by: By) -> list[str]:
+    """``by`` as a list of column names.
+
+    Raises:
+        KpiError: a name clashes with a column the KPIs make.
+    """
+    if by is None:
+        return []
+    columns = [by] if isinstance(by, str) else list(by)
+    clashing = [c for c in columns if c in RESERVED]
+    if clashing:
+        raise KpiError(f"by= column(s) {clashing} clash with the KPIs' own columns; rename them first")
+    return columns
+
+
+def parse_moment(value: Moment) -> pd.Timestamp:
+    """``as_of`` in UTC (naive means UTC); now when ``None``. Floored to the microsecond, the
+    stored times' unit, so nothing is compared at a precision the data do not have.
+
+    Raises:
+        KpiError: ``value`` is not a time.
+    """
+    if value is None:
+        return pd.Timestamp.now(tz="UTC").floor("us")
+    try:
+        moment = utc(value)
+    except (TypeError, ValueError) as exc:
+        raise KpiError(f"as_of={value!r} is not a time (write it like '2026-11-23 09:00', UTC)") from exc
+    if moment is None or pd.isna(moment):
+        raise KpiError(f"as_of={value!r} is not a time")
+    return moment.floor("us")
+
+
+def parse_duration(value: Duration | None, name: str) -> pd.Timedelta | None:
+    """``value`` as a Timedelta (``None`` stays ``None``).
+
+    Raises:
+        KpiError: not a duration, or negative (``name`` says which option).
+    """
+    if value is None:
+        return None
+    try:
+        duration = pd.Timedelta(value)
+    except (TypeError, ValueError) as exc:
+        raise KpiError(f"{name}={value!r} is not a duration (write it like '24h' or '3 days')") from exc
+    if pd.isna(duration) or duration < pd.Timedelta(0):
+        raise KpiError(f"{name}={value!r} must be a duration of zero or more")
+    return duration
+
+
+def parse_zone(tz: str | None) -> str:
+    """``tz``, or the configured zone (``SMSDATA_TZ``) when ``None``.
+
+    Raises:
+        KpiError: not a known time zone.
+    """
+    name = tz or default_tz()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise KpiError(f"tz={name!r} is not a known time zone") from exc
+    return name
+
+
+def parse_freq(freq: str | None, tz: str | None) -> tuple[str | None, str]:
+    """The period named by ``freq`` and the zone its buckets are cut in (UTC, unused, without one).
+
+    Raises:
+        KpiError: ``freq`` or ``tz`` is not known.
+    """
+    if freq is None:
+        return None, "UTC"
+    if freq not in FREQ_NAMES:
+        raise KpiError(f"freq must be one of {', '.join(map(repr, FREQ_NAMES))}, got {freq!r}")
+    return FREQ_NAMES[freq], parse_zone(tz)
+
+
+def localise_period(frame: pd.DataFrame, period: str | None, tz: str) -> pd.DataFrame:
+    """``frame["period"]`` (epoch microseconds from the SQL) as tz-aware period starts in ``tz``."""
+    if period is None:
+        return frame
+    stamps = pd.to_datetime(frame["period"].astype("int64"), unit="us")
+    if period in CLOCK_MINUTES:  # already instants (UTC)
+        frame["period"] = stamps.dt.tz_localize("UTC").dt.tz_convert(tz)
+    else:  # local midnights; one that daylight saving skips starts at the first moment after it
+        ambiguous = np.ones(len(stamps), dtype=bool)
+        frame["period"] = stamps.dt.tz_localize(tz, ambiguous=ambiguous, nonexistent="shift_forward")
+    return frame

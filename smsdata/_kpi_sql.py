@@ -1,0 +1,143 @@
+"""The SQL every KPI starts from: each accepted recipient once, judged at a point in time.
+
+Written in DuckDB's dialect; :mod:`smsdata._engines` runs it on DuckDB or
+translates it for Spark. Parameters are named: ``$as_of``, and ``$within``
+with a window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import pandas as pd
+
+from ._engines import Source, Tables, quote_name, tables
+from ._kpi_options import CLOCK_MINUTES
+
+_SENDS_NEED = ("msgid", "mobile", "state", "sent_at")
+_REPORTS_NEED = ("msgid", "mobile", "status", "report_time")
+
+
+@contextmanager
+def kpi_tables(
+    sends: Source, reports: Source, by: Sequence[str], extra: Sequence[str] = (), optional: Sequence[str] = ()
+) -> Iterator[Tables]:
+    """``sends`` and ``reports`` opened where they live (see :mod:`smsdata._engines`), only the columns used."""
+    with tables(
+        sends,
+        reports,
+        sends_columns=[*_SENDS_NEED, *by, *extra],
+        reports_columns=_REPORTS_NEED,
+        optional=optional,
+    ) as opened:
+        yield opened
+
+
+# Every KPI starts from this: the accepted recipients sent by $as_of, each with the time it
+# is judged at ($as_of, or sent_at + $within), its first DELIVRD time and first report time
+# among the reports by $as_of. Parameters are named: $as_of, and $within with a window.
+_RECIPIENTS = """
+    recipients AS (
+        SELECT {by_select} s.sent_at, s.judged_at, r.first_delivered,
+               {open} AS open, {delivered} AS delivered{reported}
+        FROM {sent} AS s
+        LEFT JOIN ({first_reports}) AS r ON s.msgid = r.msgid AND s.mobile = r.mobile
+    )
+"""
+# The first report and first DELIVRD of each recipient; the KPIs that only need the
+# deliveries (latency, time to receipt) read only the DELIVRD reports, and aggregate once.
+_FIRST_REPORTS = """
+    SELECT msgid, mobile, min(report_time) AS first_report,
+           min(report_time) FILTER (WHERE status = 'DELIVRD') AS first_delivered
+    FROM reports WHERE report_time <= $as_of GROUP BY msgid, mobile
+"""
+_FIRST_DELIVERIES = """
+    SELECT msgid, mobile, min(report_time) AS first_delivered
+    FROM reports WHERE status = 'DELIVRD' AND report_time <= $as_of GROUP BY msgid, mobile
+"""
+
+
+def recipients_cte(
+    by: Sequence[str], period: str | None = None, tz: str = "UTC", window: bool = False, *, failures: bool = True
+) -> str:
+    """The ``recipients`` CTE; ``failures=False`` leaves out ``reported`` (whether any report came).
+
+    Without a window every recipient is judged at ``$as_of``, which the reports read are
+    already cut at: nothing is open, and a first report found is in time (plain constants and
+    NULL tests for DuckDB, 10% faster than the comparisons a window needs).
+    """
+    select = "".join(f"s.{quote_name(c)}, " for c in by)
+    if period is not None:
+        select += period_key_sql(period, tz) + " AS period, "
+    if window:
+        judged = {"open": "s.judged_at > $as_of", "delivered": "r.first_delivered <= s.judged_at"}
+        reported = "coalesce(r.first_report <= s.judged_at, false)"
+    else:
+        judged = {"open": "false", "delivered": "r.first_delivered IS NOT NULL"}
+        reported = "r.first_report IS NOT NULL"
+    sql = _RECIPIENTS.format(
+        by_select=select,
+        sent=sent_sql(by, window),
+        reported=f",\n {reported} AS reported" if failures else "",
+        first_reports=_FIRST_REPORTS if failures else _FIRST_DELIVERIES,
+        **judged,
+    )
+    return "WITH " + sql
+
+
+def sent_sql(by: Sequence[str], window: bool) -> str:
+    """SQL of the accepted recipients sent by ``$as_of``, one row per (msgid, mobile): its first
+    send, that send's ``by`` columns, and when it is judged (``judged_at``).
+
+    A GROUP BY with ``arg_min``, not ``DISTINCT ON ... ORDER BY``: 3x faster on DuckDB. With
+    several ``by`` columns each is taken at the least (sent_at, *by), so all come from one row of
+    the sends; one column is taken at the least sent_at alone (a tuple key costs DuckDB 25% more:
+    two sends of one recipient at the same microsecond in different groups is the only tie).
+    """
+    key = ", ".join(["sent_at", *(quote_name(c) for c in by)]) if len(by) > 1 else "sent_at"
+    picked = "".join(f", arg_min({quote_name(c)}, ({key})) AS {quote_name(c)}" for c in by)
+    return f"""(
+        SELECT *, {_judged(window)} AS judged_at FROM (
+            SELECT msgid, mobile, min(sent_at) AS sent_at{picked}
+            FROM sends WHERE state = 'accepted' AND sent_at <= $as_of GROUP BY msgid, mobile
+        ) AS first_sends
+    )"""
+
+
+def _judged(window: bool) -> str:
+    """When a recipient is judged: at ``$as_of``, or at the end of its window."""
+    return "sent_at + $within" if window else "$as_of"
+
+
+def period_key_sql(period: str, tz: str) -> str:
+    """SQL for the start of ``sent_at``'s local period, in microseconds since the epoch.
+
+    An hour (or a part of one) starts at its local wall-clock time *in the offset
+    of that moment*: a UTC instant, so the repeated autumn hour gives two
+    instants (two rows) and zones half an hour off UTC get their own quarter
+    hours. Days, weeks (from Monday) and months start at a local midnight, given
+    as wall-clock microseconds and localised in pandas (:func:`~smsdata._kpi_options.localise_period`).
+    Plain arithmetic on microseconds, so the same SQL runs on DuckDB and Spark.
+    """
+    local = f"epoch_us(timezone('{tz}', s.sent_at))"  # the local wall clock, counted as if it were UTC
+    if period in CLOCK_MINUTES:
+        # the instant minus how far the local clock is into its bucket
+        return f"(epoch_us(s.sent_at) - {local} % {CLOCK_MINUTES[period] * 60_000_000})"
+    return f"epoch_us(date_trunc('{period}', timezone('{tz}', s.sent_at)))"
+
+
+def query_params(as_of: pd.Timestamp, within: pd.Timedelta | None, **more: Any) -> dict[str, Any]:
+    """The named parameters of a KPI's SQL: ``as_of``, ``within`` (with a window) and ``more``."""
+    window = {"within": within.to_pytimedelta()} if within is not None else {}
+    return {"as_of": as_of.to_pydatetime(), **window, **more}
+
+
+def group_sql(by: Sequence[str], period: bool = False) -> tuple[str, str]:
+    """SELECT list prefix and GROUP/ORDER BY clause for the grouping columns."""
+    names = [quote_name(c) for c in by] + (["period"] if period else [])
+    if not names:
+        return "", ""
+    listed = ", ".join(names)
+    return listed + ", ", f"GROUP BY {listed} ORDER BY {listed}"
