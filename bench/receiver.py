@@ -195,7 +195,7 @@ def protocol_cost(rounds: int = 10, requests: int = 20_000) -> tuple[float, floa
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
     from smsdata import receiver as rc
-    from smsdata._serve import ConnectionLimits, _guarded
+    from smsdata._http_guard import ConnectionLimits, guarded
 
     limits = ConnectionLimits(
         header_timeout=rc.HEADER_TIMEOUT,
@@ -203,7 +203,7 @@ def protocol_cost(rounds: int = 10, requests: int = 20_000) -> tuple[float, floa
         max_connections=rc.MAX_CONNECTIONS,
         max_header_bytes=rc.MAX_HEADER_BYTES,
     )
-    sides = [HttpToolsProtocol, _guarded(limits, None)]
+    sides = [HttpToolsProtocol, guarded(limits, None)]
     runs: dict[type, list[float]] = {side: [] for side in sides}
     for round_ in range(rounds):
         for side in sides if round_ % 2 == 0 else sides[::-1]:

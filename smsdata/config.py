@@ -13,17 +13,31 @@ variable           meaning                                                defaul
 =================  =====================================================  ==================
 
 Variables already in the environment win over the ``.env`` file.
+
+The sources are read in one place (:func:`load_settings`; :func:`default_tz` and
+:func:`unit_price` read their one value from the same place) into a frozen
+:class:`Settings`: the ``.env`` file is parsed once per version of it (path,
+inode, mtime, size), and while the environment and the file are unchanged
+:func:`load_settings` returns the very same object, so every defaulted call
+sees the same settings and none re-parses the file. The memos are pure (their
+results depend on nothing but their keys): changing ``os.environ`` or editing
+``.env`` is seen by the next call, as before. To pin settings for a whole job,
+load them once and pass what they hold explicitly (``source_tz=settings.tz``,
+``Ledger(settings.home / "ledger.sqlite")``, ``Gateway(settings.url, ...)``).
 """
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from types import MappingProxyType
 from urllib.parse import quote, quote_plus
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -152,11 +166,32 @@ def default_tz(env_file: str | os.PathLike[str] | None = ".env") -> str:
     return _zone_name(_one_setting("SMSDATA_TZ", env_file))
 
 
+_NAMES = ("SMSDATA_URL", "SMSDATA_UID", "SMSDATA_PWD", "SMSDATA_HOME", "SMSDATA_TZ", "SMSDATA_UNIT_PRICE")
+
+
 def _one_setting(name: str, env_file: str | os.PathLike[str] | None) -> str | None:
-    value = os.environ.get(name)
-    if value is None and env_file is not None and Path(env_file).is_file():
-        value = dotenv_values(env_file).get(name)
-    return value
+    return _sources(env_file).get(name)
+
+
+def _sources(env_file: str | os.PathLike[str] | None) -> dict[str, str | None]:
+    """The settings' raw values: the environment over ``env_file`` (parsed once per version)."""
+    values: dict[str, str | None] = {}
+    if env_file is not None:
+        try:
+            info = os.stat(env_file)
+        except OSError:  # a missing file is fine
+            info = None
+        if info is not None and Path(env_file).is_file():
+            version = (info.st_dev, info.st_ino, info.st_mtime_ns, info.st_size)
+            values.update(_parse_env_file(os.path.abspath(env_file), version))
+    values.update({name: os.environ[name] for name in _NAMES if name in os.environ})
+    return {name: values.get(name) for name in _NAMES}
+
+
+@functools.lru_cache(maxsize=8)
+def _parse_env_file(path: str, version: tuple[int, int, int, int]) -> Mapping[str, str | None]:
+    """A ``.env`` file's values; ``version`` (device, inode, mtime, size) keys the memo."""
+    return MappingProxyType(dotenv_values(path))
 
 
 _CURRENCIES = {"¥": "CNY", "￥": "CNY", "元": "CNY", "$": "USD", "€": "EUR", "£": "GBP"}
@@ -213,25 +248,30 @@ def _zone_name(value: str | None) -> str:
 def load_settings(env_file: str | os.PathLike[str] | None = ".env") -> Settings:
     """Read settings from ``os.environ``, then ``env_file`` for what is not set.
 
+    While neither changes, every call returns the same (frozen) :class:`Settings` object and
+    the file is not parsed again.
+
     Args:
         env_file: path of a ``.env`` file; a missing file is fine, ``None`` skips it.
 
     Raises:
         ConfigError: ``SMSDATA_TZ`` names no known time zone, or the URL is not http(s).
     """
-    values: dict[str, str | None] = {}
-    if env_file is not None and Path(env_file).is_file():
-        values.update(dotenv_values(env_file))
-    values.update({k: v for k, v in os.environ.items() if k.startswith("SMSDATA_")})
+    values = _sources(env_file)
+    return _settings(tuple(values[name] for name in _NAMES[:5]))
 
-    url = (values.get("SMSDATA_URL") or "").strip().rstrip("/") or None
+
+@functools.lru_cache(maxsize=8)
+def _settings(values: tuple[str | None, ...]) -> Settings:
+    """The settings the raw values of ``_NAMES[:5]`` make (a pure function, memoized)."""
+    raw_url, uid, pwd, home, zone = values
+    url = (raw_url or "").strip().rstrip("/") or None
     if url and not url.startswith(("http://", "https://")):
         raise ConfigError(f"SMSDATA_URL must start with http:// or https://, got {url!r}")
-    tz = _zone_name(values.get("SMSDATA_TZ"))
     return Settings(
         url=url,
-        uid=(values.get("SMSDATA_UID") or "").strip() or None,
-        pwd=Secret(values.get("SMSDATA_PWD") or ""),
-        home=Path(values.get("SMSDATA_HOME") or DEFAULT_HOME),
-        tz=tz,
+        uid=(uid or "").strip() or None,
+        pwd=Secret(pwd or ""),
+        home=Path(home or DEFAULT_HOME),
+        tz=_zone_name(zone),
     )

@@ -25,7 +25,7 @@ line) to a URL we give it. :class:`ReportReceiver` is a Starlette app that
 httptools, with a header timeout (10 s), a header size limit (16 KiB, 431), a
 connection limit (256; the connections that keep it waiting longest make room
 for newcomers, 503 only when all are busy) and a short keep-alive (5 s); see
-:class:`smsdata._serve.ConnectionLimits`. What these refuse is counted in
+:class:`smsdata._http_guard.ConnectionLimits`. What these refuse is counted in
 :class:`ReceiverStats` and in the minute's line.
 
 Lines never interleave: one writer appends whole lines. Every body is kept,
@@ -422,7 +422,8 @@ def serve_receiver(
             (``ulimit -n``) is below ``max_connections`` + 64.
         ValueError: a limit is not positive.
     """
-    from ._serve import ConnectionLimits, check_file_limit, serve
+    from ._http_guard import ConnectionLimits
+    from ._serve import check_file_limit, serve
 
     limits = ConnectionLimits(
         header_timeout=header_timeout,

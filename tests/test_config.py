@@ -108,3 +108,40 @@ def test_a_unit_price_that_is_not_one_is_a_config_error(text: str) -> None:
 
     with pytest.raises(ConfigError, match="unit price"):
         UnitPrice.parse(text)
+
+
+def test_settings_are_read_once_while_their_sources_are_unchanged(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import smsdata.config as config
+
+    parsed: list[str] = []
+    real = config.dotenv_values
+    monkeypatch.setattr(config, "dotenv_values", lambda path: parsed.append(path) or real(path))
+    config._parse_env_file.cache_clear()
+    env = tmp_path / ".env"
+    env.write_text("SMSDATA_TZ=Asia/Hong_Kong\nSMSDATA_UNIT_PRICE=0.05 CNY\n")
+    first = load_settings(env)
+    assert first is load_settings(env)  # one object, shared by every defaulted call
+    assert (config.default_tz(env), str(config.unit_price(env).amount)) == ("Asia/Hong_Kong", "0.05")
+    assert len(parsed) == 1  # the file was parsed once for the five reads
+
+    monkeypatch.setenv("SMSDATA_TZ", "Europe/Paris")  # a change to the environment is seen at once
+    assert load_settings(env).tz == config.default_tz(env) == "Europe/Paris"
+    assert len(parsed) == 1
+    monkeypatch.delenv("SMSDATA_TZ")
+    env.write_text("SMSDATA_TZ=Asia/Tokyo\n")  # and so is an edit of the file
+    assert load_settings(env).tz == "Asia/Tokyo"
+    assert config.unit_price(env) is None
+    assert len(parsed) == 2
+    assert load_settings(env) is not first
+
+
+def test_a_broken_gateway_setting_does_not_stop_reading_the_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    from smsdata.config import default_tz
+
+    monkeypatch.setenv("SMSDATA_URL", "not a url")
+    monkeypatch.setenv("SMSDATA_TZ", "Asia/Tokyo")
+    assert default_tz() == "Asia/Tokyo"
+    with pytest.raises(ConfigError, match="must start with http"):
+        load_settings()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import time
 from collections import Counter
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -18,7 +19,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from smsdata.gateway import AsyncGateway
-from smsdata.simulator import Account, GatewaySimulator
+from smsdata.simulator import DEFAULT_FAILURES, Account, GatewaySimulator, SimulatorConfig
 
 from .conftest import BASE, CANARY
 
@@ -232,3 +233,100 @@ def test_callback_failures_are_retried() -> None:
     assert len(inbox.lines()) == 1
     assert sim.reports_posted == 1
     assert sim.reports_failed == 0
+
+
+# ------------------------------------------------------------ no hidden state, no loop from send()
+
+
+def test_options_copy_the_callers_config_and_accounts() -> None:
+    config = SimulatorConfig(seed=1)
+    failures = config.failures
+    account = Account("a", "p", Decimal(10))
+    sim = GatewaySimulator([account], config, price=Decimal(2), msgid_start=5)
+    assert sim.send("a", "p", "13800138000", "Hi")[:2] == (0, "send success")
+    assert config == SimulatorConfig(seed=1)  # the options went into the simulator's copy
+    assert account == Account("a", "p", Decimal(10))  # charged: the simulator's own account
+    assert sim.accounts["a"].balance == Decimal(8)
+    sim.config.failures["X"] = 1.0
+    assert failures == DEFAULT_FAILURES
+    again = GatewaySimulator([account], config)  # reused as given, as a notebook re-runs a cell
+    assert (again.config.price, again.config.msgid_start, again.accounts["a"].balance) == (1, None, 10)
+    assert again.config is not config
+
+
+def test_msgids_differ_between_simulators_of_one_process_without_shared_state() -> None:
+    import smsdata._sim_rules
+    import smsdata.simulator
+
+    first, second = GatewaySimulator(), GatewaySimulator()
+    ids = []
+    for i in range(200):  # interleaved, as a restart in a test or a notebook does
+        ids.append(first.send("demo", "demo", f"1380013{i:04d}", "Hi")[2])
+        ids.append(second.send("demo", "demo", f"1380013{i:04d}", "Hi")[2])
+    restarted = GatewaySimulator()
+    later = restarted.send("demo", "demo", "13800138000", "Hi")[2]
+    assert len(set(ids)) == len(ids)
+    assert int(later) > max(map(int, ids))
+    for module in (smsdata.simulator, smsdata._sim_rules):  # msgids come from each simulator and the clock
+        assert not any(name.startswith("_last") for name in vars(module))
+
+
+def test_send_outside_any_event_loop_plans_reports_for_later() -> None:
+    inbox = Inbox()
+    sim = make_sim(inbox, report_share=1.0, duplicate_share=0.0)
+    code, _, msgid = sim.send("demo", "demo", "13900000000", "Hi")  # no loop runs here: no RuntimeError
+    assert (code, sim.reports_pending) == (0, 1)
+
+    async def later() -> None:
+        assert await sim.drain(timeout=30)
+        await sim.aclose()
+
+    asyncio.run(later())
+    assert inbox.lines()[0].startswith(f"Report={msgid},13900000000,")
+
+
+def test_send_inside_a_running_loop_leaves_that_loop_alone() -> None:
+    """A notebook cell runs inside the kernel's loop: send() there neither fails, deadlocks, nor
+    starts tasks in it; the reports go out when the caller awaits drain()."""
+    import threading
+
+    inbox = Inbox()
+    sim = make_sim(inbox, report_share=1.0, duplicate_share=0.0)
+    seen: dict[str, object] = {}
+
+    async def cell() -> None:
+        before = asyncio.all_tasks()
+        seen["send"] = sim.send("demo", "demo", "13900000000", "Hi")
+        seen["new_tasks"] = asyncio.all_tasks() - before
+        seen["drained"] = await sim.drain(timeout=30)
+        await sim.aclose()
+
+    runner = threading.Thread(target=asyncio.run, args=(cell(),))
+    runner.start()
+    runner.join(timeout=60)
+    assert not runner.is_alive(), "send() inside a running loop deadlocked"
+    code, _, msgid = seen["send"]
+    assert (code, seen["new_tasks"], seen["drained"]) == (0, set(), True)
+    assert inbox.lines()[0].startswith(f"Report={msgid},13900000000,")
+
+
+def test_reports_planned_before_serving_go_out_once_served() -> None:
+    from smsdata._serve import serving
+
+    received: list[str] = []
+
+    async def receive(request: Request) -> PlainTextResponse:
+        received.append((await request.body()).decode())
+        return PlainTextResponse("ok")
+
+    with serving(Starlette(routes=[Route("/r", receive, methods=["POST"])])) as inbox_url:
+        sim = GatewaySimulator(
+            callback_url=f"{inbox_url}/r", time_scale=0.0001, report_share=1.0, duplicate_share=0.0, seed=2
+        )
+        msgid = sim.send("demo", "demo", "13900000000", "Hi")[2]  # from this thread, before it serves
+        with serving(sim.app):
+            deadline = time.monotonic() + 30
+            while sim.reports_pending and time.monotonic() < deadline:
+                time.sleep(0.02)
+    assert sim.reports_posted == 1
+    assert received[0].startswith(f"Report={msgid},13900000000,")
