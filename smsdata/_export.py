@@ -3,30 +3,37 @@
 A cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
 return is run as a formula by Excel, LibreOffice and Google Sheets when a
 CSV is opened (``=HYPERLINK("http://evil", "click")`` in a customer's name
-field). :func:`export` prefixes such CSV cells with ``'`` (shown as text,
-per OWASP's advice) and writes XLSX text cells as strings, never as
-formulas. Mobiles stay exact text, never numbers.
+field), and so is one where control characters or spaces come first
+(LibreOffice evaluated ``"\x00=HYPERLINK(...)"``). :func:`export` prefixes
+such CSV cells with ``'`` (shown as text, per OWASP's advice), keeping the
+rest exactly, and writes XLSX text cells as strings, never as formulas.
+Mobiles stay exact text, never numbers.
+
+An XLSX cell cannot hold most control characters (openpyxl refuses them) nor
+more than 32,767 characters (Excel's limit; a longer one makes a file Excel
+calls damaged): such a cell is an :class:`ExportError` naming its column and
+row, never truncated or cleaned, as an export is a copy of the data.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
 from .config import default_tz
-from .errors import SmsdataError
+from .errors import ExportError
 
 __all__ = ["ExportError", "export", "mask_mobiles"]
 
-_DANGEROUS = r"^[=+\-@\t\r]"
+# A formula trigger, after any run of control characters (0x00-0x1F, 0x7F) and spaces that a
+# spreadsheet may skip; a tab or a CR first is itself a trigger.
+_DANGEROUS = r"^(?:[\x00-\x20\x7f]*[=+\-@]|[\t\r])"
 XLSX_MAX_ROWS = 1_048_575  # and one header row
-
-
-class ExportError(SmsdataError):
-    """The table cannot be exported to that path (unknown format, too many rows, not writable)."""
+XLSX_MAX_CHARS = 32_767  # characters in one cell (UTF-16 units, as Excel counts)
 
 
 def mask_mobiles(values: pd.Series) -> pd.Series:
@@ -67,8 +74,11 @@ def export(
         The path written.
 
     Raises:
-        ExportError: unknown suffix, over Excel's row limit, or the file
-            cannot be written.
+        ExportError: unknown suffix, over Excel's row limit, an XLSX cell
+            holding a control character XLSX cannot store (0x00-0x08, 0x0B,
+            0x0C, 0x0E-0x1F) or over 32,767 characters (``column`` and
+            ``row``, the index label, say which; nothing is written), or the
+            file cannot be written.
 
     >>> export(sms.delivery_rate(sends, reports, by="campaign"), "rates.xlsx")  # doctest: +SKIP
     """
@@ -106,7 +116,7 @@ def _write_csv(table: pd.DataFrame, target: Path) -> None:
         text = table[name].astype("str")
         dangerous = text.str.match(_DANGEROUS).fillna(False).astype(bool)
         table[name] = text.where(~dangerous, "'" + text).where(table[name].notna(), None)
-    table.columns = ["'" + c if c[:1] in "=+-@\t\r" and c else c for c in table.columns]
+    table.columns = ["'" + c if re.match(_DANGEROUS, c) else c for c in table.columns]
     # CRLF line ends (RFC 4180): a cell holding a lone CR or LF is then quoted, never a row break.
     table.to_csv(target, index=False, encoding="utf-8-sig", lineterminator="\r\n")
 
@@ -118,25 +128,73 @@ def _write_xlsx(table: pd.DataFrame, target: Path) -> None:
         raise ExportError(f"{len(table):,} rows do not fit in one sheet (at most {XLSX_MAX_ROWS:,}): use .csv")
     book = Workbook(write_only=True)
     sheet = book.create_sheet("data")
-    sheet.append([_string_cell(sheet, name) for name in table.columns])
-    text = set(_text_columns(table))
     columns = list(table.columns)
-    for row in table.itertuples(index=False, name=None):
-        cells = []
-        for name, value in zip(columns, row, strict=True):
-            if value is None or (not isinstance(value, str) and pd.isna(value)):
-                cells.append(None)
-            elif name in text or isinstance(value, str):
-                cells.append(_string_cell(sheet, str(value)))
-            else:
-                cells.append(value.to_pydatetime() if isinstance(value, pd.Timestamp) else value)
-        sheet.append(cells)
+    sheet.append([_string_cell(sheet, name, name, None) for name in columns])
+    text = set(_text_columns(table))
+    try:
+        for label, row in zip(table.index, table.itertuples(index=False, name=None), strict=True):
+            cells = []
+            for name, value in zip(columns, row, strict=True):
+                if value is None or (not isinstance(value, str) and pd.isna(value)):
+                    cells.append(None)
+                elif name in text or isinstance(value, str):
+                    cells.append(_string_cell(sheet, str(value), name, (label,)))
+                else:
+                    cells.append(_cell(sheet, value, name, label))
+            sheet.append(cells)
+    except ExportError:
+        sheet.close()  # finish the sheet's temporary file now, not when the collector finds it
+        raise
     book.save(target)
 
 
-def _string_cell(sheet: object, value: str) -> object:
-    from openpyxl.cell import WriteOnlyCell
+def _string_cell(sheet: object, value: str, column: str, row: tuple[object] | None) -> object:
+    """A text cell, never a formula; ExportError for text an XLSX cell cannot hold.
 
-    cell = WriteOnlyCell(sheet, value=value)
+    ``row`` is ``(index label,)``, or ``None`` for the header.
+    """
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.utils.exceptions import IllegalCharacterError
+
+    if len(value) > XLSX_MAX_CHARS // 2 and len(value.encode("utf-16-le")) // 2 > XLSX_MAX_CHARS:
+        raise _refused(
+            column,
+            row,
+            f"{len(value):,} characters, over the {XLSX_MAX_CHARS:,} an XLSX cell holds "
+            "(Excel would call the file damaged): shorten it, or export to .csv",
+        )
+    try:
+        cell = WriteOnlyCell(sheet, value=value)
+    except IllegalCharacterError:
+        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+        bad = ILLEGAL_CHARACTERS_RE.search(value)
+        char = bad.group() if bad else "?"
+        raise _refused(
+            column,
+            row,
+            f"holds the control character {char!r}, which XLSX cannot store: remove it "
+            f"(df[{column!r}].str.replace(r'[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f]', '', regex=True)) or export to .csv",
+        ) from None
     cell.data_type = "s"  # a string, even when it starts with "=": never a formula
     return cell
+
+
+def _cell(sheet: object, value: object, column: str, label: object) -> object:
+    """A cell of a value that is not text; ExportError for one openpyxl cannot store."""
+    from openpyxl.cell import WriteOnlyCell
+
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    try:
+        return WriteOnlyCell(sheet, value=value)
+    except (ValueError, TypeError):
+        kind = type(value).__name__
+        raise _refused(
+            column, (label,), f"an XLSX cell cannot hold {kind} values: convert the column to text first"
+        ) from None
+
+
+def _refused(column: str, row: tuple[object] | None, why: str) -> ExportError:
+    where = "the header" if row is None else f"row {row[0]!r}"
+    return ExportError(f"cannot export column {column!r}, {where}, to XLSX: {why}", column=column, row=row and row[0])

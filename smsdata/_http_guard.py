@@ -29,6 +29,8 @@ from typing import Any, ClassVar, Protocol
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from .errors import ConfigError
+
 __all__ = ["LINGER", "ConnectionCounts", "ConnectionLimits", "guarded"]
 
 log = logging.getLogger(__name__)
@@ -56,7 +58,7 @@ class ConnectionLimits:
         max_header_bytes: largest request head, bytes; beyond it, 431 and close.
 
     Raises:
-        ValueError: a limit is not positive.
+        ConfigError: a limit is not positive (also a ``ValueError``).
 
     >>> ConnectionLimits(header_timeout=10, keep_alive_timeout=5, max_connections=256, max_header_bytes=16384)
     ConnectionLimits(header_timeout=10, keep_alive_timeout=5, max_connections=256, max_header_bytes=16384)
@@ -70,7 +72,7 @@ class ConnectionLimits:
     def __post_init__(self) -> None:
         for name, value in vars(self).items():
             if not value > 0:
-                raise ValueError(f"{name} must be positive, not {value!r}")
+                raise ConfigError(f"{name} must be positive, not {value!r}")
 
 
 class ConnectionCounts(Protocol):

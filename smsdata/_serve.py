@@ -23,7 +23,7 @@ import uvicorn
 from ._http_guard import ConnectionCounts as ConnectionCounts
 from ._http_guard import ConnectionLimits as ConnectionLimits
 from ._http_guard import guarded
-from .errors import SmsdataError
+from .errors import ServerError
 
 # Files the process needs besides its connections: stdio, the listening socket,
 # the event loop's epoll and self-pipe, today's and yesterday's log, imports.
@@ -37,12 +37,12 @@ def check_file_limit(max_connections: int) -> None:
     at a time), so genuine requests time out: the connection limit must sit below it.
 
     Raises:
-        SmsdataError: the soft limit on open files (``ulimit -n``) is too low.
+        ServerError: the soft limit on open files (``ulimit -n``) is too low.
     """
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     needed = max_connections + SPARE_FILES
     if soft != resource.RLIM_INFINITY and needed > soft:
-        raise SmsdataError(
+        raise ServerError(
             f"{max_connections} connections need about {needed} open files and the limit is {soft}: "
             f"lower the connection limit or raise the limit (`ulimit -n {needed}`, systemd LimitNOFILE={needed})"
         )
@@ -52,7 +52,7 @@ def bind(host: str, port: int) -> socket.socket:
     """Bind a listening TCP socket; port 0 takes a free one.
 
     Raises:
-        SmsdataError: the address is taken or not available, with which one.
+        ServerError: the address is taken or not available, with which one.
     """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -61,7 +61,7 @@ def bind(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise SmsdataError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+        raise ServerError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
     # Accepted sockets inherit this: without it every answer written in two parts
     # (headers, body) waits ~40 ms for a delayed ACK.
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -102,7 +102,7 @@ def serve(
     in ``counts`` (see :class:`ConnectionLimits`); without, uvicorn's defaults apply.
 
     Raises:
-        SmsdataError: the address cannot be used, or the file limit is below ``limits.max_connections``.
+        ServerError: the address cannot be used, or the file limit is below ``limits.max_connections``.
     """
     server = _server(app, limits=limits, counts=counts, **config)
     sock = bind(host, port)
@@ -147,7 +147,7 @@ class Background:
         while not self._server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 self.stop()
-                raise SmsdataError(f"server on {self.url} did not start")
+                raise ServerError(f"server on {self.url} did not start")
             time.sleep(0.01)
 
     def __repr__(self) -> str:
@@ -173,7 +173,7 @@ def serve_in_background(app: Any, host: str = "127.0.0.1", port: int = 0, **conf
     ``limits=ConnectionLimits(...)`` and ``counts=`` bound the connections as :func:`serve` does.
 
     Raises:
-        SmsdataError: the address cannot be used, the file limit is below ``limits.max_connections``,
+        ServerError: the address cannot be used, the file limit is below ``limits.max_connections``,
             or the server did not start within 10 s.
     """
     return Background(app, host, port, **config)
@@ -184,7 +184,7 @@ def serving(app: Any, host: str = "127.0.0.1", port: int = 0, **config: Any) -> 
     """Serve ``app`` in a background thread for the ``with`` block; yields its base URL.
 
     Raises:
-        SmsdataError: the server did not start within 10 s.
+        ServerError: the server did not start within 10 s.
     """
     with Background(app, host, port, **config) as server:
         yield server.url

@@ -26,7 +26,15 @@ from typing import Any, TypeVar
 import pandas as pd
 
 from ._sender import Sender
-from .errors import CampaignInterrupted, CampaignStopped, InsufficientBalance, SmsdataError
+from .errors import (
+    CampaignError,
+    CampaignInterrupted,
+    CampaignStopped,
+    ConfigError,
+    InsufficientBalance,
+    PlanError,
+    SmsdataError,
+)
 from .gateway import AsyncGateway, Balance, Gateway
 from .ledger import Lease, Ledger, PlannedRequest, using_ledger
 from .planning import CampaignPlan, plan_campaign
@@ -188,7 +196,11 @@ def send_campaign(
         A :class:`CampaignResult`.
 
     Raises:
-        SmsdataError: a different plan is already stored under ``name``; no plan and no such campaign.
+        CampaignError: a different plan (or price) is already stored under ``name``; no plan and no
+            such campaign; a name that is not one line of text; a plan without recipients; options
+            for a DataFrame given with a plan (nothing was sent or recorded).
+        PlanError, TemplateError: a DataFrame given cannot be planned (see :func:`plan_campaign`).
+        ConfigError: ``concurrency`` below 1.
         CampaignBusy: another run is sending this campaign now (nothing was done).
         InsufficientBalance: the balance does not cover the remaining cost (nothing sent).
         CampaignStopped: an account-level code (1, 5, 8), an unreachable gateway or a lost
@@ -200,10 +212,10 @@ def send_campaign(
         plan_or_df, mobile=mobile, content=content, template=template, suppress=suppress, price=price, keep=keep
     )
     if concurrency < 1:
-        raise SmsdataError(f"concurrency must be at least 1, got {concurrency}")
+        raise ConfigError(f"concurrency must be at least 1, got {concurrency}")
     _check_name(name)
     if plan is not None and plan.recipients.empty:
-        raise SmsdataError(
+        raise CampaignError(
             f"campaign {name!r} has no recipients ({len(plan.rejected)} row(s) rejected: see plan.rejected); "
             "nothing was sent or recorded"
         )
@@ -280,16 +292,16 @@ def _plan_of(
 ) -> CampaignPlan | None:
     if isinstance(plan_or_df, pd.DataFrame):
         if mobile is None:
-            raise SmsdataError("a DataFrame needs mobile= (its column of numbers) and content= or template=")
+            raise PlanError("a DataFrame needs mobile= (its column of numbers) and content= or template=")
         return plan_campaign(
             plan_or_df, mobile=mobile, content=content, template=template, suppress=suppress, price=price, keep=keep
         )
     options = {"mobile": mobile, "content": content, "template": template, "suppress": suppress}
     given = [k for k, v in options.items() if v is not None] + ["price"] * (price != 1) + ["keep"] * bool(len(keep))
     if given:
-        raise SmsdataError(f"{', '.join(given)}= only apply when a DataFrame is given; plan it yourself")
+        raise CampaignError(f"{', '.join(given)}= only apply when a DataFrame is given; plan it yourself")
     if plan_or_df is not None and not isinstance(plan_or_df, CampaignPlan):
-        raise SmsdataError(f"send_campaign takes a CampaignPlan or a DataFrame, got {type(plan_or_df).__name__}")
+        raise CampaignError(f"send_campaign takes a CampaignPlan or a DataFrame, got {type(plan_or_df).__name__}")
     return plan_or_df
 
 
@@ -425,25 +437,25 @@ _MAX_NAME = 200
 def _check_name(name: str) -> None:
     """A campaign name is a key people type and read: one line of printable text."""
     if not isinstance(name, str) or not name.strip():
-        raise SmsdataError(f"a campaign needs a name (text), got {name!r}")
+        raise CampaignError(f"a campaign needs a name (text), got {name!r}")
     if len(name) > _MAX_NAME:
-        raise SmsdataError(f"campaign name is {len(name)} characters long; at most {_MAX_NAME}")
+        raise CampaignError(f"campaign name is {len(name)} characters long; at most {_MAX_NAME}")
     if any(not c.isprintable() for c in name):
-        raise SmsdataError(f"campaign name {name!r} holds a line break or a control character")
+        raise CampaignError(f"campaign name {name!r} holds a line break or a control character")
 
 
 def _check_plan(plan: CampaignPlan | None, name: str, ledger: Ledger) -> bool:
     """Whether ``name`` is stored; refuse a different plan under it, or no plan for a new name."""
     stored = ledger.fingerprint(name)
     if plan is None and stored is None:
-        raise SmsdataError(f"no campaign named {name!r} in {ledger.path}; give a plan to start it")
+        raise CampaignError(f"no campaign named {name!r} in {ledger.path}; give a plan to start it")
     if plan is not None and stored is not None and stored != plan.fingerprint:
-        raise SmsdataError(
+        raise CampaignError(
             f"campaign {name!r} already exists in {ledger.path} with a different plan; "
             "choose a new name, or resume it without a plan"
         )
     if plan is not None and stored is not None and ledger.price(name) != plan.price:
-        raise SmsdataError(
+        raise CampaignError(
             f"campaign {name!r} is stored at price {ledger.price(name)} per segment, this plan says {plan.price}; "
             "plan it with the stored price, or resume it without a plan"
         )

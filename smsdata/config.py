@@ -38,14 +38,25 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
 
 from .errors import ConfigError
 
-__all__ = ["DEFAULT_HOME", "DEFAULT_TZ", "Secret", "Settings", "UnitPrice", "default_tz", "load_settings", "unit_price"]
+__all__ = [
+    "DEFAULT_HOME",
+    "DEFAULT_TZ",
+    "Secret",
+    "Settings",
+    "UnitPrice",
+    "check_url",
+    "default_tz",
+    "load_settings",
+    "shown_url",
+    "unit_price",
+]
 
 DEFAULT_HOME = "./smsdata-home"
 DEFAULT_TZ = "Asia/Shanghai"
@@ -130,6 +141,10 @@ class Settings:
     pwd: Secret = field(default_factory=lambda: Secret(""))
     home: Path = Path(DEFAULT_HOME)
     tz: str = DEFAULT_TZ
+
+    def __repr__(self) -> str:  # a password written into the URL is not shown either
+        url = None if self.url is None else shown_url(self.url)
+        return f"Settings(url={url!r}, uid={self.uid!r}, pwd={self.pwd!r}, home={self.home!r}, tz={self.tz!r})"
 
     @property
     def zone(self) -> ZoneInfo:
@@ -255,7 +270,8 @@ def load_settings(env_file: str | os.PathLike[str] | None = ".env") -> Settings:
         env_file: path of a ``.env`` file; a missing file is fine, ``None`` skips it.
 
     Raises:
-        ConfigError: ``SMSDATA_TZ`` names no known time zone, or the URL is not http(s).
+        ConfigError: ``SMSDATA_TZ`` names no known time zone, or ``SMSDATA_URL`` is not a
+            usable http(s) address (see :func:`check_url`).
     """
     values = _sources(env_file)
     return _settings(tuple(values[name] for name in _NAMES[:5]))
@@ -266,8 +282,8 @@ def _settings(values: tuple[str | None, ...]) -> Settings:
     """The settings the raw values of ``_NAMES[:5]`` make (a pure function, memoized)."""
     raw_url, uid, pwd, home, zone = values
     url = (raw_url or "").strip().rstrip("/") or None
-    if url and not url.startswith(("http://", "https://")):
-        raise ConfigError(f"SMSDATA_URL must start with http:// or https://, got {url!r}")
+    if url:
+        check_url(url, "SMSDATA_URL")
     return Settings(
         url=url,
         uid=(uid or "").strip() or None,
@@ -275,3 +291,51 @@ def _settings(values: tuple[str | None, ...]) -> Settings:
         home=Path(home or DEFAULT_HOME),
         tz=_zone_name(zone),
     )
+
+
+# user:password@ in a URL's authority, anywhere in a text (the password may hold '@' or ':')
+_URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^/?#@:\s]*):[^/?#\s]*@")
+
+
+def shown_url(url: str) -> str:
+    """``url`` (or a text holding URLs) as it may be shown (a message, a log, a ``repr``):
+    a password written into it masked.
+
+    >>> shown_url("https://acct:hunter2@sms.example.com/Admin/index.php")
+    'https://acct:**********@sms.example.com/Admin/index.php'
+    """
+    return _URL_PASSWORD.sub(rf"\1:{MASK}@", url)
+
+
+def check_url(url: str, setting: str = "the gateway URL") -> None:
+    """Refuse a gateway URL that no request could be sent to, before anything is sent.
+
+    Args:
+        url: the base URL (everything before ``/Message/send``).
+        setting: what to call it in the message (``"SMSDATA_URL"``).
+
+    Raises:
+        ConfigError: not ``http://`` or ``https://``; no host; a port that is not a
+            number from 1 to 65535; spaces or control characters. The message shows the
+            URL with any password in it masked.
+
+    >>> check_url("www.467890.com/Admin/index.php", "SMSDATA_URL")
+    Traceback (most recent call last):
+    ...
+    smsdata.errors.ConfigError: SMSDATA_URL must start with http:// or https://, got 'www.467890.com/Admin/index.php'
+    """
+    shown = shown_url(url)
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError(f"{setting} must start with http:// or https://, got {shown!r}")
+    bad = next((c for c in url if c.isspace() or not c.isprintable()), None)
+    try:
+        if bad is not None:
+            raise ValueError(f"it holds {bad!r}")
+        parts = urlsplit(url)
+        if not parts.hostname:
+            raise ValueError("it has no host")
+        port = parts.port  # ValueError when not a number in 0-65535
+        if port == 0:
+            raise ValueError("port 0")
+    except ValueError as exc:
+        raise ConfigError(f"{setting} {shown!r} is not a usable http(s) address: {exc}") from None

@@ -15,7 +15,7 @@ import pandas as pd
 
 from ._limits import MAX_CONTENT_CHARS, MULTI_SEGMENT, SINGLE_SEGMENT
 from ._text import column_text
-from .errors import SmsdataError
+from .errors import ConfigError, TemplateError
 
 __all__ = [
     "MAX_CONTENT_CHARS",
@@ -37,11 +37,14 @@ def count_segments(
 
     0 characters is 0 segments; up to ``single`` is 1; beyond, ``ceil(length / multi)``.
 
+    Raises:
+        ConfigError: ``single`` or ``multi`` below 1, or ``multi`` over ``single``.
+
     >>> count_segments(70), count_segments(71), count_segments(134), count_segments(135)
     (1, 2, 2, 3)
     """
     if single < 1 or multi < 1 or multi > single:
-        raise ValueError(f"need 1 <= multi <= single, got single={single}, multi={multi}")
+        raise ConfigError(f"need 1 <= multi <= single, got single={single}, multi={multi}")
     if isinstance(length, pd.Series):
         values = length.to_numpy(dtype=np.int64)
         segments = np.where(values <= single, (values > 0).astype(np.int64), -(-values // multi))
@@ -55,7 +58,7 @@ def template_fields(template: str) -> list[str]:
     """The column names a template uses, in order, each once.
 
     Raises:
-        SmsdataError: the template is malformed, or uses a format spec,
+        TemplateError: the template is malformed, or uses a format spec,
             conversion, index or attribute (format the column first).
 
     >>> template_fields("Hi {name}, order {order_id} ({name})")
@@ -66,7 +69,7 @@ def template_fields(template: str) -> list[str]:
         if name is None:
             continue
         if not name or name.isdigit() or spec or conversion or any(c in name for c in ".["):
-            raise SmsdataError(
+            raise TemplateError(
                 f"template field {{{name}{'!' + conversion if conversion else ''}{':' + spec if spec else ''}}} "
                 "is not a plain column name: use {column} and format the column in pandas first"
             )
@@ -79,7 +82,7 @@ def _parse(template: str) -> list[tuple[str, str | None, str | None, str | None]
     try:
         return list(string.Formatter().parse(template))
     except ValueError as exc:
-        raise SmsdataError(f"malformed template {template!r}: {exc} (write a literal brace as {{{{ or }}}})") from exc
+        raise TemplateError(f"malformed template {template!r}: {exc} (write a literal brace as {{{{ or }}}})") from exc
 
 
 def render_template(df: pd.DataFrame, template: str) -> tuple[pd.Series, pd.Series]:
@@ -91,7 +94,7 @@ def render_template(df: pd.DataFrame, template: str) -> tuple[pd.Series, pd.Seri
         ``False``; such rows' content is missing).
 
     Raises:
-        SmsdataError: a field names no column (before anything is rendered).
+        TemplateError: the template is malformed, or a field names no column (before anything is rendered).
 
     >>> df = pd.DataFrame({"name": ["Li", None]})
     >>> content, complete = render_template(df, "Hi {name}")
@@ -101,7 +104,7 @@ def render_template(df: pd.DataFrame, template: str) -> tuple[pd.Series, pd.Seri
     fields = template_fields(template)
     missing = [f for f in fields if f not in df.columns]
     if missing:
-        raise SmsdataError(
+        raise TemplateError(
             f"template uses column(s) {missing} that the data does not have; columns are {list(df.columns)}"
         )
     complete = pd.Series(True, index=df.index)

@@ -179,7 +179,7 @@ def run_demo(directory: str | Path | None = None, *, progress: bool = False) -> 
         progress: show progress bars.
 
     Raises:
-        SmsdataError: something failed; the message says what.
+        SmsdataError: something failed; the subclass and the message say what.
         CampaignInterrupted: Ctrl-C while sending, with a ``directory`` (run again to resume).
         KeyboardInterrupt: Ctrl-C otherwise (the temporary folder is removed first).
 

@@ -3,7 +3,7 @@
 The tree::
 
     SmsdataError                   anything smsdata raises on purpose
-    ├── ConfigError                a setting is missing or invalid
+    ├── ConfigError (ValueError)   a setting or an option is missing or invalid: SMSDATA_*, a URL, concurrency=
     ├── GatewayError               the gateway answered with a failure code (code, message, body)
     │   ├── AuthError              send 1 / balance 1: uid or pwd empty or wrong
     │   ├── InvalidMobile          send 2: mobile empty or wrong
@@ -16,16 +16,30 @@ The tree::
     ├── ProtocolError              the answer cannot be understood (status_code, snippet)
     ├── GatewayUnreachable         the request certainly did not reach the gateway
     ├── OutcomeUnknown             the request may have reached the gateway; no answer came back
+    ├── CampaignError              a campaign cannot be read, planned, sent or resumed as asked
+    │   ├── SheetError             a campaign file (.csv, .xlsx) cannot be read (path)
+    │   ├── PlanError              plan_campaign's inputs cannot give a plan (a missing column, a bad price)
+    │   │   └── TemplateError      a template is malformed or names a column the data lacks
+    │   ├── CampaignBusy           another run is sending this campaign now (holder)
+    │   ├── CampaignStopped        an account-level failure stopped a campaign midway (cause, result)
+    │   └── LeaseLost              another run took this campaign over; this run stopped sending
     ├── LedgerError                the ledger cannot be opened or written (disk full, locked, corrupt)
     ├── IngestError                a report log cannot be read, or the dataset is locked or damaged
-    ├── KpiError (also ValueError) a KPI's inputs cannot give it (missing column, bad freq, no Parquet)
-    ├── CampaignStopped            an account-level failure stopped a campaign midway (cause, result)
-    ├── CampaignBusy               another run is sending this campaign now (holder)
-    ├── LeaseLost                  another run took this campaign over; this run stopped sending
-    └── ReportError                nothing to report (no sends, an unknown campaign) or the file cannot be written
+    ├── KpiError (ValueError)      a KPI's inputs cannot give it (missing column, bad freq, no Parquet)
+    ├── ReportError                nothing to report (no sends, an unknown campaign) or the file cannot be written
+    ├── ExportError                a table cannot be exported: format, a cell XLSX refuses (column, row), not writable
+    └── ServerError                a local server (receiver, simulator) cannot start (address, open-file limit)
 
     KeyboardInterrupt
     └── CampaignInterrupted        Ctrl-C (or cancellation) stopped a campaign; what it did is recorded (result)
+
+Every exception smsdata raises on purpose is one of these (a ``TypeError`` for
+a keyword that does not exist, or for pickling a :class:`~smsdata.config.Secret`,
+is Python's own convention). A failure of a library smsdata uses
+(httpx, DuckDB, openpyxl, OS errors) is translated into one of these at the
+boundary where it happens, with the original as ``__cause__`` unless it could
+hold a secret. No message or ``repr`` holds a password: the gateway's password
+is redacted, and so is one written into a URL.
 
 ``GatewayError.code`` is an ``int`` where the gateway's ``respCode`` is numeric,
 else the raw string. Errors raised by local validation before any request
@@ -42,11 +56,13 @@ __all__ = [
     "AccountFrozen",
     "AuthError",
     "CampaignBusy",
+    "CampaignError",
     "CampaignInterrupted",
     "CampaignStopped",
     "ConfigError",
     "ContentTooLong",
     "EmptyContent",
+    "ExportError",
     "GatewayError",
     "GatewayUnreachable",
     "IngestError",
@@ -56,10 +72,14 @@ __all__ = [
     "LeaseLost",
     "LedgerError",
     "OutcomeUnknown",
+    "PlanError",
     "ProtocolError",
     "ReportError",
     "SendFailed",
+    "ServerError",
+    "SheetError",
     "SmsdataError",
+    "TemplateError",
     "TooManyMobiles",
     "balance_error",
     "send_error",
@@ -70,8 +90,13 @@ class SmsdataError(Exception):
     """Root of every error smsdata raises on purpose."""
 
 
-class ConfigError(SmsdataError):
-    """A setting is missing or invalid (the message names the setting)."""
+class ConfigError(SmsdataError, ValueError):
+    """A setting or an option is missing or invalid; the message names it.
+
+    A setting (``SMSDATA_URL``, ``SMSDATA_TZ``...), a gateway URL that is not a
+    usable http(s) address, or a keyword option out of range (``concurrency=0``,
+    ``chunk_bytes=0``). Also a :class:`ValueError`, as Python's own bad values are.
+    """
 
 
 class GatewayError(SmsdataError):
@@ -174,20 +199,33 @@ class OutcomeUnknown(SmsdataError):
     """
 
 
-class LedgerError(SmsdataError):
-    """The ledger cannot be opened or written (disk full, locked, corrupt); nothing was sent after it."""
+class CampaignError(SmsdataError):
+    """A campaign cannot be read, planned, sent or resumed as asked; nothing was sent.
+
+    Raised as itself for a name that is not one line of text, a campaign name the
+    ledger does not hold, a different plan under a stored name, a plan without
+    recipients, or options that do not fit what was given. Its subclasses say more.
+    """
 
 
-class IngestError(SmsdataError):
-    """A source cannot be read, or the dataset is locked or damaged (the message says which)."""
+class SheetError(CampaignError):
+    """A campaign file cannot be read: missing, another kind of file, undecodable text, no such sheet.
+
+    The message names the file and what to do (save it as UTF-8 CSV or .xlsx...).
+    """
 
 
-class KpiError(SmsdataError, ValueError):
-    """The inputs cannot give the KPI asked for: a missing column, an unknown ``freq``, a path
-    without Parquet, an input that is neither a DataFrame, a path nor a Spark DataFrame."""
+class PlanError(CampaignError):
+    """:func:`~smsdata.planning.plan_campaign`'s inputs cannot give a plan: a missing column,
+    both or neither of ``content=`` and ``template=``, a bad price, no suppression file."""
 
 
-class CampaignStopped(SmsdataError):
+class TemplateError(PlanError):
+    """A message template is malformed (an unmatched brace, a format spec) or names a column
+    the data does not have."""
+
+
+class CampaignStopped(CampaignError):
     """An account-level failure (auth, balance, frozen), an unreachable gateway or a lost lease
     stopped a campaign midway.
 
@@ -201,7 +239,7 @@ class CampaignStopped(SmsdataError):
         self.result = result
 
 
-class CampaignBusy(SmsdataError):
+class CampaignBusy(CampaignError):
     """Another run holds this campaign's lease in the ledger: it is sending the campaign now.
 
     Nothing was sent or changed. ``holder`` describes that run (host, pid, since,
@@ -215,16 +253,57 @@ class CampaignBusy(SmsdataError):
         self.holder = holder
 
 
-class LeaseLost(SmsdataError):
+class LeaseLost(CampaignError):
     """Another run took over this campaign (this run's heartbeat had stopped for too long).
 
     This run claims nothing more; requests it had on the wire keep their true outcome.
     """
 
 
+class LedgerError(SmsdataError):
+    """The ledger cannot be opened or written (disk full, locked, corrupt); nothing was sent after it."""
+
+
+class IngestError(SmsdataError):
+    """A source cannot be read, or the dataset is locked or damaged (the message says which)."""
+
+
+class KpiError(SmsdataError, ValueError):
+    """The inputs cannot give the KPI asked for: a missing column, an unknown ``freq``, a path
+    without Parquet, an input that is neither a DataFrame, a path nor a Spark DataFrame."""
+
+
 class ReportError(SmsdataError):
     """The report cannot be made: nothing was sent, a campaign asked for does not exist, or the
     file cannot be written."""
+
+
+class ExportError(SmsdataError):
+    """A table cannot be exported to that path: an unknown suffix, over Excel's row limit, a
+    cell a spreadsheet cannot hold (a control character, over 32,767 characters), or the file
+    cannot be written. Nothing is left at the path.
+
+    Attributes:
+        column: the column of the cell refused, else ``None``.
+        row: its index label (``None`` for the header, or when no cell is to blame).
+    """
+
+    def __init__(self, message: str, *, column: str | None = None, row: object = None) -> None:
+        super().__init__(message)
+        self.column = column
+        self.row = row
+
+    def __reduce__(self):
+        return (_rebuild_export_error, (self.args[0], self.column, self.row))
+
+
+def _rebuild_export_error(message: str, column: str | None, row: object) -> ExportError:
+    return ExportError(message, column=column, row=row)
+
+
+class ServerError(SmsdataError):
+    """A local server (the receiver, the simulator) cannot start: the address is taken or not
+    available, the open-file limit is below the connection limit, or it did not come up."""
 
 
 class CampaignInterrupted(KeyboardInterrupt):

@@ -31,7 +31,7 @@ from urllib.parse import urlencode
 import httpx
 
 from ._limits import MAX_CONTENT_CHARS, MAX_MOBILES
-from .config import Secret, load_settings
+from .config import Secret, check_url, load_settings, shown_url
 from .errors import (
     ConfigError,
     ContentTooLong,
@@ -237,7 +237,8 @@ def _transport_error(exc: httpx.HTTPError, base_url: str, pwd: Secret) -> Smsdat
     The caller raises the result *outside* its ``except`` block, so the httpx
     exception (whose ``request.content`` holds the password) is in no chain.
     """
-    detail = pwd.redact(f"{type(exc).__name__}: {exc}")
+    detail = pwd.redact(shown_url(f"{type(exc).__name__}: {exc}"))
+    base_url = shown_url(base_url)
     if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
         return GatewayUnreachable(f"cannot reach the gateway at {base_url}: {detail}")
     if isinstance(exc, httpx.TimeoutException | httpx.NetworkError | httpx.RemoteProtocolError):
@@ -336,8 +337,12 @@ class _Core:
         for suffix in (SEND_PATH, BALANCE_PATH):
             if base_url.endswith(suffix):
                 base_url = base_url[: -len(suffix)]
-        if not base_url.startswith(("http://", "https://")):
-            raise ConfigError(f"the gateway URL must start with http:// or https://, got {base_url!r}")
+        check_url(base_url)
+        try:  # what httpx itself refuses (an invalid IDNA host name...), refused now rather than at a send
+            httpx.URL(base_url + SEND_PATH).host  # noqa: B018 (decoding the host is the check)
+        except (httpx.InvalidURL, ValueError) as exc:
+            shown, why = shown_url(base_url), shown_url(str(exc))
+            raise ConfigError(f"the gateway URL {shown!r} is not a usable http(s) address: {why}") from None
         self.base_url = base_url
         self.uid = uid
         self._pwd = pwd if isinstance(pwd, Secret) else Secret(pwd)
@@ -349,7 +354,8 @@ class _Core:
         self._traced = _traced(transport)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(base_url={self.base_url!r}, uid={self.uid!r}, encoding={self.encoding!r})"
+        shown = shown_url(self.base_url)
+        return f"{type(self).__name__}(base_url={shown!r}, uid={self.uid!r}, encoding={self.encoding!r})"
 
     def _request(self, path: str, fields: dict[str, str]) -> tuple[str, _RequestBody, dict[str, str]]:
         """URL, encoded body and headers; the password lives only inside the body."""
@@ -439,6 +445,10 @@ class Gateway(_Core):
             is async only: use :class:`AsyncGateway` with it).
         retries: extra attempts where retrying is safe (see module docstring).
         backoff: first retry delay in seconds, doubled on each attempt.
+
+    Raises:
+        ConfigError: ``base_url`` is not a usable http(s) address (no host, a bad port,
+            spaces...; see :func:`~smsdata.config.check_url`), or ``encoding`` is unknown.
 
     >>> with Gateway("http://127.0.0.1:8765/Admin/index.php", "demo", "demo") as gw:  # doctest: +SKIP
     ...     gw.send(["13800138000"], "Hello").msgid

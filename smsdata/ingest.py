@@ -61,7 +61,7 @@ from ._partitions import REPORTS_SCHEMA as _REPORTS_SCHEMA
 from ._progress import progress_bar
 from ._times import utc
 from .config import default_tz
-from .errors import IngestError
+from .errors import ConfigError, IngestError
 
 __all__ = ["IngestError", "IngestResult", "ingest_reports", "no_reports", "read_quarantine", "read_reports"]
 
@@ -149,14 +149,14 @@ def ingest_reports(
         IngestError: the source does not exist or matches nothing, a file
             cannot be read, the disk is full, or another ingest holds the
             dataset's lock.
-        ValueError: ``chunk_bytes`` or ``workers`` below 1.
+        ConfigError: ``chunk_bytes`` or ``workers`` below 1 (also a ``ValueError``).
 
     >>> ingest_reports("receiver/", "warehouse")  # doctest: +SKIP
     IngestResult(files=1, lines=1200, ingested=1180, duplicates=12, quarantined=8, ...)
     """
     started = time.monotonic()
     if chunk_bytes < 1 or (workers is not None and workers < 1):
-        raise ValueError(f"chunk_bytes and workers must be at least 1, not {chunk_bytes} and {workers}")
+        raise ConfigError(f"chunk_bytes and workers must be at least 1, not {chunk_bytes} and {workers}")
     tz = source_tz or default_tz()
     try:
         ZoneInfo(tz)

@@ -20,7 +20,7 @@ import pandas as pd
 from ._limits import MAX_CONTENT_CHARS, MAX_MOBILES, MULTI_SEGMENT, SINGLE_SEGMENT
 from ._text import column_text
 from .content import count_segments, render_template, template_fields
-from .errors import SmsdataError
+from .errors import PlanError
 from .numbers import carrier_of, normalise_mobiles
 from .sheets import source_hint
 
@@ -199,9 +199,12 @@ def plan_campaign(
         ``suppressed`` or ``duplicate``.
 
     Raises:
-        SmsdataError: a named column is missing (for a frame from :func:`~smsdata.sheets.read_campaign`,
+        PlanError: a named column is missing (for a frame from :func:`~smsdata.sheets.read_campaign`,
             the message says which sheet or file it was read from, and which other sheet has the column),
-            or neither/both of content and template given.
+            neither/both of content and template given, ``keep=`` names a missing or clashing column,
+            the price is not a non-negative number, or the suppression file does not exist.
+        TemplateError: the template is malformed or names a column the data does not have.
+        SheetError: ``suppress=`` names a spreadsheet that cannot be read.
 
     >>> plan = plan_campaign(pd.DataFrame({"phone": ["138 0013 8000"], "name": ["Li"]}),
     ...                      mobile="phone", template="Hi {name}")
@@ -209,10 +212,10 @@ def plan_campaign(
     [{'mobile': '13800138000', 'content': 'Hi Li', 'segments': 1}]
     """
     if (content is None) == (template is None):
-        raise SmsdataError("give exactly one of content= (a column) or template= (a text with {column} fields)")
+        raise PlanError("give exactly one of content= (a column) or template= (a text with {column} fields)")
     for column in [mobile] + ([content] if content else []):
         if column not in df.columns:
-            raise SmsdataError(f"column {column!r} not found; columns are {list(df.columns)}{source_hint(df, column)}")
+            raise PlanError(f"column {column!r} not found; columns are {list(df.columns)}{source_hint(df, column)}")
 
     price = _price(price)
     kept = _kept(df, keep)
@@ -287,14 +290,12 @@ def _kept(df: pd.DataFrame, keep: Sequence[str]) -> tuple[str, ...]:
     kept = tuple(dict.fromkeys([keep] if isinstance(keep, str) else keep))
     missing = [k for k in kept if k not in df.columns]
     if missing:
-        raise SmsdataError(
-            f"keep= names column(s) {missing} that the data does not have; columns are {list(df.columns)}"
-        )
+        raise PlanError(f"keep= names column(s) {missing} that the data does not have; columns are {list(df.columns)}")
     # case-insensitively: DuckDB and Spark fold case; `date` is the warehouse's partition key
     taken = {c.lower() for c in (*_SENDS_COLUMNS, "date")}
     clashing = [k for k in kept if str(k).lower() in taken or not str(k).strip()]
     if clashing:
-        raise SmsdataError(
+        raise PlanError(
             f"keep= column(s) {clashing} would clash with the sends' own columns (or the warehouse's date, "
             "in any case); rename them first"
         )
@@ -307,7 +308,7 @@ def _price(price: Decimal | float | int | str) -> Decimal:
     except ArithmeticError:
         value = Decimal("NaN")
     if not value.is_finite() or value < 0:
-        raise SmsdataError(f"price must be a non-negative number of balance units per segment, got {price!r}")
+        raise PlanError(f"price must be a non-negative number of balance units per segment, got {price!r}")
     return value
 
 
@@ -384,7 +385,7 @@ def _suppressed(suppress: Iterable[str] | pd.Series | str | Path) -> pd.Series:
         elif path.is_file():
             values = pd.Series(path.read_text(encoding="utf-8-sig").splitlines())
         else:
-            raise SmsdataError(f"suppression file {path} does not exist")
+            raise PlanError(f"suppression file {path} does not exist")
     else:
         values = pd.Series(list(suppress), dtype="str")
     return normalise_mobiles(values, any_range=True)["mobile"].dropna()  # block whatever is listed

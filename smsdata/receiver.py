@@ -53,6 +53,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from ._fs import fsync_dir
+from .errors import ConfigError
 from .report_lines import log_lines
 
 __all__ = [
@@ -127,7 +128,7 @@ class ReportReceiver:
         stats_interval: seconds between the count lines it logs.
 
     Raises:
-        ValueError: ``body_timeout`` is not positive.
+        ConfigError: ``body_timeout`` is not positive (also a ``ValueError``).
     """
 
     def __init__(
@@ -141,7 +142,7 @@ class ReportReceiver:
         stats_interval: float = 60.0,
     ) -> None:
         if not body_timeout > 0:
-            raise ValueError(f"body_timeout must be positive, not {body_timeout!r}")
+            raise ConfigError(f"body_timeout must be positive, not {body_timeout!r}")
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self._token = token.encode() if token else None
@@ -418,9 +419,9 @@ def serve_receiver(
         on_ready: called with the base URL once listening.
 
     Raises:
-        SmsdataError: the address cannot be used, or the open-file limit
+        ServerError: the address cannot be used, or the open-file limit
             (``ulimit -n``) is below ``max_connections`` + 64.
-        ValueError: a limit is not positive.
+        ConfigError: a limit is not positive (also a ``ValueError``).
     """
     from ._http_guard import ConnectionLimits
     from ._serve import check_file_limit, serve

@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 
-from .errors import SmsdataError
+from .errors import SheetError
 
 __all__ = ["read_campaign"]
 
@@ -77,7 +77,7 @@ def read_campaign(path: str | Path, sheet: str | int | None = None) -> pd.DataFr
         workbook order, and ``columns_by_sheet``, the header of every other sheet.
 
     Raises:
-        SmsdataError: the file is missing, of another kind, or unreadable; the message
+        SheetError: the file is missing, of another kind, or unreadable; the message
             names the file and says why: the sheet that does not exist, the byte
             offset (and line) that is neither UTF-8 nor GB18030, the line whose
             fields do not match the header, separators that cannot be told apart.
@@ -86,16 +86,16 @@ def read_campaign(path: str | Path, sheet: str | int | None = None) -> pd.DataFr
     """
     path = Path(path)
     if not path.is_file():
-        raise SmsdataError(f"campaign file {path} does not exist")
+        raise SheetError(f"campaign file {path} does not exist")
     suffix = path.suffix.lower()
     if suffix in (".csv", ".tsv", ".txt"):
         if sheet is not None:
-            raise SmsdataError(f"{path} is a CSV file, which has no sheets; sheet= is for .xlsx files")
+            raise SheetError(f"{path} is a CSV file, which has no sheets; sheet= is for .xlsx files")
         frame, source = _read_csv(path)
     elif suffix in (".xlsx", ".xlsm"):
         frame, source = _read_xlsx(path, sheet)
     else:
-        raise SmsdataError(f"{path}: unsupported file type {suffix!r}; use .csv or .xlsx")
+        raise SheetError(f"{path}: unsupported file type {suffix!r}; use .csv or .xlsx")
     frame.columns = [str(c).strip() for c in frame.columns]
     frame.index = pd.RangeIndex(_FIRST_DATA_ROW, _FIRST_DATA_ROW + len(frame), name="row")
     frame.attrs["source"] = source
@@ -105,14 +105,14 @@ def read_campaign(path: str | Path, sheet: str | int | None = None) -> pd.DataFr
 def _read_csv(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     encoding, sample, whole = _encoding(path)
     if not sample.strip():
-        raise SmsdataError(f"{path}: the file is empty")
+        raise SheetError(f"{path}: the file is empty")
     separator, skip = _separator(path, sample, whole)
     try:
         frame = pd.read_csv(
             path, sep=separator, skiprows=skip, dtype=str, keep_default_na=False, na_values=[""], encoding=encoding
         )
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise SmsdataError(f"{path}: not a readable CSV (separator {separator!r}): {exc}") from exc
+        raise SheetError(f"{path}: not a readable CSV (separator {separator!r}): {exc}") from exc
     return frame, {"path": str(path), "encoding": encoding, "separator": separator}
 
 
@@ -132,20 +132,20 @@ def _encoding(path: Path) -> tuple[str, str, bool]:
     """The encoding the whole file decodes in, its first characters, and whether they are all of it.
 
     Raises:
-        SmsdataError: the file is another kind of file, holds NUL bytes, or does not decode.
+        SheetError: the file is another kind of file, holds NUL bytes, or does not decode.
     """
     with path.open("rb") as file:
         head = file.read(8)
     if head.startswith(b"PK\x03\x04"):
-        raise SmsdataError(f"{path} is a zip file, not a CSV: an .xlsx workbook? Rename it to .xlsx")
+        raise SheetError(f"{path} is a zip file, not a CSV: an .xlsx workbook? Rename it to .xlsx")
     if head.startswith(_XLS):
-        raise SmsdataError(f"{path} is an Excel 97-2003 (.xls) workbook, not a CSV; {_SAVE_AS}")
+        raise SheetError(f"{path} is an Excel 97-2003 (.xls) workbook, not a CSV; {_SAVE_AS}")
     marked = next((encoding for bom, encoding in _BOMS if head.startswith(bom)), None)
     if marked is not None:
         sample, whole, bad = _decode(path, marked)
         if bad is not None:
             label = _LABELS[marked]
-            raise SmsdataError(f"{path}: starts with a {label} byte-order mark, but {bad} is not {label}; {_SAVE_AS}")
+            raise SheetError(f"{path}: starts with a {label} byte-order mark, but {bad} is not {label}; {_SAVE_AS}")
         return marked, sample, whole
     sample, whole, bad_utf8 = _decode(path, "utf-8")
     if bad_utf8 is None:
@@ -154,14 +154,14 @@ def _encoding(path: Path) -> tuple[str, str, bool]:
     sample, whole, bad_gb = _decode(path, "gb18030")
     if bad_gb is None:
         return "gb18030", sample, whole
-    raise SmsdataError(f"{path}: the text is neither UTF-8 ({bad_utf8}) nor GB18030 ({bad_gb}); {_SAVE_AS}")
+    raise SheetError(f"{path}: the text is neither UTF-8 ({bad_utf8}) nor GB18030 ({bad_gb}); {_SAVE_AS}")
 
 
 def _decode(path: Path, encoding: str) -> tuple[str, bool, _BadByte | None]:
     """Decode all of ``path`` a chunk at a time: its first characters, whether they are all of it, the first bad byte.
 
     Raises:
-        SmsdataError: a NUL byte in an 8-bit encoding (never text: UTF-16 without a mark, or a binary file).
+        SheetError: a NUL byte in an 8-bit encoding (never text: UTF-16 without a mark, or a binary file).
     """
     decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
     ascii_lines = not encoding.startswith(("utf-16", "utf-32"))  # where 0x0A is always a line break
@@ -173,7 +173,7 @@ def _decode(path: Path, encoding: str) -> tuple[str, bool, _BadByte | None]:
             chunk = file.read(_CHUNK)
             if ascii_lines and (nul := chunk.find(b"\x00")) >= 0:
                 line = lines + chunk.count(b"\n", 0, nul) + 1
-                raise SmsdataError(
+                raise SheetError(
                     f"{path}: NUL byte at byte offset {offset + nul}, line {line}: "
                     f"not a text file (UTF-16 without a byte-order mark?); {_SAVE_AS}"
                 )
@@ -201,7 +201,7 @@ def _separator(path: Path, sample: str, whole: bool) -> tuple[str, int]:
     (short rows are filled with missing values). A file no candidate splits has one column.
 
     Raises:
-        SmsdataError: two separators fit equally well, or rows have more fields than the header.
+        SheetError: two separators fit equally well, or rows have more fields than the header.
     """
     first_line = sample.split("\n", 1)[0]
     if match := _SEP_LINE.fullmatch(first_line):
@@ -219,13 +219,13 @@ def _separator(path: Path, sample: str, whole: bool) -> tuple[str, int]:
             return widest[0], 0
         if widest:
             names = " or ".join(_show_sep(sep) for sep in widest)
-            raise SmsdataError(
+            raise SheetError(
                 f"{path}: cannot tell the separator: the header splits into {width[widest[0]]} columns "
                 f"on {names} alike; {_SAVE_AS}"
             )
     sep = max(splits, key=width.__getitem__)
     line, fields = next((line, n) for line, n in splits[sep][1:] if n > width[sep])
-    raise SmsdataError(
+    raise SheetError(
         f"{path} seems to be separated by {_show_sep(sep)} (the header has {width[sep]} columns), but line {line} "
         f"has {fields} fields: put quotes around values that hold {_show_sep(sep)}, or {_SAVE_AS}"
     )
@@ -256,20 +256,20 @@ def _read_xlsx(path: Path, sheet: str | int | None) -> tuple[pd.DataFrame, dict[
     except Exception as exc:  # openpyxl raises a zoo of errors on damaged files
         with path.open("rb") as file:
             if file.read(8).startswith(_XLS):
-                raise SmsdataError(
+                raise SheetError(
                     f"{path} is an Excel 97-2003 (.xls) workbook: open it in Excel and save it as .xlsx"
                 ) from exc
-        raise SmsdataError(f"{path}: not a readable XLSX file: {type(exc).__name__}: {exc}") from exc
+        raise SheetError(f"{path}: not a readable XLSX file: {type(exc).__name__}: {exc}") from exc
     try:
         names = book.sheetnames
         if sheet is None:
             sheet = _default_sheet(book, path)
         elif isinstance(sheet, int):
             if not 0 <= sheet < len(names):
-                raise SmsdataError(f"{path}: no sheet number {sheet}; sheets are {names}")
+                raise SheetError(f"{path}: no sheet number {sheet}; sheets are {names}")
             sheet = names[sheet]
         elif sheet not in names:
-            raise SmsdataError(f"{path}: no sheet {sheet!r}; sheets are {names}")
+            raise SheetError(f"{path}: no sheet {sheet!r}; sheets are {names}")
         rows = list(book[sheet].iter_rows(values_only=True))
         source = {
             "path": str(path),
@@ -282,7 +282,7 @@ def _read_xlsx(path: Path, sheet: str | int | None) -> tuple[pd.DataFrame, dict[
     finally:
         book.close()
     if not rows:
-        raise SmsdataError(f"{path}: sheet {sheet!r} is empty")
+        raise SheetError(f"{path}: sheet {sheet!r} is empty")
     header = [f"column{i + 1}" if h is None else _cell_text(h) for i, h in enumerate(rows[0])]
     body = [[None if v is None or v == "" else _cell_text(v) for v in row] for row in rows[1:]]
     while body and all(v is None for v in body[-1]):
@@ -303,7 +303,7 @@ def _default_sheet(book: object, path: Path) -> str:
         return active.title
     visible = [ws.title for ws in book.worksheets if ws.sheet_state == "visible"]  # type: ignore[attr-defined]
     if not visible:
-        raise SmsdataError(f"{path}: every sheet is hidden; name one with sheet=")
+        raise SheetError(f"{path}: every sheet is hidden; name one with sheet=")
     return visible[0]
 
 

@@ -170,7 +170,7 @@ def test_simulate_port_in_use_is_one_line(tmp_path: Path) -> None:
         s.listen()
         result = invoke("simulate", "--port", str(s.getsockname()[1]))
     assert result.exit_code == 1
-    assert result.output.startswith("Error: SmsdataError: cannot listen on 127.0.0.1:")
+    assert result.output.startswith("Error: ServerError: cannot listen on 127.0.0.1:")
 
 
 @pytest.fixture

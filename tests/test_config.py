@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pickle
+import re
 from pathlib import Path
 
 import pytest
 
 from smsdata.config import Secret, Settings, load_settings
-from smsdata.errors import ConfigError
+from smsdata.errors import ConfigError, GatewayUnreachable
 from smsdata.gateway import Gateway
 
 from .conftest import CANARY
@@ -144,4 +145,58 @@ def test_a_broken_gateway_setting_does_not_stop_reading_the_zone(monkeypatch: py
     monkeypatch.setenv("SMSDATA_TZ", "Asia/Tokyo")
     assert default_tz() == "Asia/Tokyo"
     with pytest.raises(ConfigError, match="must start with http"):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        pytest.param("http://:8080/x", "it has no host", id="no-host"),
+        pytest.param("http:///Admin/index.php", "it has no host", id="empty-host"),
+        pytest.param("http://gw.example:abc", "Port could not be cast to integer value as 'abc'", id="port-text"),
+        pytest.param("http://gw.example:99999", "Port out of range 0-65535", id="port-range"),
+        pytest.param("http://gw.example:0", "port 0", id="port-zero"),
+        pytest.param("http://[::1", "Invalid IPv6 URL", id="ipv6"),
+        pytest.param("http://gw example/x", "it holds ' '", id="space"),
+        pytest.param("http://gw\x00.example", "it holds '\\x00'", id="nul"),
+    ],
+)
+def test_a_bad_url_is_a_config_error_before_any_request(monkeypatch: pytest.MonkeyPatch, url: str, why: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Gateway(url, "u", CANARY)
+    assert str(caught.value) == f"the gateway URL {url!r} is not a usable http(s) address: {why}"
+    if "\x00" in url:
+        return  # no environment variable can hold it
+    monkeypatch.setenv("SMSDATA_URL", url)
+    with pytest.raises(ConfigError, match=re.escape(f"SMSDATA_URL {url!r} is not a usable http(s) address: {why}")):
+        load_settings()
+
+
+def test_a_host_httpx_refuses_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"the gateway URL 'http://xn--a.com' is not a usable http\(s\) address: "):
+        Gateway("http://xn--a.com", "u", "p")
+
+
+def test_a_password_in_the_url_is_never_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"http://acct:{CANARY}@127.0.0.1:1/Admin/index.php"
+    with Gateway(url, "u", "p", retries=0, timeout=2) as gw:
+        assert (
+            repr(gw)
+            == "Gateway(base_url='http://acct:**********@127.0.0.1:1/Admin/index.php', uid='u', encoding='form')"
+        )
+        with pytest.raises(GatewayUnreachable) as caught:
+            gw.balance()
+    assert CANARY not in str(caught.value)
+    assert "acct:**********@127.0.0.1:1" in str(caught.value)
+    with pytest.raises(ConfigError) as bad:
+        Gateway(f"http://acct:{CANARY}@gw.example:99999", "u", "p")
+    assert str(bad.value) == (
+        "the gateway URL 'http://acct:**********@gw.example:99999' is not a usable http(s) address: "
+        "Port out of range 0-65535"
+    )
+    monkeypatch.setenv("SMSDATA_URL", url)
+    assert CANARY not in repr(load_settings())
+    assert load_settings().url == url  # kept for the requests
+    monkeypatch.setenv("SMSDATA_URL", f"ftp://acct:{CANARY}@gw.example")
+    with pytest.raises(ConfigError, match=r"got 'ftp://acct:\*{10}@gw.example'"):
         load_settings()

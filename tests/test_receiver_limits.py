@@ -31,7 +31,7 @@ import pytest
 
 from smsdata._serve import ConnectionLimits, serve_in_background, serving
 from smsdata.cli import cli
-from smsdata.errors import SmsdataError
+from smsdata.errors import ConfigError, ServerError
 from smsdata.receiver import (
     HEADER_TIMEOUT,
     KEEP_ALIVE_TIMEOUT,
@@ -343,18 +343,18 @@ def test_when_every_connection_is_busy_a_newcomer_gets_503_then_200_once_one_is_
 
 def test_a_file_limit_below_the_connection_limit_is_refused_before_listening(tmp_path: Path) -> None:
     app = ReportReceiver(tmp_path).app
-    with pytest.raises(SmsdataError, match=r"10000000 connections need about 10000064 open files and the limit is"):
+    with pytest.raises(ServerError, match=r"10000000 connections need about 10000064 open files and the limit is"):
         serve_in_background(app, limits=limits(max_connections=10_000_000))
-    with pytest.raises(SmsdataError, match=r"LimitNOFILE=10000064"):
+    with pytest.raises(ServerError, match=r"LimitNOFILE=10000064"):
         serve_receiver(tmp_path / "never", port=0, max_connections=10_000_000)
     assert not (tmp_path / "never").exists()
 
 
 @pytest.mark.parametrize("name", ["header_timeout", "keep_alive_timeout", "max_connections", "max_header_bytes"])
 def test_limits_must_be_positive(name: str, tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match=f"{name} must be positive, not 0"):
+    with pytest.raises(ConfigError, match=f"{name} must be positive, not 0"):
         limits(**{name: 0})
-    with pytest.raises(ValueError, match="body_timeout must be positive"):
+    with pytest.raises(ConfigError, match="body_timeout must be positive"):
         ReportReceiver(tmp_path, body_timeout=-1)
 
 

@@ -20,7 +20,7 @@ import click
 import pandas as pd
 
 from .._formats import as_text
-from ..errors import SmsdataError
+from ..errors import CampaignError
 from . import cli, describe
 
 if TYPE_CHECKING:
@@ -212,7 +212,7 @@ def _check_against_ledger(plan: CampaignPlan, name: str) -> None:
         if stored is None:
             return
         if stored != plan.fingerprint or ledger.price(name) != plan.price:
-            raise SmsdataError(
+            raise CampaignError(
                 f"campaign {name!r} already exists in {ledger.path} with a different plan (or price); "
                 "choose a new --name, or `smsdata resume` it"
             )
@@ -304,7 +304,7 @@ def resume(name: str, resend_unknown: bool, yes: bool, **options: Any) -> None:
     from ..gateway import Gateway
 
     if _stored() is None:
-        raise SmsdataError(f"no campaign named {name!r}: there is no ledger yet")
+        raise CampaignError(f"no campaign named {name!r}: there is no ledger yet")
     with Gateway.from_env() as gw:
         recipients, cost = _left_to_send(None, name, resend_unknown=resend_unknown)
         _confirm(name, recipients, cost, gw, yes=yes, allow_partial=options["allow_partial"])

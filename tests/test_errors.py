@@ -1,0 +1,189 @@
+"""One exception tree: every exception smsdata raises is in errors.py, drawn in its docstring and
+the README, and each raise site names its specific class."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import pickle
+import pkgutil
+import re
+import socket
+import textwrap
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import smsdata
+import smsdata as sms
+from smsdata import errors
+
+ROOT = Path(smsdata.__file__).parent
+README = ROOT.parent / "README.md"
+
+
+def _modules() -> list[str]:
+    names = [f"smsdata.{m.name}" for m in pkgutil.iter_modules([str(ROOT)]) if m.name != "__main__"]
+    names += [f"smsdata.cli.{m.name}" for m in pkgutil.iter_modules([str(ROOT / "cli")])]
+    return sorted(names)
+
+
+def _public_exceptions() -> dict[str, type[BaseException]]:
+    found: dict[str, type[BaseException]] = {}
+    for name in _modules():
+        module = importlib.import_module(name)
+        for value in vars(module).values():
+            if (
+                isinstance(value, type)
+                and issubclass(value, BaseException)
+                and not issubclass(value, Warning)  # warned, never raised (BalanceWarning)
+                and value.__module__.startswith("smsdata")
+                and not value.__name__.startswith("_")
+            ):
+                found[value.__name__] = value
+    return found
+
+
+def _drawn(text: str) -> dict[str, str | None]:
+    """``{class: parent}`` as the tree drawn in ``text`` says (roots have ``None``)."""
+    lines = text.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.strip().split(" ")[0] == "SmsdataError")
+    last = next(i for i, line in enumerate(lines) if "CampaignInterrupted " in line)
+    block = textwrap.dedent("\n".join(lines[first : last + 1]))
+    parents: dict[str, str | None] = {}
+    stack: list[str] = []
+    for line in block.splitlines():
+        if not line.strip():
+            continue
+        name = re.search(r"[A-Za-z]\w*", line)
+        assert name is not None
+        depth = name.start() // 4  # "├── " and "│   " are four characters a level
+        del stack[depth:]
+        parents[name.group()] = stack[-1] if stack else None
+        stack.append(name.group())
+    return parents
+
+
+def test_every_exception_lives_in_errors_and_the_facade() -> None:
+    found = _public_exceptions()
+    assert {"ExportError", "IngestError", "LedgerError", "KpiError", "CampaignStopped"} <= set(found)
+    misplaced = {name: cls.__module__ for name, cls in found.items() if cls.__module__ != "smsdata.errors"}
+    assert misplaced == {}
+    assert set(found) == {n for n in errors.__all__ if n[0].isupper()}
+    assert set(found) <= set(sms.__all__)
+    for name, cls in found.items():
+        assert getattr(sms, name) is cls
+        assert issubclass(cls, errors.SmsdataError) or cls is errors.CampaignInterrupted
+    assert issubclass(errors.CampaignInterrupted, KeyboardInterrupt)
+
+
+@pytest.mark.parametrize(
+    "text", [pytest.param(errors.__doc__, id="docstring"), pytest.param(README.read_text(), id="readme")]
+)
+def test_the_drawn_tree_is_the_real_one(text: str) -> None:
+    drawn = _drawn(text)
+    found = _public_exceptions()
+    assert set(drawn) - {"KeyboardInterrupt"} == set(found)
+    for name, parent in drawn.items():
+        if name == "KeyboardInterrupt":
+            continue
+        cls = found[name]
+        base = KeyboardInterrupt if parent == "KeyboardInterrupt" else found[parent] if parent else Exception
+        assert cls.__bases__[0] is base, name  # the first base is the drawn parent
+    assert drawn["TemplateError"] == "PlanError"
+    assert drawn["CampaignStopped"] == "CampaignError"
+
+
+def test_no_bare_root_raised() -> None:
+    bare = []
+    for path in sorted(ROOT.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call):
+                func = node.exc.func
+                if isinstance(func, ast.Name) and func.id in {"SmsdataError", "OSError"}:
+                    bare.append(f"{path.relative_to(ROOT)}:{node.lineno} {func.id}")
+    assert bare == []
+
+
+def test_value_errors_stay_value_errors() -> None:
+    """Old ``except ValueError`` catchers of options out of range keep working."""
+    assert issubclass(sms.ConfigError, ValueError)
+    assert issubclass(sms.KpiError, ValueError)
+    with pytest.raises(sms.ConfigError, match=r"need 1 <= multi <= single, got single=0, multi=67"):
+        sms.count_segments(5, single=0)
+    with pytest.raises(sms.ConfigError, match="chunk_bytes and workers must be at least 1, not 0 and None"):
+        sms.ingest_reports("nowhere", "nowhere", chunk_bytes=0)
+
+
+def test_templates() -> None:
+    frame = pd.DataFrame({"phone": ["13800138000"], "name": ["Li"]})
+    with pytest.raises(sms.TemplateError, match=r"malformed template 'Hi \{name'"):
+        sms.plan_campaign(frame, mobile="phone", template="Hi {name")
+    with pytest.raises(sms.TemplateError, match=r"template uses column\(s\) \['city'\]") as caught:
+        sms.plan_campaign(frame, mobile="phone", template="Hi {city}")
+    assert isinstance(caught.value, sms.PlanError | sms.CampaignError)
+    with pytest.raises(sms.TemplateError, match=r"\{name:>10\} is not a plain column name"):
+        sms.plan_campaign(frame, mobile="phone", template="Hi {name:>10}")
+
+
+def test_plans() -> None:
+    frame = pd.DataFrame({"phone": ["13800138000"], "text": ["Hello"]})
+    with pytest.raises(sms.PlanError, match="give exactly one of content="):
+        sms.plan_campaign(frame, mobile="phone", content="text", template="Hi")
+    with pytest.raises(sms.PlanError, match=r"column 'mobile' not found; columns are \['phone', 'text'\]"):
+        sms.plan_campaign(frame, mobile="mobile", content="text")
+    with pytest.raises(sms.PlanError, match=r"price must be a non-negative number .* got -1"):
+        sms.plan_campaign(frame, mobile="phone", content="text", price=-1)
+
+
+def test_campaign_files(tmp_path: Path) -> None:
+    with pytest.raises(sms.SheetError, match=r"campaign file .*nope\.csv does not exist") as caught:
+        sms.read_campaign(tmp_path / "nope.csv")
+    assert isinstance(caught.value, sms.CampaignError)
+    (tmp_path / "old.xls").write_bytes(b"\xd0\xcf\x11\xe0")
+    with pytest.raises(sms.SheetError, match=r"unsupported file type '\.xls'"):
+        sms.read_campaign(tmp_path / "old.xls")
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        pytest.param("", "a campaign needs a name", id="empty"),
+        pytest.param("a\nb", "holds a line break or a control character", id="line-break"),
+        pytest.param("x" * 201, "campaign name is 201 characters long; at most 200", id="long"),
+    ],
+)
+def test_campaign_names(name: str, message: str, tmp_path: Path) -> None:
+    plan = sms.plan_campaign(pd.DataFrame({"p": ["13800138000"], "t": ["Hi"]}), mobile="p", content="t")
+    with pytest.raises(sms.CampaignError, match=message):
+        sms.send_campaign(plan, gateway=None, name=name, ledger=tmp_path / "l.sqlite")  # type: ignore[arg-type]
+    assert not (tmp_path / "l.sqlite").exists()
+
+
+def test_campaign_options(tmp_path: Path) -> None:
+    plan = sms.plan_campaign(pd.DataFrame({"p": ["13800138000"], "t": ["Hi"]}), mobile="p", content="t")
+    with pytest.raises(sms.ConfigError, match="concurrency must be at least 1, got 0"):
+        sms.send_campaign(plan, gateway=None, name="n", ledger=tmp_path / "l.sqlite", concurrency=0)  # type: ignore[arg-type]
+    with pytest.raises(sms.CampaignError, match="mobile= only apply when a DataFrame is given"):
+        sms.send_campaign(plan, gateway=None, name="n", mobile="p")  # type: ignore[arg-type]
+    with pytest.raises(sms.PlanError, match="a DataFrame needs mobile="):
+        sms.send_campaign(pd.DataFrame({"p": ["1"]}), gateway=None, name="n")  # type: ignore[arg-type]
+    with pytest.raises(sms.CampaignError, match="takes a CampaignPlan or a DataFrame, got int"):
+        sms.send_campaign(3, gateway=None, name="n")  # type: ignore[arg-type]
+
+
+def test_a_taken_port_is_a_server_error() -> None:
+    from smsdata._serve import bind
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(sms.ServerError, match=f"cannot listen on 127.0.0.1:{port}: Address already in use"):
+            bind("127.0.0.1", port)
+
+
+def test_errors_with_data_pickle() -> None:
+    exc = pickle.loads(pickle.dumps(sms.ExportError("cannot", column="name", row=7)))  # noqa: S301 (our own)
+    assert (type(exc), str(exc), exc.column, exc.row) == (sms.ExportError, "cannot", "name", 7)
