@@ -9,7 +9,8 @@ hand-written DuckDB query of the same work in the same process:
   queries of bench/kpi.py, which do less (no dedupe, no point in time), are shown too;
 * warehouse paths (``--path-rows``, default 30M + 30M, hive-partitioned by
   day): ``delivery_rate(by="campaign")`` straight from the files, peak RSS <
-  2 GiB, <= 1.0x hand-written DuckDB over the same files;
+  2 GiB, <= 1.0x hand-written DuckDB over the same files, shown both with
+  DuckDB's default memory limit (80% of RAM) and with smsdata's out-of-core limit;
 * Spark local[2] over the same files: time only (the cost of the engine on one machine).
 
     .venv/bin/python bench/kpi_scale.py [--rows 10000000] [--path-rows 30000000] [--spark]
@@ -109,11 +110,14 @@ def warehouse(folder: Path, rows: int) -> None:
                 )
 
 
-def hand(sql: str, sends: object, reports: object) -> object:
+def hand(sql: str, sends: object, reports: object, memory_limit: str | None = None) -> object:
     import duckdb
 
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
+    if memory_limit:  # as smsdata's out-of-core reading: the same bound, spilling to disk
+        con.execute(f"SET memory_limit = '{memory_limit}'")
+        con.execute("SET preserve_insertion_order = false")
     for name, source in (("sends", sends), ("reports", reports)):
         if isinstance(source, Path):
             glob = str(source / "**" / "*.parquet")
@@ -157,6 +161,11 @@ def one(kind: str, folder: Path) -> dict[str, float]:
         return {"ours": ours, "peak_mib": peak_rss_mib()}
     if kind == "paths_hand":
         return {"duckdb_same_work": timed(lambda: hand(HAND_RATE_SAME, sends, reports)), "peak_mib": peak_rss_mib()}
+    if kind == "paths_hand_limited":
+        from smsdata._engines import OUT_OF_CORE_MEMORY
+
+        seconds = timed(lambda: hand(HAND_RATE_SAME, sends, reports, memory_limit=OUT_OF_CORE_MEMORY))
+        return {"duckdb_same_work_same_limit": seconds, "peak_mib": peak_rss_mib()}
     if kind == "spark":
         from pyspark.sql import SparkSession
 
@@ -219,7 +228,8 @@ def main() -> None:
         size = sum(p.stat().st_size for p in big.rglob("*.parquet")) / 2**30
         print(f"warehouse: {size:.1f} GiB of Parquet", flush=True)
         for round_ in range(args.rounds):
-            order = ["paths", "paths_hand"] if round_ % 2 == 0 else ["paths_hand", "paths"]
+            kinds = ["paths", "paths_hand", "paths_hand_limited"]
+            order = kinds if round_ % 2 == 0 else kinds[::-1]
             for kind in order:
                 print(f"{args.path_rows:,} + {args.path_rows:,} rows, {kind}: {measure(kind, big)}", flush=True)
 
