@@ -455,6 +455,7 @@ class _Dataset:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(part, target)
                 fsync_dir(target.parent)
+                _faults.reached("published")  # one file of a committed run in place, the rest not yet
         self.state["pending"] = None
         self.state.pop("pending_rows", None)
         self.state.pop("pending_compacted", None)
@@ -554,6 +555,7 @@ class _Run:
 
     def _stage(self, records: np.ndarray) -> None:
         counts = _partitions.stage(records, self.folder / "staged")
+        _faults.reached("staged")  # a chunk's rows staged in the run's folder, nothing committed
         with self._lock:
             self.staged_rows += len(records)
             for day, count in counts.items():
