@@ -374,7 +374,11 @@ def test_a_run_whose_lease_is_taken_over_stops_claiming(sim, tmp_path: Path) -> 
 
 
 def interrupting(sim: GatewaySimulator, *, at: int, times: int = 1) -> tuple[sms.AsyncGateway, list[bytes]]:
-    """A gateway on ``sim`` that presses Ctrl-C ``times`` while its ``at``-th send is on the wire."""
+    """A gateway on ``sim`` that presses Ctrl-C ``times`` while its ``at``-th send is on the wire.
+
+    After one press the send is answered (a moment later: the run lets it finish); after two it
+    is held on the wire until the run abandons it, so what the test sees does not hang on timing.
+    """
     bodies: list[bytes] = []
 
     async def handler(request: httpx.Request) -> httpx.Response:
@@ -384,7 +388,7 @@ def interrupting(sim: GatewaySimulator, *, at: int, times: int = 1) -> tuple[sms
                 for _ in range(times):
                     signal.raise_signal(signal.SIGINT)
                     await asyncio.sleep(0)
-                await asyncio.sleep(0.05)
+                await asyncio.sleep(0.05 if times == 1 else 60)  # 60: only a bound, the 2nd press cancels it
         return await httpx.ASGITransport(app=sim.app).handle_async_request(request)
 
     return sms.AsyncGateway(BASE, "demo", CANARY, transport=httpx.MockTransport(handler), backoff=0), bodies
