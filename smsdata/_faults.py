@@ -10,8 +10,11 @@ the test acts while this process is at the point, then lets it go on).
 
 Points: ``claimed`` (a request committed in flight), ``written`` (its first
 byte about to go on the wire), ``answered`` (its answer read, outcome not yet
-recorded); in ingest, ``committed`` (a run's offsets committed, its files not yet
-published). Unset, a point costs one dictionary look-up.
+recorded); in ingest, ``staged`` (a chunk's rows staged, nothing committed),
+``committed`` (a run's offsets committed, its files not yet published) and
+``published`` (one more of a committed run's files moved into place); in sync,
+``synced_day``; in the receiver, ``appended`` (a batch of bodies written to the
+day's log, not yet synced nor answered). Unset, a point costs one dictionary look-up.
 """
 
 from __future__ import annotations

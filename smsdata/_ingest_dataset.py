@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import _partitions, _sources
+from . import _faults, _partitions, _sources
 from ._fs import dataset_lock, fsync_dir, read_state, write_state
 from ._memory import release_memory
 from .errors import IngestError
@@ -175,6 +175,7 @@ class Dataset:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(part, target)
                 fsync_dir(target.parent)
+                _faults.reached("published")  # one file of a committed run in place, the rest not yet
         self.state["pending"] = None
         self.state.pop("pending_rows", None)
         self.state.pop("pending_compacted", None)

@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import _partitions, _records, _sources
+from . import _faults, _partitions, _records, _sources
 from ._ingest_dataset import Dataset
 from ._memory import release_memory
 from .report_lines import MAX_LINE_BYTES, ScannedChunk, parse_lines, scan_chunk
@@ -117,6 +117,7 @@ class Reader:
 
     def _stage(self, records: np.ndarray) -> None:
         counts = _partitions.stage(records, self.folder / "staged")
+        _faults.reached("staged")  # a chunk's rows staged in the run's folder, nothing committed
         with self._lock:
             self.staged_rows += len(records)
             for day, count in counts.items():

@@ -52,6 +52,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from . import _faults
 from ._fs import fsync_dir
 from .errors import ConfigError
 from .report_lines import log_lines
@@ -346,6 +347,7 @@ class _LogWriter:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
+            _faults.reached("appended")  # a batch of bodies written, not yet synced nor answered
             if self.fsync:
                 os.fdatasync(fd)
                 self.stats.syncs += 1

@@ -24,11 +24,14 @@ def snapshot(ledger: Ledger, at: str, value: int, campaign: str | None = None, n
 
 
 def test_record_balance_stores_a_snapshot(tmp_path: Path, gateway) -> None:
+    before = pd.Timestamp.now(tz="UTC")
     value = sms.record_balance(gateway, tmp_path / "l.sqlite", note="daily")
+    after = pd.Timestamp.now(tz="UTC")
     assert value == Decimal(1000)
     history = sms.balance_history(tmp_path / "l.sqlite")
     assert history[["value", "note"]].values.tolist() == [[1000.0, "daily"]]
-    assert str(history["at"].dtype) == "datetime64[ns, UTC]" or history["at"].dt.tz is not None
+    assert str(history["at"].dt.tz) == "UTC"
+    assert before <= history["at"].iloc[0] <= after  # the moment it was taken, not a shifted clock
 
 
 def test_burn_by_day_and_campaign_and_forecast(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import matplotlib.colors as mcolors
+import matplotlib.image as mpimg
 import pandas as pd
 import pytest
 from matplotlib.collections import PolyCollection
@@ -36,12 +37,50 @@ CHARTS = {
 @pytest.mark.parametrize(("count", "days"), SHAPES, ids=[f"{c}campaigns-{d}days" for c, d in SHAPES])
 @pytest.mark.parametrize("name", list(CHARTS))
 def test_renders_with_title_and_units(name: str, count: int, days: int, tmp_path: Path) -> None:
-    figure = CHARTS[name](*_data(count, days))
+    sends, reports, as_of = _data(count, days)
+    figure = CHARTS[name](sends, reports, as_of)
     assert isinstance(figure, Figure)
     ax = figure.axes[0]
-    assert ax.get_title()
-    assert ax.get_xlabel()
+    assert ax.get_title().startswith(TITLES[name])
+    assert UNITS[name] in ax.get_xlabel()
+    _assert_every_group_drawn(name, ax, sends)
     figure.savefig(tmp_path / f"{name}.png")  # warnings are errors in the test suite
+    pixels = mpimg.imread(tmp_path / f"{name}.png")[..., :3]
+    assert (pixels.min(axis=2) < 0.5).mean() > 0.01  # ink, not a blank canvas
+
+
+TITLES = {
+    "delivery_rate": "Delivery rate over time",
+    "status_breakdown": "Final status of sent messages",
+    "latency": "Time to",
+    "carrier_rates": "Delivery rate by carrier",
+}
+UNITS = {
+    "delivery_rate": "periods, Asia/Shanghai",
+    "status_breakdown": "share of sent",
+    "latency": "(log scale)",
+    "carrier_rates": "delivered / sent",
+}
+
+
+def _assert_every_group_drawn(name: str, ax, sends: pd.DataFrame) -> None:
+    """Each campaign (carrier) is a bar, a row, a line in the legend, or the chart says it summed them."""
+    campaigns = sorted(sends["campaign"].unique())
+    rows = sorted(t.get_text() for t in ax.get_yticklabels() if t.get_text())
+    legend = [t.get_text() for t in ax.get_legend().get_texts()] if ax.get_legend() else []
+    if name == "carrier_rates":
+        assert rows == sorted(sends["carrier"].unique())
+    elif name == "status_breakdown" or (name == "latency" and len(campaigns) > 10):
+        assert rows == campaigns
+    elif name == "delivery_rate" and len(campaigns) > 10:
+        assert f"{len(campaigns)} groups: overall only (each group in the tables)" in [t.get_text() for t in ax.texts]
+    elif len(campaigns) > 1:
+        assert legend[-len(campaigns) :] == campaigns
+    else:
+        curves = [line for line in ax.lines if line.get_drawstyle() == "steps-post" or name == "delivery_rate"]
+        assert len(curves) == 1
+        values = curves[0].get_ydata()
+        assert 0 <= min(values) < max(values) <= 1 or 0 < min(values) == max(values) <= 1  # shares, not empty
 
 
 def _x_dates(ax) -> tuple[pd.Timestamp, pd.Timestamp]:

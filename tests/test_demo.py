@@ -17,6 +17,8 @@ from smsdata.cli import cli
 from smsdata.demo import CAMPAIGN, DemoSummary, demo_customers, run_demo, sample_campaign
 from smsdata.errors import SmsdataError
 
+pytestmark = pytest.mark.slow  # whole runs of the demo: tens of seconds each
+
 
 @pytest.fixture
 def temp_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

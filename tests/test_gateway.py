@@ -166,14 +166,6 @@ def test_unknown_code_is_a_plain_gateway_error_with_raw_string(mock_gateway) -> 
     assert info.value.code == "E42"
 
 
-def test_account_level_errors_are_marked() -> None:
-    assert {c for c in SEND_CLASSES.values() if c.account_level} == {
-        E.AuthError,
-        E.InsufficientBalance,
-        E.AccountFrozen,
-    }
-
-
 # ------------------------------------------------------------ local validation
 
 

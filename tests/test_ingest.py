@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -208,7 +207,20 @@ def snapshot(dataset: Path) -> tuple[list, list]:
     return reports.astype(str).values.tolist(), quarantine.astype(str).values.tolist()
 
 
-def test_killed_at_any_moment_then_run_again_equals_one_clean_run(tmp_path: Path) -> None:
+# Each case: the points a run after run is killed at (``point:N``), on a dataset of its own; then
+# one run to the end. The kills fall while reading (staged), right after the commit, while
+# publishing, and again while the next run finishes publishing the run killed before it.
+KILLS = [
+    pytest.param(["staged:1"], id="first-chunk-staged"),
+    pytest.param(["staged:30", "staged:5"], id="mid-read-twice"),
+    pytest.param(["committed:1"], id="just-committed"),
+    pytest.param(["published:1"], id="first-file-published"),
+    pytest.param(["published:40", "published:3"], id="mid-publish-then-mid-recovery"),
+]
+
+
+@pytest.mark.parametrize("kills", KILLS)
+def test_killed_at_any_moment_then_run_again_equals_one_clean_run(tmp_path: Path, kills: list[str]) -> None:
     log = big_log(tmp_path / "big.log")
     clean = ingest(log, tmp_path / "clean")
     assert clean.balanced
@@ -216,16 +228,10 @@ def test_killed_at_any_moment_then_run_again_equals_one_clean_run(tmp_path: Path
     assert clean.quarantined > 0
     script = tmp_path / "killable.py"
     script.write_text(KILLABLE)
-    rng = random.Random(3)
-    kills = 0
-    for _ in range(6):
-        proc = subprocess.Popen([sys.executable, str(script), str(log), str(tmp_path / "ds")])
-        time.sleep(rng.uniform(0.8, 2.5))  # imports take most of a second
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
-            kills += 1
-        proc.wait()
-    assert kills >= 1
+    for fault in kills:
+        env = {**os.environ, "SMSDATA_FAULTS": f"{fault}=SIGKILL"}
+        run = subprocess.run([sys.executable, str(script), str(log), str(tmp_path / "ds")], env=env, check=False)
+        assert run.returncode == -signal.SIGKILL, f"{fault}: the run ended before reaching its fault point"
     ingest(log, tmp_path / "ds")
     assert snapshot(tmp_path / "ds") == snapshot(tmp_path / "clean")
     assert not list((tmp_path / "ds" / "_ingest").glob("run-*"))

@@ -356,6 +356,7 @@ def test_dead_numbers_needs_failures_in_two_campaigns() -> None:
     assert kpi.dead_numbers(sends, reports, as_of="2026-11-22").empty  # as it stood then: 2 failures
 
 
+@pytest.mark.slow
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.integers(0, 2**32 - 1), st.integers(0, 86400 * 12))
 def test_every_kpi_at_as_of_equals_the_kpi_of_the_data_filtered_to_as_of(seed: int, offset: int) -> None:

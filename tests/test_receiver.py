@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import pytest
 
 from smsdata.ingest import ingest_reports, read_reports
 from smsdata.receiver import ReportReceiver
@@ -168,16 +169,34 @@ def test_a_full_disk_answers_503_keeps_nothing_partial_and_recovers(tmp_path: Pa
     assert "cannot store reports" in caplog.text
 
 
+PERIODIC = re.compile(r"receiver: (\d+) reports in (\d+) bodies in the last 0\.2 s;")
+
+
 def test_counts_are_logged_without_contents_or_token(tmp_path: Path, caplog) -> None:
     from smsdata._serve import serving
 
     caplog.set_level(logging.DEBUG)
     receiver = ReportReceiver(tmp_path, token="tok-123456", stats_interval=0.2)
+
+    def lines() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.name.startswith(("smsdata", "uvicorn"))]
+
+    def periodic() -> list[tuple[int, int]]:
+        """(reports, bodies) of each periodic line so far (the shutdown line says "since start")."""
+        return [(int(m[1]), int(m[2])) for m in map(PERIODIC.match, lines()) if m]
+
     with serving(receiver.app) as url:
-        assert httpx.post(f"{url}/reports/tok-123456", content=REPORT).status_code == 200
-        time.sleep(0.5)
-    ours = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith(("smsdata", "uvicorn")))
-    assert "receiver: 1 reports in 1 bodies" in ours
+        for body in (REPORT, REPORT.replace(b"800001", b"800002") + b"\n" + REPORT.replace(b"800001", b"800003")):
+            assert httpx.post(f"{url}/reports/tok-123456", content=body).status_code == 200
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (sum(n for n, _ in periodic()) >= 3 and periodic()[-1] == (0, 0)):
+            time.sleep(0.05)  # a poll, not a timing: waits for the lines it checks, whenever they come
+        while_running = periodic()
+    # Each periodic line counts its own 0.2 s: together they count the posts once, and then nothing.
+    assert [sum(column) for column in zip(*while_running, strict=True)] == [3, 2]
+    assert while_running[-1] == (0, 0)
+    ours = "\n".join(lines())
+    assert "receiver: 3 reports in 2 bodies since start" in ours  # and the total, at shutdown
     assert "13800138000" not in ours
     assert "tok-123456" not in ours
 
@@ -185,9 +204,10 @@ def test_counts_are_logged_without_contents_or_token(tmp_path: Path, caplog) -> 
 # ------------------------------------------------------------------ kill -9 under load
 
 
-def start_receiver(directory: Path) -> tuple[subprocess.Popen, str]:
+def start_receiver(directory: Path, faults: str = "", **popen) -> tuple[subprocess.Popen, str]:
     command = [sys.executable, "-m", "smsdata", "receive", "--port", "0", "--dir", str(directory)]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    env = {**os.environ, "SMSDATA_FAULTS": faults}
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env, **popen)
     line = proc.stdout.readline()
     match = re.search(r"(http://\S+?)/reports", line)
     assert match, line
@@ -195,7 +215,10 @@ def start_receiver(directory: Path) -> tuple[subprocess.Popen, str]:
 
 
 def test_killed_under_load_every_acknowledged_report_is_kept_and_ingested(tmp_path: Path) -> None:
-    proc, url = start_receiver(tmp_path / "raw")
+    # 32 clients post; the receiver holds still with its 300th batch of bodies written, not yet
+    # synced nor answered; a body posted then gets no answer; then it is killed there.
+    faults = f"appended:300=wait:{tmp_path / 'never'}"
+    proc, url = start_receiver(tmp_path / "raw", faults=faults, stderr=subprocess.PIPE)
     acknowledged: list[str] = []
     stop = threading.Event()
 
@@ -216,7 +239,9 @@ def test_killed_under_load_every_acknowledged_report_is_kept_and_ingested(tmp_pa
     for thread in threads:
         thread.start()
     try:
-        time.sleep(1.5)
+        assert any(line.startswith("smsdata-fault: appended 300") for line in proc.stderr)
+        with pytest.raises(httpx.ReadTimeout):  # queued behind the held write: not on disk, not answered
+            httpx.post(f"{url}/reports", content=b"Report=1,13999999999,DELIVRD,20261125212513", timeout=2)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
     finally:
@@ -224,7 +249,8 @@ def test_killed_under_load_every_acknowledged_report_is_kept_and_ingested(tmp_pa
         for thread in threads:
             thread.join()
         proc.stdout.close()
-    assert len(acknowledged) > 100
+        proc.stderr.close()
+    assert len(acknowledged) >= 100  # 299 batches were answered (each holds one body or more)
     logged = b"".join(path.read_bytes() for path in (tmp_path / "raw").glob("reports-*.log"))
     kept = set(re.findall(rb"Report=\d+,(\d{11}),", logged))
     assert {m.encode() for m in acknowledged} <= kept

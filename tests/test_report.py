@@ -246,6 +246,7 @@ def test_no_dataset_is_said_on_the_page_not_hidden_in_a_0_percent(tmp_path: Path
     assert "warehous" in text
 
 
+@pytest.mark.slow
 def test_phone_numbers_as_groups_are_masked(tmp_path: Path, ledger: Path) -> None:
     sends, reports = scenarios.campaigns(1, days=1, per_campaign=20)
     sends["who"] = sends["mobile"]

@@ -41,6 +41,7 @@ CASES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("options", list(CASES.values()), ids=list(CASES))
 def test_the_report_from_warehouse_paths_equals_the_report_from_frames(options, ledger, tmp_path: Path) -> None:  # noqa: F811
     sends, reports = _data()

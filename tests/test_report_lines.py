@@ -263,6 +263,7 @@ LINE_PARTS = st.sampled_from(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.one_of(st.binary(max_size=40), st.lists(LINE_PARTS, max_size=9).map(b"".join)), max_size=12))
 def test_any_bytes_in_give_every_record_as_a_row_or_a_quarantined_line(lines: list[bytes]) -> None:
@@ -291,6 +292,7 @@ CANONICAL = st.builds(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(CANONICAL, min_size=1, max_size=20))
 def test_fast_path_agrees_with_the_general_path(lines: list[bytes]) -> None:
