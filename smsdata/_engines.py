@@ -63,6 +63,12 @@ _TIMES = ("sent_at", "report_time")
 OUT_OF_CORE_MEMORY = "1GB"
 """DuckDB's memory limit for a KPI over warehouse paths: past it, joins and aggregations spill
 to a temporary folder, so a year of reports runs in bounded memory on a laptop."""
+ROWS_PER_PASS = 20_000_000
+"""Out of core, the recipients (one row per msgid and number) are worked out in passes over
+this many rows of the larger table each, split by a hash of the msgid, and kept on disk: DuckDB
+cannot spill a hash aggregation of string keys far past its memory limit (at 100M recipients
+it fails under 1.5 GB), but a pass of 20M stays under 1 GB. A recipient's sends and reports
+share its msgid, so each pass holds whole recipients."""
 
 
 class Tables(Protocol):
@@ -73,6 +79,10 @@ class Tables(Protocol):
 
     def query(self, sql: str, params: dict[str, Any]) -> pd.DataFrame:
         """Run one KPI query (DuckDB dialect, ``$name`` parameters); the result as pandas."""
+
+    def query_over(self, name: str, stage: str, sql: str, params: dict[str, Any]) -> pd.DataFrame:
+        """Run ``sql`` over the table ``name`` that the query ``stage`` makes, one row per recipient
+        (a CTE in one query; out of core, ``stage`` is worked through in passes, see :data:`ROWS_PER_PASS`)."""
 
 
 @dataclass(frozen=True)
@@ -158,11 +168,19 @@ class _Wanted:
         return self.required + [c for c in self.optional if c in have]
 
 
-def _view_sql(table: str, selected: Selected, columns: Sequence[str]) -> str:
-    """The view ``table`` over ``{table}_all``: the selected rows, computed columns replaced."""
+def _view_sql(table: str, selected: Selected, columns: Sequence[str], *, name: str | None = None) -> str:
+    """The view ``name`` (default ``table``) over ``{table}_all``: the selected rows, computed columns replaced."""
     computed = dict(selected.computed)
     listed = ", ".join(f"{computed[c]} AS {quote_name(c)}" if c in computed else quote_name(c) for c in columns)
-    return f"CREATE TEMP VIEW {table} AS SELECT {listed} FROM {table}_all WHERE {selected.where}"  # noqa: S608
+    return f"CREATE TEMP VIEW {name or table} AS SELECT {listed} FROM {table}_all WHERE {selected.where}"  # noqa: S608
+
+
+def inline_sql(name: str, stage: str, sql: str) -> str:
+    """``sql`` with ``stage`` as its first CTE, ``name`` (``sql`` may start with WITH)."""
+    head, _, rest = sql.lstrip().partition(" ")
+    if head.upper() == "WITH":
+        return f"WITH {name} AS ({stage}), {rest}"
+    return f"WITH {name} AS ({stage}) {sql}"
 
 
 def require(columns: Sequence[str], have: Sequence[str], name: str) -> None:
@@ -298,7 +316,8 @@ class _DuckDB:
     def _open(self, table: str, source: Source, wanted: _Wanted) -> None:
         selected = _unwrapped(source)
         columns = self._open_all(table, selected.source, wanted, selected.uses)
-        self._con.execute(_view_sql(table, selected, columns))
+        self._con.execute(_view_sql(table, selected, columns, name=f"{table}_whole"))
+        self._con.execute(f"CREATE TEMP VIEW {table} AS SELECT * FROM {table}_whole")  # noqa: S608 (our names)
 
     def _open_all(self, table: str, source: Source, wanted: _Wanted, uses: Sequence[str]) -> list[str]:
         """Register ``{table}_all``; return the columns the KPI reads."""
@@ -334,6 +353,45 @@ class _DuckDB:
             return self._con.sql(sql, params=bound or None).to_arrow_table().to_pandas()  # text comes back as str
         except (duckdb.IOException, duckdb.InvalidInputException) as exc:  # a Parquet file damaged or removed
             raise KpiError(f"cannot read the warehouse: {exc}") from exc
+        except duckdb.OutOfMemoryException as exc:
+            raise KpiError(f"out of memory ({OUT_OF_CORE_MEMORY} out of core): {exc}".splitlines()[0]) from exc
+
+    def _run(self, sql: str, params: dict[str, Any]) -> None:
+        """Execute a statement that returns nothing (a pass written to disk)."""
+        import duckdb
+
+        bound = {k: v for k, v in params.items() if f"${k}" in sql}
+        try:
+            self._con.execute(sql, bound or None).fetchall()  # DuckDB wants every result read
+        except (duckdb.IOException, duckdb.InvalidInputException) as exc:
+            raise KpiError(f"cannot read the warehouse: {exc}") from exc
+
+    def query_over(self, name: str, stage: str, sql: str, params: dict[str, Any]) -> pd.DataFrame:
+        passes = self._passes()
+        if passes == 1:
+            return self.query(inline_sql(name, stage, sql), params)
+        assert self._spill is not None  # passes only out of core
+        folder = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=self._spill.name))
+        try:
+            for part in range(passes):
+                for table in ("sends", "reports"):
+                    self._con.execute(
+                        f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT * FROM {table}_whole "  # noqa: S608
+                        f"WHERE hash(msgid) % {passes} = {part}"
+                    )
+                self._run(f"COPY ({stage}) TO '{folder / f'part-{part}.parquet'}' (FORMAT parquet)", params)
+        finally:
+            for table in ("sends", "reports"):
+                self._con.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT * FROM {table}_whole")  # noqa: S608
+        self._con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM read_parquet('{folder}/*.parquet')")  # noqa: S608
+        return self.query(sql, params)
+
+    def _passes(self) -> int:
+        """How many passes the recipients take: 1 unless out of core and past ROWS_PER_PASS rows."""
+        if self._spill is None or "reports" not in self._columns:
+            return 1
+        rows = max(self._con.sql(f"SELECT count(*) FROM {t}_all").fetchall()[0][0] for t in ("sends", "reports"))  # noqa: S608
+        return max(1, -(-rows // ROWS_PER_PASS))
 
     def close(self) -> None:
         self._con.close()
@@ -390,6 +448,9 @@ class _Spark:
 
     def columns(self, table: str) -> list[str]:
         return self._columns[table]
+
+    def query_over(self, name: str, stage: str, sql: str, params: dict[str, Any]) -> pd.DataFrame:
+        return self.query(inline_sql(name, stage, sql), params)
 
     def query(self, sql: str, params: dict[str, Any]) -> pd.DataFrame:
         text = spark_sql(sql, self._renames())

@@ -39,12 +39,10 @@ def kpi_tables(
 # is judged at ($as_of, or sent_at + $within), its first DELIVRD time and first report time
 # among the reports by $as_of. Parameters are named: $as_of, and $within with a window.
 _RECIPIENTS = """
-    recipients AS (
         SELECT {by_select} s.sent_at, s.judged_at, r.first_delivered,
                {open} AS open, {delivered} AS delivered{reported}
         FROM {sent} AS s
         LEFT JOIN ({first_reports}) AS r ON s.msgid = r.msgid AND s.mobile = r.mobile
-    )
 """
 # The first report and first DELIVRD of each recipient; the KPIs that only need the
 # deliveries (latency, time to receipt) read only the DELIVRD reports, and aggregate once.
@@ -59,10 +57,11 @@ _FIRST_DELIVERIES = """
 """
 
 
-def recipients_cte(
+def recipients_sql(
     by: Sequence[str], period: str | None = None, tz: str = "UTC", window: bool = False, *, failures: bool = True
 ) -> str:
-    """The ``recipients`` CTE; ``failures=False`` leaves out ``reported`` (whether any report came).
+    """The query of the ``recipients`` table (:meth:`Tables.query_over`); ``failures=False`` leaves
+    out ``reported`` (whether any report came).
 
     Without a window every recipient is judged at ``$as_of``, which the reports read are
     already cut at: nothing is open, and a first report found is in time (plain constants and
@@ -77,14 +76,13 @@ def recipients_cte(
     else:
         judged = {"open": "false", "delivered": "r.first_delivered IS NOT NULL"}
         reported = "r.first_report IS NOT NULL"
-    sql = _RECIPIENTS.format(
+    return _RECIPIENTS.format(
         by_select=select,
         sent=sent_sql(by, window),
         reported=f",\n {reported} AS reported" if failures else "",
         first_reports=_FIRST_REPORTS if failures else _FIRST_DELIVERIES,
         **judged,
     )
-    return "WITH " + sql
 
 
 def sent_sql(by: Sequence[str], window: bool) -> str:

@@ -69,7 +69,7 @@ from ._kpi_options import (
     parse_freq,
     parse_moment,
 )
-from ._kpi_sql import group_sql, kpi_tables, query_params, recipients_cte, sent_sql
+from ._kpi_sql import group_sql, kpi_tables, query_params, recipients_sql, sent_sql
 from ._stats import wilson_interval
 from ._survival import kaplan_meier
 from ._times import utc_us
@@ -146,9 +146,8 @@ def delivery_rate(
     # expire_after before it is judged; with a window, judged exactly `within` after its send
     waiting = "sent_at > $cutoff" if window is None else str(window < expiry).lower()
     moment = parse_moment(as_of)
-    sql = (
-        recipients_cte(group, period, zone, window is not None)
-        + f"""
+    stage = recipients_sql(group, period, zone, window is not None)
+    sql = f"""
         SELECT {prefix} count(*) FILTER (WHERE NOT open) AS sent,
                count(*) FILTER (WHERE NOT open AND delivered) AS delivered,
                count(*) FILTER (WHERE NOT open AND NOT coalesce(delivered, false) AND reported) AS failed,
@@ -156,10 +155,10 @@ def delivery_rate(
                count(*) FILTER (WHERE NOT open AND NOT reported AND NOT {waiting}) AS no_report,
                count(*) FILTER (WHERE open) AS open
         FROM recipients {clause}
-        """
-    )
+    """
+    params = query_params(moment, window, cutoff=(moment - expiry).to_pydatetime())
     with kpi_tables(sends, reports, group) as opened:
-        frame = opened.query(sql, query_params(moment, window, cutoff=(moment - expiry).to_pydatetime()))
+        frame = opened.query_over("recipients", stage, sql, params)
     frame = localise_period(frame, period, zone)
     counts = ["sent", "delivered", "failed", "pending", "no_report", "open"]
     frame[counts] = frame[counts].astype("int64")
@@ -202,10 +201,9 @@ def latency(
     period, zone = parse_freq(freq, tz)
     window = parse_duration(within, "within")
     prefix, clause = group_sql(group, period is not None)
-    sql = (
-        recipients_cte(group, period, zone, window is not None, failures=False)
-        + f""",
-        latencies AS (  -- every judged recipient, so a group with nothing delivered keeps its row
+    stage = recipients_sql(group, period, zone, window is not None, failures=False)
+    sql = f"""
+        WITH latencies AS (  -- every judged recipient, so a group with nothing delivered keeps its row
             SELECT {prefix} coalesce(delivered AND first_delivered < sent_at - $tolerance, false) AS skewed,
                    CASE WHEN delivered THEN greatest(epoch_us(first_delivered) - epoch_us(sent_at), 0) / 1e6
                    END AS seconds
@@ -217,11 +215,10 @@ def latency(
                avg(seconds) FILTER (WHERE NOT skewed) AS mean,
                count(*) FILTER (WHERE skewed) AS skewed
         FROM latencies {clause}
-        """
-    )
+    """
     params = query_params(parse_moment(as_of), window, tolerance=SKEW_TOLERANCE.to_pytimedelta())
     with kpi_tables(sends, reports, group) as opened:
-        frame = localise_period(opened.query(sql, params), period, zone)
+        frame = localise_period(opened.query_over("recipients", stage, sql, params), period, zone)
     quantiles = frame.pop("q")
     for i, name in enumerate(("p50", "p90", "p99")):
         frame[name] = [q[i] if isinstance(q, list | np.ndarray) else np.nan for q in quantiles]
@@ -252,10 +249,9 @@ def time_to_receipt(sends: Source, reports: Source, *, by: By = None, as_of: Mom
     group = parse_by(by)
     prefix, _ = group_sql(group)
     keys = ", ".join([*(quote_name(c) for c in group), "seconds"])
-    sql = (
-        recipients_cte(group, failures=False)
-        + f""",
-        durations AS (
+    stage = recipients_sql(group, failures=False)
+    sql = f"""
+        WITH durations AS (
             SELECT {prefix}
                    greatest(epoch_us(CASE WHEN delivered THEN first_delivered ELSE $as_of END)
                             - epoch_us(sent_at), 0) / 1e6 AS seconds,
@@ -266,10 +262,9 @@ def time_to_receipt(sends: Source, reports: Source, *, by: By = None, as_of: Mom
                count(*) FILTER (WHERE delivered) AS events,
                count(*) FILTER (WHERE NOT delivered) AS censored
         FROM durations GROUP BY {keys} ORDER BY {keys}
-        """
-    )
+    """
     with kpi_tables(sends, reports, group) as opened:
-        steps = opened.query(sql, query_params(parse_moment(as_of), None))
+        steps = opened.query_over("recipients", stage, sql, query_params(parse_moment(as_of), None))
     return kaplan_meier(steps, group)
 
 
