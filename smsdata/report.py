@@ -26,6 +26,7 @@ from ._axes import duration_words, texts
 from ._engines import Source, accepted, narrowed, quote_name, tables
 from ._formats import delivery_for_people, latency_for_people
 from ._kpi_options import parse_by, parse_moment
+from ._money import exact
 from ._renamed import renamed
 from .balance import LedgerLike, balance_burn
 from .config import DEFAULT_DATASET, UnitPrice, default_tz, unit_price
@@ -49,7 +50,8 @@ class Headline:
         delivery_rate: delivered / sent (0-1; NaN when nothing was sent).
         p50, p90: seconds from sending to the delivery receipt, over delivered messages (as
             :func:`smsdata.latency`).
-        spend: gateway units: segments x the campaign's price, over accepted numbers.
+        spend: gateway units: segments x the campaign's price, over accepted numbers (a
+            ``Decimal``, as every amount; see :mod:`smsdata._money`).
         previous: the same numbers for the period of the same length just before
             ``first_sent`` (every campaign sent then), or ``None`` when nothing was sent then.
     """
@@ -64,7 +66,7 @@ class Headline:
     delivery_rate: float
     p50: float
     p90: float
-    spend: float
+    spend: Decimal
     previous: Headline | None = None
 
 
@@ -116,7 +118,7 @@ def _totals(sends: Source, reports: Source, moment: pd.Timestamp, expire_after: 
         delivery_rate=float(row.get("delivery_rate", float("nan"))),
         p50=float(times["p50"].iloc[0]) if len(times) else float("nan"),
         p90=float(times["p90"].iloc[0]) if len(times) else float("nan"),
-        spend=sent.spend,
+        spend=exact(sent.spend),
     )
 
 
@@ -390,7 +392,7 @@ def _top(
         f"{_local(moment, zone)}. {len(names)} campaign{'s' * (len(names) != 1)}: {shown}."
     )
     before = top.previous
-    spend = f"{top.spend:,.0f} units" if top.spend.is_integer() else f"{top.spend:,.2f} units"
+    spend = f"{top.spend:,.0f} units" if top.spend == top.spend.to_integral_value() else f"{top.spend:,.2f} units"
     cards = [
         ("", "sent", "Sent", f"{top.sent:,}", _change_count(top.sent, before and before.sent), top.sent),
         (
