@@ -1,4 +1,4 @@
-"""Export tables to CSV or XLSX safely: no spreadsheet formula injection, mobiles masked on request.
+"""Export tables to CSV or XLSX safely: no spreadsheet formula injection, mobiles masked by default.
 
 A cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
 return is run as a formula by Excel, LibreOffice and Google Sheets when a
@@ -13,6 +13,11 @@ An XLSX cell cannot hold most control characters (openpyxl refuses them) nor
 more than 32,767 characters (Excel's limit; a longer one makes a file Excel
 calls damaged): such a cell is an :class:`ExportError` naming its column and
 row, never truncated or cleaned, as an export is a copy of the data.
+
+Mobiles are personal data, so :func:`export` masks them (``138****8000``)
+unless told ``mask=False``, as :func:`smsdata.build_report` does: a file
+shared by mistake then leaks no number. A file meant to act on the numbers
+(a resend list, corrections to send back) asks for them with ``mask=False``.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ._renamed import renamed
 from .config import default_tz
 from .errors import ExportError
 
@@ -36,38 +42,43 @@ XLSX_MAX_ROWS = 1_048_575  # and one header row
 XLSX_MAX_CHARS = 32_767  # characters in one cell (UTF-16 units, as Excel counts)
 
 
-def mask_mobiles(values: pd.Series) -> pd.Series:
+@renamed(values="mobiles")
+def mask_mobiles(mobiles: pd.Series) -> pd.Series:
     """``13800138000`` -> ``138****8000``; other values unchanged.
 
     >>> mask_mobiles(pd.Series(["13800138000", "n/a"])).tolist()
     ['138****8000', 'n/a']
     """
-    text = values.astype("str")
+    text = mobiles.astype("str")
     eleven = text.str.fullmatch(r"\d{11}").fillna(False).astype(bool)
     masked = text.str.slice(0, 3) + "****" + text.str.slice(7)
-    return text.where(~eleven, masked).where(values.notna(), values)
+    return text.where(~eleven, masked).where(mobiles.notna(), mobiles)
 
 
+@renamed(frame="df", path="out")
 def export(
-    frame: pd.DataFrame,
-    path: str | os.PathLike[str],
+    df: pd.DataFrame,
+    out: str | os.PathLike[str],
     *,
-    mask: bool = False,
+    mask: bool = True,
     mobile_columns: Sequence[str] | None = None,
     tz: str | None = None,
     index: bool = False,
 ) -> Path:
-    """Write ``frame`` to ``path`` (``.csv`` or ``.xlsx``), safe to open in a spreadsheet.
+    """Write ``df`` to the file ``out`` (``.csv`` or ``.xlsx``), safe to open in a spreadsheet.
 
     Args:
-        frame: any table (a KPI result, sends, reports...).
-        path: where to write; the suffix picks the format. CSV is UTF-8 with
+        df: any table (a KPI result, sends, reports...).
+        out: the file to write; the suffix picks the format. CSV is UTF-8 with
             a BOM, so Excel shows Chinese text correctly.
-        mask: mask mobiles as ``138****8000`` for sharing.
+        mask: mask mobiles as ``138****8000`` (default ``True``, as in
+            :func:`smsdata.build_report`: phone numbers are personal data, and a
+            file shared by mistake should not leak them). Pass ``mask=False``
+            for a file meant to act on the numbers, such as a resend list.
         mobile_columns: the columns holding mobiles (default: every column
             whose name contains ``mobile``).
-        tz: zone for tz-aware times (XLSX has no zones; CSV keeps the offset);
-            default ``SMSDATA_TZ``.
+        tz: zone the tz-aware times are written in (XLSX has no zones; CSV keeps
+            the offset); default ``SMSDATA_TZ``.
         index: write the index too.
 
     Returns:
@@ -81,12 +92,13 @@ def export(
             file cannot be written.
 
     >>> export(sms.delivery_rate(sends, reports, by="campaign"), "rates.xlsx")  # doctest: +SKIP
+    >>> export(sends[sends["state"] == "unknown"], "resend.csv", mask=False)  # doctest: +SKIP
     """
-    target = Path(path)
+    target = Path(out)
     suffix = target.suffix.lower()
     if suffix not in (".csv", ".xlsx"):
         raise ExportError(f"cannot export to {target.name}: use a .csv or .xlsx name")
-    table = frame.reset_index() if index else frame.copy()
+    table = df.reset_index() if index else df.copy()
     table.columns = [str(c) for c in table.columns]
     if mask:
         for name in mobile_columns if mobile_columns is not None else [c for c in table.columns if "mobile" in c]:

@@ -189,7 +189,7 @@ class GatewayRules:
             return 2, "Sending a mobile phone is empty or wrong", None
         cfg = self.config
         fresh = self._fresh(mobiles, content)
-        segments = count_segments(len(content), single=cfg.single_segment, multi=cfg.multi_segment)
+        segments = count_segments(len(content), single_segment=cfg.single_segment, multi_segment=cfg.multi_segment)
         cost = cfg.price * segments * len(fresh)
         if cost > account.balance:
             return 5, "Insufficient balance", None

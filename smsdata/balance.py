@@ -18,6 +18,7 @@ import pandas as pd
 from ._engines import COST_COLUMNS, Source, cost_sql, tables
 from ._forecast import balance_steps, forecast_balance
 from ._kpi_options import localise_period, parse_moment
+from ._money import exact
 from .config import default_tz
 from .gateway import Gateway
 from .kpi import delivery_rate
@@ -63,7 +64,8 @@ class BalanceBurn:
             expected_cost`` (non-zero: price per segment differs, another
             sender used the account meanwhile, or de-duplicated numbers were
             not charged).
-        balance: the latest snapshot's value (NaN without snapshots).
+        balance: the latest snapshot's value, a ``Decimal`` as every amount
+            (``Decimal('NaN')`` without snapshots).
         burn_per_day: balance spent per day over the days the snapshots cover
             (up to 28 before ``as_of``); NaN without enough history (snapshots
             covering at least 7 days, spending on at least 3 of them).
@@ -75,7 +77,7 @@ class BalanceBurn:
 
     daily: pd.DataFrame
     campaigns: pd.DataFrame
-    balance: float
+    balance: Decimal
     burn_per_day: float
     runs_out: pd.Timestamp
     as_of: pd.Timestamp
@@ -84,7 +86,7 @@ class BalanceBurn:
     @property
     def days_left(self) -> float:
         """Days until the balance runs out at the recent burn (NaN without a forecast)."""
-        return self.balance / self.burn_per_day if self.burn_per_day > 0 else float("nan")
+        return float(self.balance) / self.burn_per_day if self.burn_per_day > 0 else float("nan")
 
 
 def balance_burn(
@@ -123,7 +125,8 @@ def balance_burn(
     daily = _daily(balance_steps(history), volume["daily"], tz)
     campaigns = _campaigns(history, volume["campaigns"], sends, reports, now)
     forecast = forecast_balance(history, now, tz)
-    return BalanceBurn(daily, campaigns, forecast.balance, forecast.burn_per_day, forecast.runs_out, now, forecast.note)
+    balance = exact(forecast.balance)
+    return BalanceBurn(daily, campaigns, balance, forecast.burn_per_day, forecast.runs_out, now, forecast.note)
 
 
 def _volume(sends: Source, now: pd.Timestamp, tz: str) -> dict[str, pd.DataFrame]:

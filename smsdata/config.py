@@ -14,6 +14,17 @@ variable           meaning                                                defaul
 
 Variables already in the environment win over the ``.env`` file.
 
+Two defaults are paths, not variables: the ledger is ``$SMSDATA_HOME/ledger.sqlite``,
+and the warehouse (the reports and sends dataset) is :data:`DEFAULT_DATASET`,
+``warehouse`` in the working folder. Every function and command that takes a
+``dataset`` defaults to it (``read_reports()``, ``ingest_reports(source)``,
+``read_quarantine()``, ``sync_sends()``, ``build_report()``, ``--dataset``).
+
+Two zones, two names: ``source_tz`` is the zone naive *input* times are read in
+(report times from the gateway); ``tz`` is the zone *results* are cut or shown in
+(KPI periods, the days of the balance, exported times). Both default to
+``SMSDATA_TZ``, the gateway's local zone.
+
 The sources are read in one place (:func:`load_settings`; :func:`default_tz` and
 :func:`unit_price` read their one value from the same place) into a frozen
 :class:`Settings`: the ``.env`` file is parsed once per version of it (path,
@@ -46,6 +57,7 @@ from dotenv import dotenv_values
 from .errors import ConfigError
 
 __all__ = [
+    "DEFAULT_DATASET",
     "DEFAULT_HOME",
     "DEFAULT_TZ",
     "Secret",
@@ -58,6 +70,8 @@ __all__ = [
     "unit_price",
 ]
 
+DEFAULT_DATASET = "warehouse"
+"""The warehouse folder every ``dataset`` parameter and ``--dataset`` defaults to."""
 DEFAULT_HOME = "./smsdata-home"
 DEFAULT_TZ = "Asia/Shanghai"
 MASK = "**********"

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ._limits import MAX_CONTENT_CHARS, MULTI_SEGMENT, SINGLE_SEGMENT
+from ._renamed import renamed
 from ._text import column_text
 from .errors import ConfigError, TemplateError
 
@@ -27,15 +28,17 @@ __all__ = [
 ]
 
 
+@renamed(single="single_segment", multi="multi_segment")
 def count_segments(
     length: int | pd.Series,
     *,
-    single: int = SINGLE_SEGMENT,
-    multi: int = MULTI_SEGMENT,
+    single_segment: int = SINGLE_SEGMENT,
+    multi_segment: int = MULTI_SEGMENT,
 ) -> int | pd.Series:
     """Segments billed for messages of ``length`` characters (an int or a Series of ints).
 
-    0 characters is 0 segments; up to ``single`` is 1; beyond, ``ceil(length / multi)``.
+    0 characters is 0 segments; up to ``single_segment`` is 1; beyond,
+    ``ceil(length / multi_segment)`` (the names :func:`smsdata.plan_campaign` takes too).
 
     Raises:
         ConfigError: ``single`` or ``multi`` below 1, or ``multi`` over ``single``.
@@ -43,8 +46,11 @@ def count_segments(
     >>> count_segments(70), count_segments(71), count_segments(134), count_segments(135)
     (1, 2, 2, 3)
     """
+    single, multi = single_segment, multi_segment
     if single < 1 or multi < 1 or multi > single:
-        raise ConfigError(f"need 1 <= multi <= single, got single={single}, multi={multi}")
+        raise ConfigError(
+            f"need 1 <= multi_segment <= single_segment, got single_segment={single}, multi_segment={multi}"
+        )
     if isinstance(length, pd.Series):
         values = length.to_numpy(dtype=np.int64)
         segments = np.where(values <= single, (values > 0).astype(np.int64), -(-values // multi))

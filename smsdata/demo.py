@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ._money import exact
+
 __all__ = ["DemoSummary", "demo_customers", "run_demo", "sample_campaign"]
 
 CAMPAIGN = "demo-shipping"
@@ -123,7 +125,7 @@ class DemoSummary:
     delivery_rate: float
     p50: float
     p90: float
-    spent: float
+    spent: Decimal
     ingest: str
     report: Path | None
 
@@ -257,7 +259,7 @@ def _run(root: Path, *, progress: bool) -> DemoSummary:
         delivery_rate=float(rates["delivery_rate"].iloc[0]),
         p50=float(delays["p50"].iloc[0]),
         p90=float(delays["p90"].iloc[0]),
-        spent=float(spent.get(CAMPAIGN, 0.0)),
+        spent=exact(spent.get(CAMPAIGN, 0)),
         ingest=str(ingested),
         report=report,
     )

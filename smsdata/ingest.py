@@ -60,7 +60,7 @@ from ._partitions import REPORT_COLUMNS
 from ._partitions import REPORTS_SCHEMA as _REPORTS_SCHEMA
 from ._progress import progress_bar
 from ._times import utc
-from .config import default_tz
+from .config import DEFAULT_DATASET, default_tz
 from .errors import ConfigError, IngestError
 
 __all__ = ["IngestError", "IngestResult", "ingest_reports", "no_reports", "read_quarantine", "read_reports"]
@@ -122,7 +122,7 @@ class IngestResult:
 
 def ingest_reports(
     source: str | os.PathLike[str],
-    dataset: str | os.PathLike[str],
+    dataset: str | os.PathLike[str] = DEFAULT_DATASET,
     *,
     source_tz: str | None = None,
     progress: bool = True,
@@ -134,9 +134,11 @@ def ingest_reports(
     Args:
         source: a log file, a folder (every file in it, recursively, except
             hidden ones), or a glob pattern (``receiver/*.log``, ``**`` allowed).
-        dataset: the dataset folder; created if missing.
-        source_tz: IANA zone of naive report times; default ``SMSDATA_TZ``
-            (``Asia/Shanghai``).
+        dataset: the dataset folder; created if missing (default ``"warehouse"``,
+            :data:`smsdata.config.DEFAULT_DATASET`, like every ``dataset``).
+        source_tz: IANA zone the naive report times are read in (the gateway's
+            local time); default ``SMSDATA_TZ`` (``Asia/Shanghai``). Not ``tz``:
+            that name is for the zone results are cut or shown in.
         progress: show a progress bar of bytes (tqdm, notebook-aware).
         workers: parsing threads; default ``min(2, CPUs)``.
         chunk_bytes: bytes parsed at a time per thread; peak memory is about
@@ -233,7 +235,7 @@ def _kind(path: Path) -> str | None:
 
 
 def read_reports(
-    dataset: str | os.PathLike[str],
+    dataset: str | os.PathLike[str] = DEFAULT_DATASET,
     start: str | date | datetime | pd.Timestamp | None = None,
     end: str | date | datetime | pd.Timestamp | None = None,
 ) -> pd.DataFrame:
@@ -242,8 +244,11 @@ def read_reports(
     Only the date partitions that can hold matching reports are read.
 
     Args:
-        dataset: the folder :func:`ingest_reports` wrote.
-        start, end: times or dates; naive ones are UTC.
+        dataset: the folder :func:`ingest_reports` wrote (default ``"warehouse"``).
+        start, end: the window ``[start, end)`` of ``report_time``, times or dates;
+            naive ones are UTC. (``start``/``end`` bound a window everywhere;
+            ``as_of`` is the moment a KPI describes: reports after it do not exist
+            for it.)
 
     Returns:
         A DataFrame with ``msgid``, ``mobile`` (11-digit text), ``status``
@@ -275,8 +280,8 @@ def no_reports() -> pd.DataFrame:
     return _frame(_REPORTS_SCHEMA.empty_table(), REPORT_COLUMNS)
 
 
-def read_quarantine(dataset: str | os.PathLike[str]) -> pd.DataFrame:
-    """Every quarantined line of a dataset, by source file and line number.
+def read_quarantine(dataset: str | os.PathLike[str] = DEFAULT_DATASET) -> pd.DataFrame:
+    """Every quarantined line of a dataset (default ``"warehouse"``), by source file and line number.
 
     Returns:
         A DataFrame with ``line`` (the raw line; bytes that are not UTF-8

@@ -32,6 +32,8 @@ import functools
 import numpy as np
 import pandas as pd
 
+from ._renamed import renamed
+
 __all__ = ["REASONS", "carrier_of", "normalise_mobiles"]
 
 REASONS = (
@@ -56,13 +58,15 @@ _MOBILE = r"^1[3-9]\d{9}$"
 _VIRTUAL_PREFIXES = ("162", "165", "167", "170", "171")
 
 
-def normalise_mobiles(values: pd.Series, *, any_range: bool = False) -> pd.DataFrame:
+@renamed(values="mobiles", any_range="any_mobile_range")
+def normalise_mobiles(mobiles: pd.Series, *, any_mobile_range: bool = False) -> pd.DataFrame:
     """Clean a Series of phone numbers to 11-digit Chinese mobiles, vectorised.
 
     Args:
-        values: numbers as text (or anything; it is converted to text first).
-        any_range: accept every ``1[3-9]`` number of 11 digits, also ranges libphonenumber
+        mobiles: phone numbers as text (or anything; it is converted to text first).
+        any_mobile_range: accept every ``1[3-9]`` number of 11 digits, also ranges libphonenumber
             does not list as mobile (``not_mobile_range``), for gateways that take them.
+            The same option as :func:`smsdata.plan_campaign`'s.
 
     Returns:
         A DataFrame on the same index with ``mobile`` (the clean number, or
@@ -75,7 +79,7 @@ def normalise_mobiles(values: pd.Series, *, any_range: bool = False) -> pd.DataF
     1          NaN  scientific_notation
     2  13912345678                  NaN
     """
-    text = values.astype("str").where(values.notna(), "")
+    text = mobiles.astype("str").where(mobiles.notna(), "")
     wide = ~text.str.isascii().astype(bool)
     if wide.any():  # NFKC (full-width digits) runs per value: only where it can matter
         text = text.mask(wide, text[wide].str.normalize("NFKC"))
@@ -90,10 +94,10 @@ def normalise_mobiles(values: pd.Series, *, any_range: bool = False) -> pd.DataF
     cleaned = cleaned.mask(cleaned.str.fullmatch(_PREFIX), cleaned.str.slice(-11))
     digits = cleaned.str.fullmatch(r"\d+")
     shaped = cleaned.str.fullmatch(_MOBILE)
-    valid = shaped if any_range else shaped & cleaned.str.fullmatch(_mobile_ranges())
+    valid = shaped if any_mobile_range else shaped & cleaned.str.fullmatch(_mobile_ranges())
     valid = valid & ~fraction
 
-    reason = pd.Series(pd.NA, index=values.index, dtype="str")
+    reason = pd.Series(pd.NA, index=mobiles.index, dtype="str")
     reason = reason.mask(~shaped & ~digits, "not_digits")
     reason = reason.mask(~shaped & digits & cleaned.str.len().ne(11), "wrong_length")
     reason = reason.mask(~shaped & digits & cleaned.str.len().eq(11), "not_mobile_prefix")
@@ -102,7 +106,7 @@ def normalise_mobiles(values: pd.Series, *, any_range: bool = False) -> pd.DataF
     reason = reason.mask(scientific, "scientific_notation")
     reason = reason.mask(missing, "missing")
     mobile = cleaned.where(valid.astype(bool), pd.NA)
-    return pd.DataFrame({"mobile": mobile, "reason": reason}, index=values.index)
+    return pd.DataFrame({"mobile": mobile, "reason": reason}, index=mobiles.index)
 
 
 def carrier_of(mobiles: pd.Series) -> pd.Series:

@@ -219,7 +219,7 @@ def plan_campaign(
 
     price = _price(price)
     kept = _kept(df, keep)
-    cleaned = normalise_mobiles(df[mobile], any_range=any_mobile_range)
+    cleaned = normalise_mobiles(df[mobile], any_mobile_range=any_mobile_range)
     if template is not None:
         text, complete = render_template(df, template)
     else:
@@ -262,7 +262,9 @@ def plan_campaign(
         }
     )
     recipients["carrier"] = carrier_of(recipients["mobile"]).to_numpy()
-    recipients["segments"] = count_segments(recipients["content"].str.len(), single=single_segment, multi=multi_segment)
+    recipients["segments"] = count_segments(
+        recipients["content"].str.len(), single_segment=single_segment, multi_segment=multi_segment
+    )
     recipients["request"] = _request_numbers(recipients["content"])
     recipients = recipients[["row", "mobile", "carrier", "content", "segments", "request"]]
     for name in kept:
@@ -388,4 +390,4 @@ def _suppressed(suppress: Iterable[str] | pd.Series | str | Path) -> pd.Series:
             raise PlanError(f"suppression file {path} does not exist")
     else:
         values = pd.Series(list(suppress), dtype="str")
-    return normalise_mobiles(values, any_range=True)["mobile"].dropna()  # block whatever is listed
+    return normalise_mobiles(values, any_mobile_range=True)["mobile"].dropna()  # block whatever is listed

@@ -26,8 +26,10 @@ from ._axes import duration_words, texts
 from ._engines import Source, accepted, narrowed, quote_name, tables
 from ._formats import delivery_for_people, latency_for_people
 from ._kpi_options import parse_by, parse_moment
+from ._money import exact
+from ._renamed import renamed
 from .balance import LedgerLike, balance_burn
-from .config import UnitPrice, default_tz, unit_price
+from .config import DEFAULT_DATASET, UnitPrice, default_tz, unit_price
 from .errors import IngestError, ReportError
 from .ledger import using_ledger
 
@@ -48,7 +50,8 @@ class Headline:
         delivery_rate: delivered / sent (0-1; NaN when nothing was sent).
         p50, p90: seconds from sending to the delivery receipt, over delivered messages (as
             :func:`smsdata.latency`).
-        spend: gateway units: segments x the campaign's price, over accepted numbers.
+        spend: gateway units: segments x the campaign's price, over accepted numbers (a
+            ``Decimal``, as every amount; see :mod:`smsdata._money`).
         previous: the same numbers for the period of the same length just before
             ``first_sent`` (every campaign sent then), or ``None`` when nothing was sent then.
     """
@@ -63,7 +66,7 @@ class Headline:
     delivery_rate: float
     p50: float
     p90: float
-    spend: float
+    spend: Decimal
     previous: Headline | None = None
 
 
@@ -115,17 +118,18 @@ def _totals(sends: Source, reports: Source, moment: pd.Timestamp, expire_after: 
         delivery_rate=float(row.get("delivery_rate", float("nan"))),
         p50=float(times["p50"].iloc[0]) if len(times) else float("nan"),
         p90=float(times["p90"].iloc[0]) if len(times) else float("nan"),
-        spend=sent.spend,
+        spend=exact(sent.spend),
     )
 
 
+@renamed(path="out")
 def build_report(
-    path: str | os.PathLike[str] = "report.html",
+    out: str | os.PathLike[str] = "report.html",
     *,
     sends: Source | None = None,
     reports: Source | None = None,
     ledger: LedgerLike = None,
-    dataset: str | os.PathLike[str] | None = "warehouse",
+    dataset: str | os.PathLike[str] | None = DEFAULT_DATASET,
     campaigns: Sequence[str] | None = None,
     by: str | Sequence[str] = "campaign",
     expire_after: str = kpi.EXPIRE_AFTER,
@@ -138,7 +142,7 @@ def build_report(
     carriers and failures, the receipt audit, the balance and the definitions.
 
     Args:
-        path: the HTML file to write.
+        out: the HTML file to write (``--out`` on the command line).
         sends: :func:`smsdata.read_sends`, a warehouse path or a Spark DataFrame (default: the
             warehouse's ``dataset/sends`` once :func:`smsdata.sync_sends` has put them there,
             synced with the ledger first; else the ledger's).
@@ -146,7 +150,8 @@ def build_report(
             ``dataset``'s reports, read out of core; no dataset yet means no reports:
             everything is pending).
         ledger: the ledger (default ``$SMSDATA_HOME/ledger.sqlite``); it must exist.
-        dataset: the reports dataset folder.
+        dataset: the warehouse folder (default ``"warehouse"``, as every ``dataset``);
+            ``None``: no dataset, so no reports.
         campaigns: only these campaigns (default: all): their sends, their reports, their
             spending (the balance chart stays the account's, and says so).
         by: what the tables and charts are grouped by: ``"campaign"``, ``"carrier"``, a
@@ -154,7 +159,9 @@ def build_report(
         expire_after: no report this long after sending counts as ``no_report``.
         as_of: the moment the report describes (default: now; naive means UTC).
         title: the page title.
-        mask: mask mobiles in the audit examples (``138****8000``).
+        mask: mask mobiles in the audit examples and in groups that are phone
+            numbers (``138****8000``). ``True`` by default, as in :func:`smsdata.export`:
+            phone numbers are personal data and a report gets forwarded.
         price_per_unit: money per gateway unit (``"0.045 CNY"``), to show spend as money too
             (default ``SMSDATA_UNIT_PRICE``; unset: units only).
 
@@ -209,7 +216,7 @@ def build_report(
         _balance(ledger, sends, reports, moment, money),
         _definitions(expire_after),
     ]
-    target = Path(path)
+    target = Path(out)
     try:
         target.write_text(page.page(title, sections), encoding="utf-8")
     except OSError as exc:
@@ -352,7 +359,7 @@ def _reports_of(dataset: str | os.PathLike[str] | None) -> tuple[Source, str | N
     return (folder, None) if next(folder.rglob("*.parquet"), None) is not None else (no_reports(), None)
 
 
-def reports_or_none(dataset: str | os.PathLike[str] | None) -> tuple[pd.DataFrame, str | None]:
+def reports_or_none(dataset: str | os.PathLike[str] | None = DEFAULT_DATASET) -> tuple[pd.DataFrame, str | None]:
     """The dataset's reports, or none and why (no dataset there: nothing received or ingested yet,
     or a mistyped path), to say so wherever the numbers are shown."""
     from .ingest import no_reports, read_reports
@@ -361,7 +368,7 @@ def reports_or_none(dataset: str | os.PathLike[str] | None) -> tuple[pd.DataFram
     return (no_reports(), missing) if missing else (read_reports(dataset), None)
 
 
-def missing_dataset(dataset: str | os.PathLike[str] | None) -> str | None:
+def missing_dataset(dataset: str | os.PathLike[str] | None = DEFAULT_DATASET) -> str | None:
     """Why no reports can be read from ``dataset`` (none given, or no folder there), or ``None``."""
     if dataset is None:
         return "no dataset given: no delivery reports were read"
@@ -385,7 +392,7 @@ def _top(
         f"{_local(moment, zone)}. {len(names)} campaign{'s' * (len(names) != 1)}: {shown}."
     )
     before = top.previous
-    spend = f"{top.spend:,.0f} units" if top.spend.is_integer() else f"{top.spend:,.2f} units"
+    spend = f"{top.spend:,.0f} units" if top.spend == top.spend.to_integral_value() else f"{top.spend:,.2f} units"
     cards = [
         ("", "sent", "Sent", f"{top.sent:,}", _change_count(top.sent, before and before.sent), top.sent),
         (

@@ -57,6 +57,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ._renamed import renamed
 from .numbers import REASONS as MOBILE_REASONS
 from .numbers import normalise_mobiles
 
@@ -310,8 +311,12 @@ def _strings(values: np.ndarray, offsets: np.ndarray) -> pa.StringArray:
     )
 
 
-def localize(local_us: np.ndarray, tz: str) -> np.ndarray:
-    """UTC microseconds of naive local times in ``tz`` (ambiguous and missing times: the earlier).
+@renamed(tz="source_tz")
+def localize(local_us: np.ndarray, source_tz: str) -> np.ndarray:
+    """UTC microseconds of naive local times in ``source_tz`` (ambiguous and missing times: the earlier).
+
+    ``source_tz`` is the zone naive *input* times are read in, as in :func:`parse_chunk`
+    (``tz`` elsewhere is the zone results are shown or cut in).
 
     Arrow converts each value through the zone's rules (about 35 ns a value). Offsets
     change only at whole minutes (true of every zone since 1970), so when the values
@@ -324,14 +329,14 @@ def localize(local_us: np.ndarray, tz: str) -> np.ndarray:
     first = int(local_us.min()) // _MINUTE_US * _MINUTE_US
     minutes = (int(local_us.max()) - first) // _MINUTE_US + 1
     if minutes > _GRID_MINUTES or minutes * 8 > len(local_us):  # too wide, or too few values to gain
-        return _assume_zone(local_us, tz)
+        return _assume_zone(local_us, source_tz)
     grid = first + np.arange(minutes + 1, dtype=np.int64) * _MINUTE_US
-    offsets = grid - _assume_zone(grid, tz)
+    offsets = grid - _assume_zone(grid, source_tz)
     minute = (local_us - first) // _MINUTE_US
     utc = local_us - offsets[minute]
     changing = np.flatnonzero(offsets[minute] != offsets[minute + 1])
     if len(changing):
-        utc[changing] = _assume_zone(local_us[changing], tz)
+        utc[changing] = _assume_zone(local_us[changing], source_tz)
     return utc
 
 
@@ -375,7 +380,7 @@ def _general_path(
     count, (msgid, mobile, status, when) = _four_fields(body.str.replace(_REPORT_PREFIX, "", regex=True))
     reason = reason.mask(reason.isna() & (count != 4), "wrong_field_count")
     given_status, status = status, status.str.upper()  # checked as given: "ı".upper() is "I"
-    mobiles = normalise_mobiles(mobile, any_range=True)  # a report is about a number the gateway took
+    mobiles = normalise_mobiles(mobile, any_mobile_range=True)  # a report is about a number the gateway took
     report_us, time_reason = _parse_times(when, tz)
     for bad, why in (
         (_flag(msgid.eq("")), "empty_msgid"),

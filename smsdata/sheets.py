@@ -29,6 +29,7 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 
+from ._renamed import renamed
 from .errors import SheetError
 
 __all__ = ["read_campaign"]
@@ -320,18 +321,19 @@ def _cell_text(value: object) -> str:
     return str(value).strip()
 
 
-def source_hint(frame: pd.DataFrame, column: str) -> str:
-    """Where ``frame`` was read from, to follow a "column not found" message ("" if not known).
+@renamed(frame="df")
+def source_hint(df: pd.DataFrame, column: str) -> str:
+    """Where ``df`` was read from, to follow a "column not found" message ("" if not known).
 
     For a workbook: the sheet read, the other sheets and which of them has ``column``,
     and how to choose one. For a CSV: its encoding and separator, and a warning when
     it came out as a single column (another separator?).
     """
-    source = frame.attrs.get("source")
+    source = df.attrs.get("source")
     if not isinstance(source, dict):
         return ""  # not from read_campaign
     try:
-        return _describe_source(source, column, len(frame.columns))
+        return _describe_source(source, column, len(df.columns))
     except (KeyError, TypeError, AttributeError):  # attrs edited since: the hint must not hide the error
         return ""
 

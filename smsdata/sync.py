@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 
 from . import _faults
 from ._fs import dataset_lock, fsync_dir, read_state, write_state
+from .config import DEFAULT_DATASET
 from .errors import IngestError
 from .ledger import Ledger, using_ledger
 
@@ -58,14 +59,15 @@ SENDS_SCHEMA = pa.schema(
 """The columns every day's file has; customer columns follow, as text."""
 
 
-def sync_sends(dataset: str | os.PathLike[str], *, ledger: Ledger | str | Path | None = None) -> int:
+def sync_sends(dataset: str | os.PathLike[str] = DEFAULT_DATASET, *, ledger: Ledger | str | Path | None = None) -> int:
     """Mirror the ledger's answered requests' recipients into ``dataset/sends/``; returns the rows written.
 
     Only the days that changed since the last sync are written (see the module
     docstring); a second run with nothing new writes nothing and returns 0.
 
     Args:
-        dataset: the warehouse folder (the one ``ingest_reports`` writes); created if missing.
+        dataset: the warehouse folder (the one ``ingest_reports`` writes; default ``"warehouse"``);
+            created if missing.
         ledger: a :class:`Ledger`, its path, or ``None`` for ``$SMSDATA_HOME/ledger.sqlite``.
 
     Raises:

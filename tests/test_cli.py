@@ -387,7 +387,7 @@ def test_kpi_tables_in_the_terminal(sent_and_received: Path) -> None:
 
 def test_kpi_to_csv_has_rates_and_latency(sent_and_received: Path, tmp_path: Path) -> None:
     out = tmp_path / "k.csv"
-    args = ["--by", "carrier", "--freq", "D", "--dataset", str(sent_and_received), "--csv", str(out), *LATER]
+    args = ["--by", "carrier", "--freq", "D", "--dataset", str(sent_and_received), "--out", str(out), *LATER]
     result = invoke("kpi", *args)
     assert result.exit_code == 0, result.output
     table = pd.read_csv(out, encoding="utf-8-sig")
@@ -410,7 +410,7 @@ def test_quarantine_lists_and_writes_the_set_aside_lines(sent_and_received: Path
     assert result.output.splitlines()[0] == "1 quarantined line(s): wrong_field_count 1"
     assert "reports.log:3  wrong_field_count  'Report=this,is,broken'" in result.output
     out = tmp_path / "q.csv"
-    written = invoke("quarantine", "--dataset", str(sent_and_received), "--csv", str(out))
+    written = invoke("quarantine", "--dataset", str(sent_and_received), "--out", str(out))
     assert f"all written to {out}" in written.output
     assert pd.read_csv(out, encoding="utf-8-sig")["line_number"].tolist() == [3]
     missing = invoke("quarantine", "--dataset", str(tmp_path / "nope"))
@@ -463,7 +463,7 @@ def test_quarantine_to_csv_when_nothing_was_quarantined(tmp_path: Path, monkeypa
     (tmp_path / "logs").mkdir()
     (tmp_path / "logs" / "r.log").write_text("Report=1,13800138000,DELIVRD,2026-11-20 10:00:00\n")
     assert invoke("ingest", str(tmp_path / "logs"), "--dataset", str(tmp_path / "w"), "--no-progress").exit_code == 0
-    result = invoke("quarantine", "--dataset", str(tmp_path / "w"), "--csv", str(tmp_path / "q.csv"))
+    result = invoke("quarantine", "--dataset", str(tmp_path / "w"), "--out", str(tmp_path / "q.csv"))
     assert result.output.startswith("no quarantined lines")
     assert list(pd.read_csv(tmp_path / "q.csv", encoding="utf-8-sig").columns)[:2] == ["line", "reason"]
 

@@ -17,9 +17,9 @@ def test_segments(length: int, segments: int) -> None:
 
 
 def test_segments_configurable() -> None:
-    assert count_segments(pd.Series([160, 161]), single=160, multi=153).tolist() == [1, 2]
-    with pytest.raises(ValueError, match="multi <= single"):
-        count_segments(5, single=60, multi=70)
+    assert count_segments(pd.Series([160, 161]), single_segment=160, multi_segment=153).tolist() == [1, 2]
+    with pytest.raises(ValueError, match="multi_segment <= single_segment"):
+        count_segments(5, single_segment=60, multi_segment=70)
 
 
 def test_render_template_vectorised() -> None:

@@ -110,8 +110,10 @@ def test_value_errors_stay_value_errors() -> None:
     """Old ``except ValueError`` catchers of options out of range keep working."""
     assert issubclass(sms.ConfigError, ValueError)
     assert issubclass(sms.KpiError, ValueError)
-    with pytest.raises(sms.ConfigError, match=r"need 1 <= multi <= single, got single=0, multi=67"):
-        sms.count_segments(5, single=0)
+    with pytest.raises(
+        sms.ConfigError, match=r"need 1 <= multi_segment <= single_segment, got single_segment=0, multi_segment=67"
+    ):
+        sms.count_segments(5, single_segment=0)
     with pytest.raises(sms.ConfigError, match="chunk_bytes and workers must be at least 1, not 0 and None"):
         sms.ingest_reports("nowhere", "nowhere", chunk_bytes=0)
 

@@ -32,7 +32,7 @@ def table() -> pd.DataFrame:
 
 
 def test_csv_cells_that_would_run_are_prefixed(tmp_path: Path, table: pd.DataFrame) -> None:
-    path = export(table, tmp_path / "out.csv", tz="Asia/Shanghai")
+    path = export(table, tmp_path / "out.csv", tz="Asia/Shanghai", mask=False)
     rows = read_csv(path)
     assert [r["name"] for r in rows] == ["'" + EVIL, "'+1 cmd", "'-2", "'@SUM(A1)", "'\tTab", "'\rCR", "Li", ""]
     assert rows[0]["mobile"] == "13800138000"  # exact text, not 1.38E+10
@@ -41,7 +41,7 @@ def test_csv_cells_that_would_run_are_prefixed(tmp_path: Path, table: pd.DataFra
 
 
 def test_xlsx_has_no_formula_cells(tmp_path: Path, table: pd.DataFrame) -> None:
-    path = export(table, tmp_path / "out.xlsx", tz="Asia/Shanghai")
+    path = export(table, tmp_path / "out.xlsx", tz="Asia/Shanghai", mask=False)
     sheet = openpyxl.load_workbook(path).active
     cells = [cell for row in sheet.iter_rows() for cell in row]
     assert not [c for c in cells if c.data_type == "f"]
@@ -53,8 +53,10 @@ def test_xlsx_has_no_formula_cells(tmp_path: Path, table: pd.DataFrame) -> None:
 
 
 def test_masking_for_sharing(tmp_path: Path, table: pd.DataFrame) -> None:
-    path = export(table, tmp_path / "out.csv", mask=True)
+    path = export(table, tmp_path / "out.csv")  # masked by default: mobiles are personal data
     assert {r["mobile"] for r in read_csv(path)} == {"138****8000"}
+    path = export(table, tmp_path / "out.xlsx", mask=True)
+    assert openpyxl.load_workbook(path).active["B2"].value == "138****8000"
     assert mask_mobiles(pd.Series(["13912345678", "n/a", None])).tolist()[:2] == ["139****5678", "n/a"]
 
 

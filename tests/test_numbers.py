@@ -71,7 +71,7 @@ def test_every_value_is_a_mobile_or_has_a_reason(values) -> None:
 @given(st.from_regex(r"1[3-9][0-9]{9}", fullmatch=True), st.sampled_from(["", "+86", "0086", "86", "+86 "]))
 def test_valid_numbers_survive_any_prefix_and_separators(number: str, prefix: str) -> None:
     dashed = f"{prefix}{number[:3]}-{number[3:7]}-{number[7:]}"
-    out = normalise_mobiles(pd.Series([dashed, number]), any_range=True)
+    out = normalise_mobiles(pd.Series([dashed, number]), any_mobile_range=True)
     assert out["mobile"].tolist() == [number, number]
 
 
@@ -87,7 +87,7 @@ def test_validity_and_carrier_come_from_the_same_data() -> None:
     assert out["mobile"].notna().tolist() == mobile.tolist()
     assert set(out.loc[~mobile, "reason"]) == {"not_mobile_range"}
     assert not carrier_of(out["mobile"].dropna()).eq("unknown").any()
-    assert normalise_mobiles(numbers, any_range=True)["mobile"].notna().all()
+    assert normalise_mobiles(numbers, any_mobile_range=True)["mobile"].notna().all()
 
 
 def test_carriers_by_prefix() -> None:

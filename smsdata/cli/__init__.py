@@ -1,6 +1,9 @@
 """The ``smsdata`` command: a thin layer over the library, in the library's words.
 
-Each command calls public functions; its flags are their keyword names.
+Each command calls public functions; its flags are their keyword names
+(``--mobile`` for ``mobile=``, ``--out`` for ``out=``, ``--source-tz`` for
+``source_tz=``), tested by walking the commands. A flag renamed to follow
+them keeps working for one release, hidden, with a warning on stderr.
 Library errors become one line on stderr and exit status 1 here, and only
 here; usage errors exit 2; Ctrl-C exits 130.
 
@@ -12,17 +15,50 @@ Commands by concern: :mod:`.sending` (send, resume, campaigns, balance),
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import click
 
 from ..errors import CampaignInterrupted, CampaignStopped, SmsdataError
 
-__all__ = ["cli", "main"]
+__all__ = ["cli", "main", "renamed_flag"]
+
+_RENAMED = "smsdata.renamed"
+
+
+class _Command(click.Command):
+    """A command whose old flag names (:func:`renamed_flag`) pass their value to the new ones."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        for name, value in ctx.meta.pop(_RENAMED, {}).items():
+            if ctx.get_parameter_source(name) in (None, click.core.ParameterSource.DEFAULT):
+                ctx.params[name] = value  # the new flag wins when both are given
+        return super().invoke(ctx)
+
+
+def renamed_flag(old: str, new: str, **attrs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A hidden flag ``old`` that still works for one release: it warns on stderr and gives its
+    value to the option ``new`` (its keyword name), declared as usual."""
+    name = new.lstrip("-").replace("-", "_")
+
+    def store(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+        if (
+            value is None
+            or value == ()
+            or ctx.get_parameter_source(param.name or "") is not (click.core.ParameterSource.COMMANDLINE)
+        ):
+            return
+        click.echo(f"warning: {old} is deprecated and goes in the next release: use {new}", err=True)
+        ctx.meta.setdefault(_RENAMED, {})[name] = value
+
+    return click.option(old, hidden=True, expose_value=False, callback=store, **attrs)
 
 
 class _Group(click.Group):
     """Turns every :class:`SmsdataError` into one clear line and exit status 1."""
+
+    command_class = _Command
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

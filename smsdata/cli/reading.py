@@ -12,22 +12,25 @@ from typing import Any
 import click
 import pandas as pd
 
-from . import cli
+from ..config import DEFAULT_DATASET
+from . import cli, renamed_flag
 
 SHOWN_QUARANTINE = 20
 
 
 def _dataset_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return click.option(
-        "--dataset", default="warehouse", show_default=True, type=click.Path(file_okay=False), help=help_text
+        "--dataset", default=DEFAULT_DATASET, show_default=True, type=click.Path(file_okay=False), help=help_text
     )
 
 
 def _moment_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """``--campaign``, ``--by``, ``--as-of`` and ``--expire-after``, shared by kpi and report."""
+    """``--campaigns``, ``--by``, ``--as-of`` and ``--expire-after``, shared by kpi and report."""
     for option in reversed(
         [
-            click.option("--campaign", "campaigns", multiple=True, help="Only this campaign (repeat for several)."),
+            click.option(
+                "--campaigns", "--campaign", "campaigns", multiple=True, help="Only this campaign (repeat for several)."
+            ),
             click.option("--by", multiple=True, help="Group by this column of the sends (repeatable)."),
             click.option("--as-of", help="The moment described (e.g. '2026-11-23 09:00', UTC) [default: now]."),
             click.option(
@@ -87,11 +90,12 @@ def _sync(dataset: str, ledger: str | None) -> None:
 
 @cli.command()
 @_dataset_option("Dataset folder (from `smsdata ingest`).")
-@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Write every quarantined line to this file.")
-def quarantine(dataset: str, csv_path: str | None) -> None:
+@click.option("--out", type=click.Path(dir_okay=False), help="Write every quarantined line to this CSV or XLSX.")
+@renamed_flag("--csv", "--out", type=click.Path(dir_okay=False))
+def quarantine(dataset: str, out: str | None) -> None:
     """List the lines ingest quarantined: how many per reason, then the first ones with file and line.
 
-    With --csv, every line goes to the file (CSV, or XLSX by its suffix).
+    With --out, every line goes to the file (CSV, or XLSX by its suffix).
     """
     from .._export import export
     from ..ingest import read_quarantine
@@ -99,20 +103,20 @@ def quarantine(dataset: str, csv_path: str | None) -> None:
     lines = read_quarantine(dataset)
     if lines.empty:
         click.echo(f"no quarantined lines in {dataset}")
-        if csv_path:
-            export(lines, csv_path)  # an empty table: a script reading it finds the file
+        if out:
+            export(lines, out)  # an empty table: a script reading it finds the file
         return
     counts = lines["reason"].value_counts()
     click.echo(f"{len(lines):,} quarantined line(s): " + ", ".join(f"{r} {n:,}" for r, n in counts.items()))
-    if csv_path:
-        export(lines, csv_path)
-        click.echo(f"all written to {csv_path}")
+    if out:
+        export(lines, out)
+        click.echo(f"all written to {out}")
         return
     for row in lines.head(SHOWN_QUARANTINE).itertuples(index=False):
         text = row.line if len(row.line) <= 80 else row.line[:77] + "..."
         click.echo(f"  {row.source}:{row.line_number}  {row.reason}  {text!r}")
     if len(lines) > SHOWN_QUARANTINE:
-        click.echo(f"  ... the first {SHOWN_QUARANTINE} of {len(lines):,}; all with --csv FILE")
+        click.echo(f"  ... the first {SHOWN_QUARANTINE} of {len(lines):,}; all with --out FILE")
 
 
 @cli.command()
@@ -120,7 +124,8 @@ def quarantine(dataset: str, csv_path: str | None) -> None:
 @_moment_options
 @click.option("--freq", help="Also by send period: min, 5min, 15min, 30min, h, D, W or M (local time).")
 @click.option("--within", help="Judge each message this long after sending (e.g. 24h).")
-@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Write the table to this file instead.")
+@click.option("--out", type=click.Path(dir_okay=False), help="Write the table to this CSV or XLSX instead.")
+@renamed_flag("--csv", "--out", type=click.Path(dir_okay=False))
 def kpi(
     dataset: str,
     campaigns: tuple[str, ...],
@@ -129,7 +134,7 @@ def kpi(
     expire_after: str,
     freq: str | None,
     within: str | None,
-    csv_path: str | None,
+    out: str | None,
 ) -> None:
     """Delivery and time-to-receipt tables in the terminal, or one table in a CSV/XLSX file.
 
@@ -137,7 +142,7 @@ def kpi(
 
     \b
     smsdata kpi --by campaign
-    smsdata kpi --by carrier --freq D --within 24h --csv daily.csv
+    smsdata kpi --by carrier --freq D --within 24h --out daily.csv
     """
     from .. import _formats
     from .. import kpi as kpis
@@ -147,13 +152,13 @@ def kpi(
     rates = kpis.delivery_rate(sends, reports, expire_after=expire_after, **options)
     times = kpis.latency(sends, reports, **options)
     keys = [*by, *(["period"] if freq else [])]
-    if csv_path:
+    if out:
         from .._export import export
 
         seconds = times.rename(columns={c: f"{c}_seconds" for c in ("p50", "p90", "p99", "mean")})
         table = rates.merge(seconds.drop(columns="count"), on=keys, how="left") if keys else rates.join(seconds)
-        export(table, csv_path)
-        click.echo(f"{len(table):,} row(s) written to {csv_path}")
+        export(table, out)
+        click.echo(f"{len(table):,} row(s) written to {out}")
         return
     click.echo("Delivery")
     click.echo(_formats.as_text(*_formats.delivery_for_people(rates, list(by))))
@@ -180,7 +185,9 @@ def _inputs(dataset: str, campaigns: tuple[str, ...]) -> tuple[pd.DataFrame, pd.
 @_dataset_option("Reports dataset (from `smsdata ingest`).")
 @_moment_options
 @click.option("--price-per-unit", help="Money per gateway unit, e.g. '0.045 CNY' [default: SMSDATA_UNIT_PRICE].")
-@click.option("--no-mask", is_flag=True, help="Show mobiles in full (masked as 138****8000 by default).")
+@click.option(
+    "--mask/--no-mask", default=True, show_default=True, help="Mask mobiles as 138****8000 (--no-mask: in full)."
+)
 def report(
     out: str,
     dataset: str,
@@ -189,7 +196,7 @@ def report(
     as_of: str | None,
     expire_after: str,
     price_per_unit: str | None,
-    no_mask: bool,
+    mask: bool,
 ) -> None:
     """Write one self-contained HTML report: headline, charts, tables, audit and balance.
 
@@ -205,7 +212,7 @@ def report(
         by=list(by) or "campaign",
         as_of=as_of,
         expire_after=expire_after,
-        mask=not no_mask,
+        mask=mask,
         price_per_unit=price_per_unit,
     )
     missing = missing_dataset(dataset)

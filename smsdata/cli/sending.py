@@ -99,7 +99,7 @@ def send(file: str | None, to: str | None, **options: Any) -> None:
     if rejects_out:
         from .._export import export
 
-        export(plan.rejected, rejects_out)
+        export(plan.rejected, rejects_out, mask=False)  # the rows to correct: the user's own, in full
         click.echo(f"all {len(plan.rejected):,} rejected row(s) written to {rejects_out}")
     click.echo(_describe_plan(plan, name, shown_rejects=not rejects_out))
     _check_against_ledger(plan, name)

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from ..receiver import BODY_TIMEOUT, HEADER_TIMEOUT, KEEP_ALIVE_TIMEOUT, MAX_CONNECTIONS, MAX_HEADER_BYTES
-from . import cli, describe
+from . import cli, describe, renamed_flag
 
 
 @cli.command()
@@ -19,9 +19,10 @@ from . import cli, describe
 @click.option("--port", default=8765, show_default=True, help="Port to listen on (0: any free port).")
 @click.option("--uid", default="demo", show_default=True, help="The simulated account's uid.")
 @click.option("--pwd", default="demo", show_default=True, help="The simulated account's password.")
-@click.option("--balance", "balance_", default="100000", show_default=True, help="Starting balance.")
+@click.option("--balance", default="100000", show_default=True, help="Starting balance.")
 @click.option("--frozen", is_flag=True, help="Start with the account frozen.")
-@click.option("--callback", help="URL the delivery reports are POSTed to.")
+@click.option("--callback-url", help="URL the delivery reports are POSTed to.")
+@renamed_flag("--callback", "--callback-url")
 @click.option("--seed", type=int, help="Make statuses and latencies reproducible.")
 @click.option("--delivered-share", default=0.9, show_default=True, help="Share of reports that are DELIVRD.")
 @click.option("--report-share", default=0.98, show_default=True, help="Share of messages that get a report.")
@@ -30,8 +31,13 @@ from . import cli, describe
 @click.option("--duplicate-share", default=0.02, show_default=True, help="Share of reports POSTed twice.")
 @click.option("--out-of-order-share", default=0.05, show_default=True, help="Share of reports held back.")
 @click.option("--fail-share", default=0.0, show_default=True, help="Share of sends answered code 7.")
-@click.option("--well-formed", is_flag=True, help="Answer valid JSON instead of the document's malformed success.")
-def simulate(host: str, port: int, uid: str, pwd: str, balance_: str, frozen: bool, **options: Any) -> None:
+@click.option(
+    "--malformed-success/--well-formed",
+    default=True,
+    show_default=True,
+    help="Answer a send with the document's malformed success body, or (--well-formed) valid JSON.",
+)
+def simulate(host: str, port: int, uid: str, pwd: str, balance: str, frozen: bool, **options: Any) -> None:
     """Run the simulated gateway until interrupted (Ctrl-C).
 
     Its base URL (for SMSDATA_URL) is printed once it listens.
@@ -39,9 +45,7 @@ def simulate(host: str, port: int, uid: str, pwd: str, balance_: str, frozen: bo
     from .._serve import serve
     from ..simulator import Account, GatewaySimulator
 
-    options["malformed_success"] = not options.pop("well_formed")
-    options["callback_url"] = options.pop("callback")
-    sim = GatewaySimulator([Account(uid, pwd, Decimal(balance_), frozen)], **options)
+    sim = GatewaySimulator([Account(uid, pwd, Decimal(balance), frozen)], **options)
 
     def ready(url: str) -> None:
         click.echo(f"simulated gateway at {url}/Admin/index.php (uid {uid})", err=False)
@@ -60,6 +64,7 @@ def _limit(flag: str, default: float, help: str) -> Callable[[Callable[..., Any]
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: all).")
 @click.option("--port", default=8080, show_default=True, help="Port to listen on (0: any free port).")
 @click.option(
+    "--directory",
     "--dir",
     "directory",
     default="receiver",
@@ -85,7 +90,7 @@ def _limit(flag: str, default: float, help: str) -> Callable[[Callable[..., Any]
 def receive(host: str, port: int, directory: str, token: str | None, **limits: Any) -> None:
     """Receive delivery reports until interrupted (Ctrl-C), durably.
 
-    Each POSTed report is appended to a daily log in DIR before the answer 200.
+    Each POSTed report is appended to a daily log in DIRECTORY before the answer 200.
     Give the gateway the URL printed once it listens (with your token in place
     of ****). Counts are logged every minute with -v, including the clients
     cut off by the limits (slow, idle, oversized, over capacity).
@@ -102,6 +107,7 @@ def receive(host: str, port: int, directory: str, token: str | None, **limits: A
 
 @cli.command()
 @click.option(
+    "--directory",
     "--dir",
     "directory",
     type=click.Path(file_okay=False),
@@ -112,7 +118,7 @@ def demo(directory: str | None) -> None:
 
     Starts the simulator and the receiver, sends the sample campaign (data/campaign.xlsx),
     receives and ingests its delivery reports, prints the KPIs and writes report.html.
-    Run twice with the same --dir, it sends nothing twice.
+    Run twice with the same --directory, it sends nothing twice.
     """
     from ..demo import run_demo
     from ..errors import CampaignInterrupted
@@ -121,10 +127,10 @@ def demo(directory: str | None) -> None:
     previous = signal.signal(signal.SIGTERM, _terminated)
     try:
         summary = run_demo(directory, progress=True)
-    except CampaignInterrupted as exc:  # only with --dir: its ledger is kept
+    except CampaignInterrupted as exc:  # only with --directory: its ledger is kept
         click.echo(describe(exc.result), err=True)
         click.echo(
-            f"interrupted: run `smsdata demo --dir {directory}` again to finish (nothing is sent twice)", err=True
+            f"interrupted: run `smsdata demo --directory {directory}` again to finish (nothing is sent twice)", err=True
         )
         sys.exit(130)
     finally:
