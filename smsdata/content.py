@@ -13,18 +13,11 @@ import string
 import numpy as np
 import pandas as pd
 
-from ._limits import MAX_CONTENT_CHARS, MULTI_SEGMENT, SINGLE_SEGMENT
+from ._limits import MULTI_SEGMENT, SINGLE_SEGMENT
 from ._text import column_text
 from .errors import SmsdataError
 
-__all__ = [
-    "MAX_CONTENT_CHARS",
-    "MULTI_SEGMENT",
-    "SINGLE_SEGMENT",
-    "count_segments",
-    "render_template",
-    "template_fields",
-]
+__all__ = ["MULTI_SEGMENT", "SINGLE_SEGMENT", "count_segments", "render_template", "template_fields"]
 
 
 def count_segments(

@@ -61,8 +61,6 @@ __all__ = [
     "SendFailed",
     "SmsdataError",
     "TooManyMobiles",
-    "balance_error",
-    "send_error",
 ]
 
 

@@ -48,19 +48,7 @@ from .errors import CampaignBusy, LeaseLost, LedgerError
 if TYPE_CHECKING:
     from .planning import CampaignPlan
 
-__all__ = [
-    "LEASE_TTL",
-    "STATES",
-    "Lease",
-    "Ledger",
-    "LedgerBatch",
-    "LedgerError",
-    "Outcome",
-    "PlannedRequest",
-    "read_sends",
-    "using_ledger",
-    "utcnow",
-]
+__all__ = ["LEASE_TTL", "STATES", "Ledger", "read_sends"]
 
 log = logging.getLogger("smsdata.ledger")
 

@@ -31,7 +31,7 @@ from .config import UnitPrice, default_tz, unit_price
 from .errors import IngestError, ReportError
 from .ledger import using_ledger
 
-__all__ = ["Headline", "build_report", "headline", "missing_dataset", "reports_or_none", "select_campaigns"]
+__all__ = ["Headline", "build_report", "headline"]
 
 log = logging.getLogger("smsdata.report")
 
