@@ -32,6 +32,9 @@ class ExportError(SmsdataError):
 def mask_mobiles(values: pd.Series) -> pd.Series:
     """``13800138000`` -> ``138****8000``; other values unchanged.
 
+    Returns:
+        A Series of text on the same index (missing values stay missing). Never raises.
+
     >>> mask_mobiles(pd.Series(["13800138000", "n/a"])).tolist()
     ['138****8000', 'n/a']
     """

@@ -30,6 +30,12 @@ def count_segments(
 
     0 characters is 0 segments; up to ``single`` is 1; beyond, ``ceil(length / multi)``.
 
+    Returns:
+        An int for an int; a Series named ``segments`` on the same index for a Series.
+
+    Raises:
+        ValueError: ``single`` and ``multi`` are not ``1 <= multi <= single``.
+
     >>> count_segments(70), count_segments(71), count_segments(134), count_segments(135)
     (1, 2, 2, 3)
     """
@@ -46,6 +52,9 @@ def count_segments(
 
 def template_fields(template: str) -> list[str]:
     """The column names a template uses, in order, each once.
+
+    Returns:
+        The names, as a list (empty for a template without fields).
 
     Raises:
         SmsdataError: the template is malformed, or uses a format spec,

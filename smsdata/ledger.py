@@ -644,6 +644,9 @@ def read_sends(ledger: Ledger | str | Path | None = None, campaign: str | None =
         ledger: a :class:`Ledger`, a path, or ``None`` for ``$SMSDATA_HOME/ledger.sqlite``.
         campaign: only this campaign.
 
+    Returns:
+        A DataFrame, one row per recipient (empty, with these columns, when nothing was planned).
+
     Raises:
         LedgerError: there is no ledger there (none is created), or it cannot be read.
     """

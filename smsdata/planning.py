@@ -129,6 +129,13 @@ class CampaignPlan:
         """Recipients, rejects by reason, requests, segments, cost, and the balance if a gateway is given.
 
         Warns with :class:`BalanceWarning` when the balance does not cover the cost.
+
+        Returns:
+            A :class:`PlanSummary` (``balance`` is ``None`` without a gateway).
+
+        Raises:
+            GatewayError, GatewayUnreachable, OutcomeUnknown, ProtocolError: asking ``gateway``
+                for the balance failed (as :meth:`Gateway.balance`).
         """
         balance = gateway.balance().value if gateway is not None else None
         counts = self.rejected["reason"].value_counts()

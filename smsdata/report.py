@@ -78,6 +78,9 @@ def headline(
     """The headline of ``sends``: totals, time to receipt and spend, and the same for the period of
     the same length before, found in ``history`` (sends and reports; default: these).
 
+    Returns:
+        A :class:`Headline` (``previous`` is the period before's, or ``None`` when nothing was sent then).
+
     Raises:
         KpiError: a column is missing, or ``expire_after`` is invalid.
     """

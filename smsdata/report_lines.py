@@ -124,6 +124,9 @@ _UNIX_MS = r"^\d{13}$"
 def format_received(when: datetime) -> bytes:
     """The receiver's timestamp for ``when``: ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` in UTC.
 
+    Returns:
+        The stamp as ASCII bytes (a naive ``when`` is taken as local time). Never raises.
+
     >>> format_received(datetime(2026, 11, 25, 13, 25, 13, 123456, tzinfo=UTC))
     b'2026-11-25T13:25:13.123456Z'
     """
@@ -136,6 +139,9 @@ def log_lines(body: bytes, received: datetime) -> bytes:
     A body holds one report per line (LF, CRLF or CR); blank lines between
     them are dropped. A body with nothing in it still gives one line (with an
     empty report), so every POST leaves a trace that ingest quarantines.
+
+    Returns:
+        The lines, each ending with ``\\n``, ready to append to a log. Never raises.
 
     >>> log_lines(b"Report=1,13800138000,DELIVRD,20261125212513\\r\\n", datetime(2026, 1, 1, tzinfo=UTC))
     b'2026-01-01T00:00:00.000000Z\\tReport=1,13800138000,DELIVRD,20261125212513\\n'
@@ -248,7 +254,7 @@ def parse_lines(lines: bytes | memoryview, *, source_tz: str = "Asia/Shanghai") 
         source_tz: IANA zone of naive report times (the gateway's local time).
 
     Returns:
-        A :class:`ParsedChunk`: every line is a row or a quarantined line; nothing is raised
+        A :class:`ParsedChunk`: every line is a row or a quarantined line. Never raises
         for a bad line.
 
     >>> parse_lines(b"Report=1,13800138000,DELIVRD,2026-11-25 21:25:13\\nnonsense\\n").records

@@ -68,6 +68,9 @@ def sync_sends(dataset: str | os.PathLike[str], *, ledger: Ledger | str | Path |
         dataset: the warehouse folder (the one ``ingest_reports`` writes); created if missing.
         ledger: a :class:`Ledger`, its path, or ``None`` for ``$SMSDATA_HOME/ledger.sqlite``.
 
+    Returns:
+        The number of rows written (0 when nothing changed).
+
     Raises:
         LedgerError: there is no ledger there, or it cannot be read.
         IngestError: the dataset cannot be written (the message says why), or another sync is writing it.

@@ -4,11 +4,15 @@ The README's "API reference" lists each public module's names under
 ``### smsdata.MODULE``; names written ``sms.NAME`` are also in
 ``smsdata.__all__``. These tests compare that list with the code both ways,
 and every ``smsdata`` command (and each of its options) with the README.
+Every public function's docstring says what it returns and what it raises,
+and the docstrings' examples run.
 """
 
 from __future__ import annotations
 
+import doctest
 import importlib
+import inspect
 import re
 from pathlib import Path
 
@@ -147,3 +151,32 @@ def test_the_global_options_are_in_the_readme() -> None:
     readme = README.read_text()
     for param in cli.params:
         assert any(flag in readme for flag in param.opts), param.opts
+
+
+# ------------------------------------------------------------------ docstrings
+
+
+def _public_functions() -> list[tuple[str, object]]:
+    found: dict[int, tuple[str, object]] = {}
+    for module in ["", *(f".{m}" for m in PUBLIC_MODULES)]:
+        mod = importlib.import_module(f"smsdata{module}")
+        for name in mod.__all__:
+            value = getattr(mod, name)
+            if inspect.isfunction(value):
+                found.setdefault(id(value), (f"{value.__module__}.{name}", value))
+    return sorted(found.values(), key=lambda item: item[0])
+
+
+@pytest.mark.parametrize(("name", "function"), _public_functions(), ids=[name for name, _ in _public_functions()])
+def test_every_public_function_says_what_it_returns_and_raises(name: str, function: object) -> None:
+    doc = inspect.getdoc(function) or ""
+    if inspect.signature(function).return_annotation not in (None, "None"):
+        assert "\nReturns:\n" in doc, f"{name}'s docstring has no Returns: section"
+    assert "\nRaises:\n" in doc or "Never raises" in doc, f"{name}'s docstring says nothing of what it raises"
+
+
+@pytest.mark.parametrize("module", [*PUBLIC_MODULES, "_export"])
+def test_docstring_examples_run(module: str) -> None:
+    mod = importlib.import_module(f"smsdata.{module}")
+    result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE, report=False)
+    assert result.failed == 0, f"{result.failed} docstring example(s) of smsdata.{module} fail (python -m doctest -v)"
