@@ -46,6 +46,9 @@ XLSX_MAX_CHARS = 32_767  # characters in one cell (UTF-16 units, as Excel counts
 def mask_mobiles(mobiles: pd.Series) -> pd.Series:
     """``13800138000`` -> ``138****8000``; other values unchanged.
 
+    Returns:
+        A Series of text on the same index (missing values stay missing). Never raises.
+
     >>> mask_mobiles(pd.Series(["13800138000", "n/a"])).tolist()
     ['138****8000', 'n/a']
     """

@@ -172,6 +172,9 @@ def serve_in_background(app: Any, host: str = "127.0.0.1", port: int = 0, **conf
 
     ``limits=ConnectionLimits(...)`` and ``counts=`` bound the connections as :func:`serve` does.
 
+    Returns:
+        The running server: ``.url`` (``http://127.0.0.1:PORT``), ``.stop()``; a ``with`` block stops it.
+
     Raises:
         ServerError: the address cannot be used, the file limit is below ``limits.max_connections``,
             or the server did not start within 10 s.

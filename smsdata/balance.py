@@ -34,6 +34,9 @@ def record_balance(
 ) -> Decimal:
     """Ask the gateway for the balance and store a snapshot in the ledger; returns the balance.
 
+    Returns:
+        The balance, in the gateway's units.
+
     Raises:
         GatewayError, GatewayUnreachable, OutcomeUnknown, ProtocolError: as :meth:`Gateway.balance`.
     """
@@ -44,7 +47,14 @@ def record_balance(
 
 
 def balance_history(ledger: LedgerLike = None) -> pd.DataFrame:
-    """Every snapshot: ``at`` (UTC), ``value``, ``campaign`` and ``note`` (before / after / snapshot)."""
+    """Every snapshot of the balance in the ledger, oldest first.
+
+    Returns:
+        A DataFrame: ``at`` (UTC), ``value``, ``campaign`` and ``note`` (before / after / snapshot).
+
+    Raises:
+        LedgerError: there is no ledger there (none is created), or it cannot be read.
+    """
     with using_ledger(ledger, create=False) as opened:
         return opened.balances()
 

@@ -265,6 +265,12 @@ def resume_campaign(
 
     Takes, returns and raises what :func:`send_campaign` does; the cost check uses the
     price per segment stored with the campaign.
+
+    Returns:
+        A :class:`CampaignResult`, as :func:`send_campaign`.
+
+    Raises:
+        SmsdataError: as :func:`send_campaign`; also when the ledger holds no campaign ``name``.
     """
     return send_campaign(
         None,

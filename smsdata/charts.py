@@ -93,6 +93,9 @@ def plot_delivery_rate(
         freq: the period (see :func:`smsdata.delivery_rate`); default: fitted to how long
             sending lasted (5 minutes for an hour of sending, hours for a day, days for a month).
 
+    Returns:
+        The Figure (``ax``'s own when ``ax`` is given).
+
     Raises:
         KpiError: a column is missing, or ``freq``/``within``/``tz`` is invalid.
     """
@@ -179,6 +182,9 @@ def plot_status_breakdown(
     statuses keep their own segment (carrier codes as they came); the rest are
     summed as ``other``.
 
+    Returns:
+        The Figure (``ax``'s own when ``ax`` is given).
+
     Raises:
         KpiError: a column is missing.
     """
@@ -233,6 +239,9 @@ def plot_latency(
     so a campaign still in progress is not drawn too fast; dots mark each
     group's p50 and p90 among delivered messages. More groups: one row per
     group, its p50 to p90 range, fastest first, so 30 campaigns stay apart.
+
+    Returns:
+        The Figure (``ax``'s own when ``ax`` is given).
 
     Raises:
         KpiError: a column is missing.
@@ -302,7 +311,15 @@ def plot_balance(
     ledger: LedgerLike = None, *, as_of: str | pd.Timestamp | None = None, tz: str | None = None, ax: Axes | None = None
 ) -> Figure:
     """Balance snapshots over time (local dates), and the straight line to zero at the recent
-    burn, when the snapshots are enough for a forecast (see :class:`smsdata._forecast.Forecast`)."""
+    burn, when the snapshots are enough for a forecast (see :class:`smsdata._forecast.Forecast`).
+
+    Returns:
+        The Figure (``ax``'s own when ``ax`` is given).
+
+    Raises:
+        LedgerError: there is no ledger there, or it cannot be read.
+        ConfigError: ``tz`` is not given and ``SMSDATA_TZ`` names no known time zone.
+    """
     now = parse_moment(as_of)
     zone = tz or default_tz()
     history = balance_history(ledger)
@@ -350,6 +367,9 @@ def plot_carrier_rates(
 ) -> Figure:
     """Delivery rate by carrier as horizontal bars, most sent first, each with its Wilson 95%
     interval and its rate and number sent written beside it.
+
+    Returns:
+        The Figure (``ax``'s own when ``ax`` is given).
 
     Raises:
         KpiError: ``sends`` has no ``carrier`` column, or another is missing.

@@ -63,10 +63,8 @@ __all__ = [
     "Secret",
     "Settings",
     "UnitPrice",
-    "check_url",
     "default_tz",
     "load_settings",
-    "shown_url",
     "unit_price",
 ]
 
@@ -189,6 +187,9 @@ def default_tz(env_file: str | os.PathLike[str] | None = ".env") -> str:
     on its own: a report or a KPI needs no gateway settings, so a broken ``SMSDATA_URL`` must not
     stop it.
 
+    Returns:
+        An IANA zone name, such as ``"Asia/Shanghai"``.
+
     Raises:
         ConfigError: ``SMSDATA_TZ`` names no known time zone.
     """
@@ -258,6 +259,9 @@ class UnitPrice:
 def unit_price(env_file: str | os.PathLike[str] | None = ".env") -> UnitPrice | None:
     """``SMSDATA_UNIT_PRICE`` (environment, then ``.env``), or ``None`` when not set.
 
+    Returns:
+        A :class:`UnitPrice`, or ``None``.
+
     Raises:
         ConfigError: it is set but not like ``"0.045 CNY"``.
     """
@@ -282,6 +286,10 @@ def load_settings(env_file: str | os.PathLike[str] | None = ".env") -> Settings:
 
     Args:
         env_file: path of a ``.env`` file; a missing file is fine, ``None`` skips it.
+
+    Returns:
+        The :class:`Settings`; a missing gateway setting is ``None`` here (and a
+        :class:`ConfigError` only when a gateway is built from it).
 
     Raises:
         ConfigError: ``SMSDATA_TZ`` names no known time zone, or ``SMSDATA_URL`` is not a

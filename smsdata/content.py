@@ -13,19 +13,12 @@ import string
 import numpy as np
 import pandas as pd
 
-from ._limits import MAX_CONTENT_CHARS, MULTI_SEGMENT, SINGLE_SEGMENT
+from ._limits import MULTI_SEGMENT, SINGLE_SEGMENT
 from ._renamed import renamed
 from ._text import column_text
 from .errors import ConfigError, TemplateError
 
-__all__ = [
-    "MAX_CONTENT_CHARS",
-    "MULTI_SEGMENT",
-    "SINGLE_SEGMENT",
-    "count_segments",
-    "render_template",
-    "template_fields",
-]
+__all__ = ["MULTI_SEGMENT", "SINGLE_SEGMENT", "count_segments", "render_template", "template_fields"]
 
 
 @renamed(single="single_segment", multi="multi_segment")
@@ -42,6 +35,12 @@ def count_segments(
 
     Raises:
         ConfigError: ``single`` or ``multi`` below 1, or ``multi`` over ``single``.
+
+    Returns:
+        An int for an int; a Series named ``segments`` on the same index for a Series.
+
+    Raises:
+        ValueError: ``single`` and ``multi`` are not ``1 <= multi <= single``.
 
     >>> count_segments(70), count_segments(71), count_segments(134), count_segments(135)
     (1, 2, 2, 3)
@@ -62,6 +61,9 @@ def count_segments(
 
 def template_fields(template: str) -> list[str]:
     """The column names a template uses, in order, each once.
+
+    Returns:
+        The names, as a list (empty for a template without fields).
 
     Raises:
         TemplateError: the template is malformed, or uses a format spec,

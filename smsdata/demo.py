@@ -60,6 +60,10 @@ def demo_customers(rows: int = 2000) -> pd.DataFrame:
     dashes, ``+86``, ``0086``, a float's ``.0``, full-width digits, scientific
     notation), about 7% are broken (a digit short, a landline, letters,
     empty), a few rows are duplicates and a few names are missing.
+
+    Returns:
+        ``rows`` rows of ``phone, name, order_id, city, amount``, all text; the
+        same rows on every call. Never raises.
     """
     rng = np.random.default_rng(20261125)
     numbers = [
@@ -156,7 +160,14 @@ class DemoSummary:
 
 
 def sample_campaign() -> pd.DataFrame:
-    """The sample customers: ``data/campaign.xlsx`` from a checkout, else the same rows generated."""
+    """The sample customers: ``data/campaign.xlsx`` from a checkout, else the same rows generated.
+
+    Returns:
+        2,000 rows of ``phone, name, order_id, city, amount`` (see :func:`demo_customers`).
+
+    Raises:
+        SmsdataError: the checkout's ``data/campaign.xlsx`` cannot be read (as :func:`smsdata.read_campaign`).
+    """
     from .sheets import read_campaign
 
     path = Path(__file__).resolve().parents[1] / "data" / "campaign.xlsx"
@@ -179,6 +190,9 @@ def run_demo(directory: str | Path | None = None, *, progress: bool = False) -> 
             this returns or raises, also on Ctrl-C; the summary's ``directory``
             and ``report`` are then ``None``.
         progress: show progress bars.
+
+    Returns:
+        A :class:`DemoSummary` (``.text()`` is what ``smsdata demo`` prints).
 
     Raises:
         SmsdataError: something failed; the subclass and the message say what.

@@ -81,8 +81,6 @@ __all__ = [
     "SmsdataError",
     "TemplateError",
     "TooManyMobiles",
-    "balance_error",
-    "send_error",
 ]
 
 

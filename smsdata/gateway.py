@@ -46,16 +46,7 @@ from .errors import (
     send_error,
 )
 
-__all__ = [
-    "MAX_CONTENT_CHARS",
-    "MAX_MOBILES",
-    "AsyncGateway",
-    "Balance",
-    "Gateway",
-    "SendResult",
-    "mobile_list",
-    "parse_answer",
-]
+__all__ = ["MAX_CONTENT_CHARS", "MAX_MOBILES", "AsyncGateway", "Balance", "Gateway", "SendResult"]
 
 SEND_PATH = "/Message/send"
 BALANCE_PATH = "/Message/balance"

@@ -63,7 +63,7 @@ from ._times import utc
 from .config import DEFAULT_DATASET, default_tz
 from .errors import ConfigError, IngestError
 
-__all__ = ["IngestError", "IngestResult", "ingest_reports", "no_reports", "read_quarantine", "read_reports"]
+__all__ = ["IngestResult", "ingest_reports", "read_quarantine", "read_reports"]
 
 log = logging.getLogger(__name__)
 

@@ -79,7 +79,6 @@ __all__ = [
     "AUDIT_CHECKS",
     "EXPIRE_AFTER",
     "FREQ_NAMES",
-    "KpiError",
     "audit",
     "compare",
     "dead_numbers",
@@ -87,7 +86,6 @@ __all__ = [
     "latency",
     "status_breakdown",
     "time_to_receipt",
-    "wilson_interval",
 ]
 
 PENDING = "(pending)"

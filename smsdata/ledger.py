@@ -48,19 +48,7 @@ from .errors import CampaignBusy, LeaseLost, LedgerError
 if TYPE_CHECKING:
     from .planning import CampaignPlan
 
-__all__ = [
-    "LEASE_TTL",
-    "STATES",
-    "Lease",
-    "Ledger",
-    "LedgerBatch",
-    "LedgerError",
-    "Outcome",
-    "PlannedRequest",
-    "read_sends",
-    "using_ledger",
-    "utcnow",
-]
+__all__ = ["LEASE_TTL", "STATES", "Ledger", "read_sends"]
 
 log = logging.getLogger("smsdata.ledger")
 
@@ -655,6 +643,9 @@ def read_sends(ledger: Ledger | str | Path | None = None, campaign: str | None =
     Args:
         ledger: a :class:`Ledger`, a path, or ``None`` for ``$SMSDATA_HOME/ledger.sqlite``.
         campaign: only this campaign.
+
+    Returns:
+        A DataFrame, one row per recipient (empty, with these columns, when nothing was planned).
 
     Raises:
         LedgerError: there is no ledger there (none is created), or it cannot be read.

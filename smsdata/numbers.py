@@ -71,7 +71,7 @@ def normalise_mobiles(mobiles: pd.Series, *, any_mobile_range: bool = False) -> 
     Returns:
         A DataFrame on the same index with ``mobile`` (the clean number, or
         missing where rejected) and ``reason`` (missing where accepted, else
-        one of :data:`REASONS`).
+        one of :data:`REASONS`). Never raises: a bad value gets its reason.
 
     >>> normalise_mobiles(pd.Series(["+86 138-0013-8000", "1.38E+10", "１３９１２３４５６７８"]))
             mobile               reason
@@ -116,6 +116,10 @@ def carrier_of(mobiles: pd.Series) -> pd.Series:
     ranges leased to virtual operators (162, 165, 167, 170, 171) get
     `` (virtual)`` after their host network; an unallocated range gives ``unknown``.
     Longest-prefix match, done once per distinct prefix, not per row.
+
+    Returns:
+        A Series named ``carrier`` on the same index. Never raises: a value that is not a
+        mobile (missing, a landline) gives ``unknown``.
 
     >>> carrier_of(pd.Series(["13800138000", "17040000000"])).tolist()
     ['China Mobile', 'China Unicom (virtual)']

@@ -27,9 +27,9 @@ from .sheets import source_hint
 if TYPE_CHECKING:
     from .gateway import Gateway
 
-__all__ = ["REJECT_REASONS", "BalanceWarning", "CampaignPlan", "PlanSummary", "plan_campaign"]
+__all__ = ["BalanceWarning", "CampaignPlan", "PlanSummary", "plan_campaign"]
 
-REJECT_REASONS = (
+_REJECT_REASONS = (
     "invalid_mobile",
     "missing_value",
     "empty_content",
@@ -91,7 +91,9 @@ class CampaignPlan:
 
     Attributes:
         recipients: ``row, mobile, carrier, content, segments, request`` (one per message).
-        rejected: ``row, value, reason, detail`` (reason one of :data:`REJECT_REASONS`).
+        rejected: ``row, value, reason, detail`` (reason: ``invalid_mobile``,
+            ``missing_value``, ``empty_content``, ``content_too_long``, ``control_character``,
+            ``suppressed`` or ``duplicate``).
         requests: ``request, content, mobiles, recipients, segments`` (identical content
             grouped, at most 5,000 numbers each; ``segments`` per message).
     """
@@ -127,12 +129,19 @@ class CampaignPlan:
         """Recipients, rejects by reason, requests, segments, cost, and the balance if a gateway is given.
 
         Warns with :class:`BalanceWarning` when the balance does not cover the cost.
+
+        Returns:
+            A :class:`PlanSummary` (``balance`` is ``None`` without a gateway).
+
+        Raises:
+            GatewayError, GatewayUnreachable, OutcomeUnknown, ProtocolError: asking ``gateway``
+                for the balance failed (as :meth:`Gateway.balance`).
         """
         balance = gateway.balance().value if gateway is not None else None
         counts = self.rejected["reason"].value_counts()
         result = PlanSummary(
             recipients=len(self.recipients),
-            rejected={reason: int(counts.get(reason, 0)) for reason in REJECT_REASONS},
+            rejected={reason: int(counts.get(reason, 0)) for reason in _REJECT_REASONS},
             requests=len(self.requests),
             segments=self.segments,
             estimated_cost=self.estimated_cost,

@@ -33,7 +33,7 @@ from .config import DEFAULT_DATASET, UnitPrice, default_tz, unit_price
 from .errors import IngestError, ReportError
 from .ledger import using_ledger
 
-__all__ = ["Headline", "build_report", "headline", "missing_dataset", "reports_or_none", "select_campaigns"]
+__all__ = ["Headline", "build_report", "headline"]
 
 log = logging.getLogger("smsdata.report")
 
@@ -80,6 +80,9 @@ def headline(
 ) -> Headline:
     """The headline of ``sends``: totals, time to receipt and spend, and the same for the period of
     the same length before, found in ``history`` (sends and reports; default: these).
+
+    Returns:
+        A :class:`Headline` (``previous`` is the period before's, or ``None`` when nothing was sent then).
 
     Raises:
         KpiError: a column is missing, or ``expire_after`` is invalid.

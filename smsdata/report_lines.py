@@ -66,12 +66,9 @@ __all__ = [
     "REASONS",
     "ROW_SCHEMA",
     "ParsedChunk",
-    "ScannedChunk",
     "format_received",
     "log_lines",
-    "parse_chunk",
     "parse_lines",
-    "scan_chunk",
 ]
 
 REASONS = (
@@ -128,6 +125,9 @@ _UNIX_MS = r"^\d{13}$"
 def format_received(when: datetime) -> bytes:
     """The receiver's timestamp for ``when``: ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` in UTC.
 
+    Returns:
+        The stamp as ASCII bytes (a naive ``when`` is taken as local time). Never raises.
+
     >>> format_received(datetime(2026, 11, 25, 13, 25, 13, 123456, tzinfo=UTC))
     b'2026-11-25T13:25:13.123456Z'
     """
@@ -140,6 +140,9 @@ def log_lines(body: bytes, received: datetime) -> bytes:
     A body holds one report per line (LF, CRLF or CR); blank lines between
     them are dropped. A body with nothing in it still gives one line (with an
     empty report), so every POST leaves a trace that ingest quarantines.
+
+    Returns:
+        The lines, each ending with ``\\n``, ready to append to a log. Never raises.
 
     >>> log_lines(b"Report=1,13800138000,DELIVRD,20261125212513\\r\\n", datetime(2026, 1, 1, tzinfo=UTC))
     b'2026-01-01T00:00:00.000000Z\\tReport=1,13800138000,DELIVRD,20261125212513\\n'
@@ -154,7 +157,7 @@ def log_lines(body: bytes, received: datetime) -> bytes:
 
 @dataclass(frozen=True)
 class ParsedChunk:
-    """What :func:`parse_chunk` found in a run of complete lines.
+    """What :func:`parse_lines` found in a run of complete lines.
 
     Attributes:
         rows: the reports, in :data:`ROW_SCHEMA`.
@@ -244,8 +247,19 @@ def scan_chunk(chunk: bytes | memoryview, *, source_tz: str = "Asia/Shanghai") -
 def parse_lines(lines: bytes | memoryview, *, source_tz: str = "Asia/Shanghai") -> ParsedChunk:
     """Parse every line of ``lines`` (complete lines) by the full rules: the definition of a report.
 
-    Slower than :func:`scan_chunk` (pandas on Arrow strings), it reads every
-    shape described above and gives each line that is not a report its reason.
+    Slower than ingest's compiled scanner (pandas on Arrow strings), it reads
+    every shape described above and gives each line that is not a report its reason.
+
+    Args:
+        lines: raw bytes of whole lines (empty, or ending with ``\\n``).
+        source_tz: IANA zone of naive report times (the gateway's local time).
+
+    Returns:
+        A :class:`ParsedChunk`: every line is a row or a quarantined line. Never raises
+        for a bad line.
+
+    >>> parse_lines(b"Report=1,13800138000,DELIVRD,2026-11-25 21:25:13\\nnonsense\\n").records
+    2
     """
     if not lines:
         return ParsedChunk(ROW_SCHEMA.empty_table(), _no_quarantine(), np.zeros(0, np.int64), 0)

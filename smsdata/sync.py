@@ -70,6 +70,9 @@ def sync_sends(dataset: str | os.PathLike[str] = DEFAULT_DATASET, *, ledger: Led
             created if missing.
         ledger: a :class:`Ledger`, its path, or ``None`` for ``$SMSDATA_HOME/ledger.sqlite``.
 
+    Returns:
+        The number of rows written (0 when nothing changed).
+
     Raises:
         LedgerError: there is no ledger there, or it cannot be read.
         IngestError: the dataset cannot be written (the message says why), or another sync is writing it.
