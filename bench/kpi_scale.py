@@ -162,7 +162,7 @@ def one(kind: str, folder: Path) -> dict[str, float]:
     if kind == "paths_hand":
         return {"duckdb_same_work": timed(lambda: hand(HAND_RATE_SAME, sends, reports)), "peak_mib": peak_rss_mib()}
     if kind == "paths_hand_limited":
-        from smsdata._engines import OUT_OF_CORE_MEMORY
+        from smsdata._duckdb_engine import OUT_OF_CORE_MEMORY
 
         seconds = timed(lambda: hand(HAND_RATE_SAME, sends, reports, memory_limit=OUT_OF_CORE_MEMORY))
         return {"duckdb_same_work_same_limit": seconds, "peak_mib": peak_rss_mib()}

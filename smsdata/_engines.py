@@ -21,11 +21,7 @@ lives (the report's campaign filter, its period before, masked groups).
 
 from __future__ import annotations
 
-import functools
 import os
-import tempfile
-import uuid
-import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -40,7 +36,6 @@ from .errors import KpiError
 
 __all__ = [
     "COST_COLUMNS",
-    "OUT_OF_CORE_MEMORY",
     "Accepted",
     "Selected",
     "Source",
@@ -51,7 +46,6 @@ __all__ = [
     "narrowed",
     "quote_name",
     "require",
-    "spark_sql",
     "table_folder",
     "tables",
 ]
@@ -59,16 +53,7 @@ __all__ = [
 Source = Any
 """A KPI input: a pandas DataFrame, a path to warehouse Parquet, or a Spark DataFrame."""
 
-_TIMES = ("sent_at", "report_time")
-OUT_OF_CORE_MEMORY = "1GB"
-"""DuckDB's memory limit for a KPI over warehouse paths: past it, joins and aggregations spill
-to a temporary folder, so a year of reports runs in bounded memory on a laptop."""
-ROWS_PER_PASS = 20_000_000
-"""Out of core, the recipients (one row per msgid and number) are worked out in passes over
-this many rows of the larger table each, split by a hash of the msgid, and kept on disk: DuckDB
-cannot spill a hash aggregation of string keys far past its memory limit (at 100M recipients
-it fails under 1.5 GB), but a pass of 20M stays under 1 GB. A recipient's sends and reports
-share its msgid, so each pass holds whole recipients."""
+TIMES = ("sent_at", "report_time")
 
 
 class Tables(Protocol):
@@ -82,7 +67,8 @@ class Tables(Protocol):
 
     def query_over(self, name: str, stage: str, sql: str, params: dict[str, Any]) -> pd.DataFrame:
         """Run ``sql`` over the table ``name`` that the query ``stage`` makes, one row per recipient
-        (a CTE in one query; out of core, ``stage`` is worked through in passes, see :data:`ROWS_PER_PASS`)."""
+        (a CTE in one query; out of core, ``stage`` is worked through in passes, see
+        :data:`smsdata._duckdb_engine.ROWS_PER_PASS`)."""
 
 
 @dataclass(frozen=True)
@@ -105,12 +91,12 @@ def narrowed(
     source: Source, *, where: str = "true", computed: tuple[tuple[str, str], ...] = (), uses: tuple[str, ...] = ()
 ) -> Selected:
     """``source`` cut by ``where`` and with ``computed`` columns, on top of any selection it already is."""
-    base = _unwrapped(source)
+    base = unwrapped(source)
     both = where if base.where == "true" else f"({base.where}) AND ({where})"
     return Selected(base.source, both, base.computed + computed, base.uses + uses)
 
 
-def _unwrapped(source: Source) -> Selected:
+def unwrapped(source: Source) -> Selected:
     return source if isinstance(source, Selected) else Selected(source)
 
 
@@ -145,9 +131,12 @@ def tables(
     Raises:
         KpiError: an input is of no known kind, a path holds no Parquet, or a column is missing.
     """
-    wanted = {"sends": _Wanted(sends_columns, optional), "reports": _Wanted(reports_columns)}
+    wanted = {"sends": Wanted(sends_columns, optional), "reports": Wanted(reports_columns)}
     given = {"sends": sends, "reports": reports} if reports is not None else {"sends": sends}
-    engine = _Spark if "spark" in {kind(source) for source in given.values()} else _DuckDB
+    if "spark" in {kind(source) for source in given.values()}:
+        from ._spark_engine import SparkTables as engine
+    else:
+        from ._duckdb_engine import DuckDBTables as engine
     opened = engine(given, wanted)
     try:
         yield opened
@@ -155,7 +144,7 @@ def tables(
         opened.close()
 
 
-class _Wanted:
+class Wanted:
     """The columns a KPI reads from one table: ``required`` ones, and ``optional`` ones when present."""
 
     def __init__(self, required: Sequence[str], optional: Sequence[str] = ()) -> None:
@@ -168,7 +157,7 @@ class _Wanted:
         return self.required + [c for c in self.optional if c in have]
 
 
-def _view_sql(table: str, selected: Selected, columns: Sequence[str], *, name: str | None = None) -> str:
+def view_sql(table: str, selected: Selected, columns: Sequence[str], *, name: str | None = None) -> str:
     """The view ``name`` (default ``table``) over ``{table}_all``: the selected rows, computed columns replaced."""
     computed = dict(selected.computed)
     listed = ", ".join(f"{computed[c]} AS {quote_name(c)}" if c in computed else quote_name(c) for c in columns)
@@ -254,17 +243,17 @@ def table_folder(path: str | os.PathLike[str], table: str) -> Path:
 _GLOB = ("*", "?", "[", "]", "{", "}", "\\")
 
 
-def _parquet_sql(folder: Path) -> str:
+def parquet_sql(folder: Path) -> str:
     glob = str(folder / "**" / "*.parquet").replace("'", "''")
     return f"read_parquet('{glob}', hive_partitioning = true, union_by_name = true)"
 
 
-def _with(columns: Sequence[str], uses: Sequence[str], have: Sequence[str]) -> list[str]:
+def columns_with(columns: Sequence[str], uses: Sequence[str], have: Sequence[str]) -> list[str]:
     """``columns`` and the ``uses`` of a selection that the table has."""
     return list(dict.fromkeys([*columns, *(c for c in uses if c in have)]))
 
 
-def _time_sql(name: str, sql_type: str) -> str:
+def time_sql(name: str, sql_type: str) -> str:
     """A time column of Parquet as UTC microseconds, as :func:`utc_us` makes a frame's: naive is UTC
     (the session's zone), nanoseconds are cut to the microsecond (not rounded)."""
     column = quote_name(name)
@@ -278,254 +267,10 @@ def quote_name(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _arrow(frame: pd.DataFrame, columns: Sequence[str]) -> pa.Table:
+def arrow_table(frame: pd.DataFrame, columns: Sequence[str]) -> pa.Table:
     """The columns as Arrow; times as UTC microseconds whatever their resolution or zone."""
     picked = frame[list(columns)]
-    times = [c for c in _TIMES if c in picked.columns]
+    times = [c for c in TIMES if c in picked.columns]
     if times:
         picked = picked.assign(**{c: utc_us(picked[c], c) for c in times})
     return pa.Table.from_pandas(picked, preserve_index=False).replace_schema_metadata(None)
-
-
-# ------------------------------------------------------------------ DuckDB
-
-
-class _DuckDB:
-    """Both tables in an in-process DuckDB: frames as Arrow, paths as views over their Parquet."""
-
-    def __init__(self, given: dict[str, Source], wanted: dict[str, _Wanted]) -> None:
-        from ._duck import connect
-
-        self._spill: tempfile.TemporaryDirectory[str] | None = None
-        if any(kind(source) == "path" for source in given.values()):
-            # out of core: a bounded working set, the rest spilled to a folder of our own
-            self._spill = tempfile.TemporaryDirectory(prefix="smsdata-duckdb-")
-            self._con = connect(
-                memory_limit=OUT_OF_CORE_MEMORY, temp_directory=self._spill.name, preserve_insertion_order=False
-            )
-        else:
-            self._con = connect()
-        self._columns: dict[str, list[str]] = {}
-        try:
-            for table, source in given.items():
-                self._open(table, source, wanted[table])
-        except BaseException:
-            self.close()
-            raise
-
-    def _open(self, table: str, source: Source, wanted: _Wanted) -> None:
-        selected = _unwrapped(source)
-        columns = self._open_all(table, selected.source, wanted, selected.uses)
-        self._con.execute(_view_sql(table, selected, columns, name=f"{table}_whole"))
-        self._con.execute(f"CREATE TEMP VIEW {table} AS SELECT * FROM {table}_whole")  # noqa: S608 (our names)
-
-    def _open_all(self, table: str, source: Source, wanted: _Wanted, uses: Sequence[str]) -> list[str]:
-        """Register ``{table}_all``; return the columns the KPI reads."""
-        if isinstance(source, pd.DataFrame):
-            self._columns[table] = [str(c) for c in source.columns]
-            columns = wanted.of(self._columns[table], table)
-            self._con.register(f"{table}_all", _arrow(source, _with(columns, uses, self._columns[table])))
-            return columns
-        import duckdb
-
-        parquet = _parquet_sql(table_folder(source, table))
-        try:
-            described = self._con.execute(f"DESCRIBE SELECT * FROM {parquet}").fetchall()  # noqa: S608 (our quoting)
-        except duckdb.Error as exc:
-            raise KpiError(f"cannot read the Parquet files of {table} under {str(source)!r}: {exc}") from exc
-        self._columns[table] = [row[0] for row in described]
-        types = {row[0]: row[1] for row in described}
-        columns = wanted.of(self._columns[table], f"{table} at {str(source)!r}")
-        read = _with(columns, uses, self._columns[table])
-        listed = ", ".join(_time_sql(c, types[c]) if c in _TIMES else quote_name(c) for c in read)
-        self._con.execute(f"CREATE VIEW {table}_all AS SELECT {listed} FROM {parquet}")  # noqa: S608
-        return columns
-
-    def columns(self, table: str) -> list[str]:
-        return self._columns[table]
-
-    def query(self, sql: str, params: dict[str, Any]) -> pd.DataFrame:
-        # DuckDB refuses named parameters a query does not use: bind only the ones it names.
-        import duckdb
-
-        bound = {k: v for k, v in params.items() if f"${k}" in sql}
-        try:
-            return self._con.sql(sql, params=bound or None).to_arrow_table().to_pandas()  # text comes back as str
-        except (duckdb.IOException, duckdb.InvalidInputException) as exc:  # a Parquet file damaged or removed
-            raise KpiError(f"cannot read the warehouse: {exc}") from exc
-        except duckdb.OutOfMemoryException as exc:
-            raise KpiError(f"out of memory ({OUT_OF_CORE_MEMORY} out of core): {exc}".splitlines()[0]) from exc
-
-    def _run(self, sql: str, params: dict[str, Any]) -> None:
-        """Execute a statement that returns nothing (a pass written to disk)."""
-        import duckdb
-
-        bound = {k: v for k, v in params.items() if f"${k}" in sql}
-        try:
-            self._con.execute(sql, bound or None).fetchall()  # DuckDB wants every result read
-        except (duckdb.IOException, duckdb.InvalidInputException) as exc:
-            raise KpiError(f"cannot read the warehouse: {exc}") from exc
-
-    def query_over(self, name: str, stage: str, sql: str, params: dict[str, Any]) -> pd.DataFrame:
-        passes = self._passes()
-        if passes == 1:
-            return self.query(inline_sql(name, stage, sql), params)
-        assert self._spill is not None  # passes only out of core
-        folder = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=self._spill.name))
-        try:
-            for part in range(passes):
-                for table in ("sends", "reports"):
-                    self._con.execute(
-                        f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT * FROM {table}_whole "  # noqa: S608
-                        f"WHERE hash(msgid) % {passes} = {part}"
-                    )
-                self._run(f"COPY ({stage}) TO '{folder / f'part-{part}.parquet'}' (FORMAT parquet)", params)
-        finally:
-            for table in ("sends", "reports"):
-                self._con.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT * FROM {table}_whole")  # noqa: S608
-        self._con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM read_parquet('{folder}/*.parquet')")  # noqa: S608
-        return self.query(sql, params)
-
-    def _passes(self) -> int:
-        """How many passes the recipients take: 1 unless out of core and past ROWS_PER_PASS rows."""
-        if self._spill is None or "reports" not in self._columns:
-            return 1
-        rows = max(self._con.sql(f"SELECT count(*) FROM {t}_all").fetchall()[0][0] for t in ("sends", "reports"))  # noqa: S608
-        return max(1, -(-rows // ROWS_PER_PASS))
-
-    def close(self) -> None:
-        self._con.close()
-        if self._spill is not None:
-            self._spill.cleanup()
-
-
-# ------------------------------------------------------------------ Spark
-
-
-class _Spark:
-    """Both tables as temporary views of one Spark session; queries translated to Spark SQL.
-
-    The session's time zone is UTC while a KPI runs (local days and hours are
-    computed from UTC instants explicitly) and is put back afterwards.
-    """
-
-    def __init__(self, given: dict[str, Source], wanted: dict[str, _Wanted]) -> None:
-        session = next(_unwrapped(s).source.sparkSession for s in given.values() if kind(s) == "spark")
-        self._session = session
-        self._views: dict[str, str] = {}
-        self._columns: dict[str, list[str]] = {}
-        self._zone = session.conf.get("spark.sql.session.timeZone")
-        session.conf.set("spark.sql.session.timeZone", "UTC")
-        try:
-            selections = {table: _unwrapped(source) for table, source in given.items()}
-            read: dict[str, list[str]] = {}
-            for table, selected in selections.items():
-                frame = self._frame(table, selected.source)
-                self._columns[table] = list(frame.columns)
-                read[table] = wanted[table].of(self._columns[table], table)
-                base = f"smsdata_{table}_all_{uuid.uuid4().hex}"
-                frame.select(*_with(read[table], selected.uses, self._columns[table])).createOrReplaceTempView(base)
-                self._views[f"{table}_all"] = base
-            for table, selected in selections.items():  # the views may read either base
-                self._views[table] = f"smsdata_{table}_{uuid.uuid4().hex}"
-                self._session.sql(spark_sql(_view_sql(table, selected, read[table]), self._renames()))
-        except BaseException:
-            self.close()
-            raise
-
-    def _frame(self, table: str, source: Source) -> Any:
-        if kind(source) == "spark":
-            return source
-        if isinstance(source, pd.DataFrame):
-            with _quiet_pyspark():
-                return self._session.createDataFrame(_arrow(source, list(source.columns)))
-        folder = table_folder(source, table)
-        with _spark_errors():
-            return self._session.read.option("mergeSchema", "true").parquet(str(folder))
-
-    def _renames(self) -> tuple[tuple[str, str], ...]:
-        return tuple(sorted(self._views.items()))
-
-    def columns(self, table: str) -> list[str]:
-        return self._columns[table]
-
-    def query_over(self, name: str, stage: str, sql: str, params: dict[str, Any]) -> pd.DataFrame:
-        return self.query(inline_sql(name, stage, sql), params)
-
-    def query(self, sql: str, params: dict[str, Any]) -> pd.DataFrame:
-        text = spark_sql(sql, self._renames())
-        used = {k: v for k, v in params.items() if f":{k}" in text}
-        with _quiet_pyspark(), _spark_errors():
-            return self._session.sql(text, args=used or None).toPandas()
-
-    def close(self) -> None:
-        catalog = self._session.catalog
-        for view in self._views.values():
-            catalog.dropTempView(view)
-        self._session.conf.set("spark.sql.session.timeZone", self._zone)
-
-
-@contextmanager
-def _spark_errors() -> Iterator[None]:
-    """Spark's failures to read the inputs as a KpiError that says what (the first line of Spark's)."""
-    from py4j.protocol import Py4JJavaError
-    from pyspark.errors import PySparkException
-
-    try:
-        yield
-    except (PySparkException, Py4JJavaError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        hint = " (Spark reads no nanosecond timestamps: write microseconds)" if "NANOS" in str(exc) else ""
-        raise KpiError(f"Spark could not compute the KPI: {first}{hint}") from exc
-
-
-@contextmanager
-def _quiet_pyspark() -> Iterator[None]:
-    # pyspark 4 warns on every conversion that it "does not yet fully support pandas >= 3", and
-    # its Arrow conversion calls pandas in ways pandas 3 deprecates: nothing a user can act on.
-    # A KPI's result is a few plain columns, checked equal to DuckDB's by the tests.
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas", FutureWarning)
-        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"pyspark\.")
-        warnings.filterwarnings("ignore", category=FutureWarning, module=r"pyspark\.")
-        yield
-
-
-@functools.lru_cache(maxsize=256)
-def spark_sql(sql: str, views: tuple[tuple[str, str], ...] = ()) -> str:
-    """A KPI query in DuckDB's dialect as Spark SQL, ``sends``/``reports`` renamed to ``views``.
-
-    sqlglot does the translation (``DISTINCT ON`` becomes a window, ``$x`` a
-    ``:x`` marker...); the few DuckDB functions it passes through unchanged are
-    mapped to their Spark equivalents here: ``epoch_us`` is ``unix_micros``,
-    ``timezone(zone, t)`` is ``from_utc_timestamp(t, zone)``, ``quantile_cont``
-    with a list is the exact ``percentile`` with an array, and a tuple ordering
-    ``arg_max`` is a struct.
-    """
-    import sqlglot
-    from sqlglot import exp
-
-    renames = dict(views)
-
-    def translate(node: exp.Expression) -> exp.Expression:
-        if isinstance(node, exp.Table) and node.name in renames and not node.args.get("db"):
-            return exp.Table(this=exp.to_identifier(renames[node.name]), alias=node.args.get("alias"))
-        if isinstance(node, exp.Anonymous):
-            name = node.name.lower()
-            if name == "epoch_us":
-                return exp.Anonymous(this="unix_micros", expressions=node.expressions)
-            if name == "timezone":
-                zone, moment = node.expressions
-                return exp.Anonymous(this="from_utc_timestamp", expressions=[moment, zone])
-        if isinstance(node, exp.PercentileCont) and isinstance(node.expression, exp.Array):
-            return exp.Anonymous(this="percentile", expressions=[node.this, node.expression])
-        if isinstance(node, exp.Tuple) and isinstance(node.parent, exp.ArgMax | exp.ArgMin):
-            return exp.Struct(expressions=node.expressions)
-        return node
-
-    tree = sqlglot.parse_one(sql, read="duckdb")
-    for node in list(tree.walk()):  # every node, nested calls too (a transform stops at a replaced node)
-        new = translate(node)
-        if new is not node:
-            node.replace(new)
-    return tree.sql(dialect="spark")

@@ -113,17 +113,19 @@ def test_warehouse_paths_give_the_frames_tables(data, tmp_path: Path) -> None:
 def test_paths_past_one_pass_give_the_frames_tables(data, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Out of core, recipients are worked out in passes (split by msgid) once the data is big;
     with passes of a fifth of the rows the data takes five, and every KPI must come out the same."""
-    from smsdata import _engines
+    from smsdata import _duckdb_engine
 
     sends, reports = data
     sends_path, reports_path = _write(sends, tmp_path / "sends"), _write(reports, tmp_path / "reports")
     wants = {name: call(sends, reports) for name, call in CALLS.items()}
     copies: list[int] = []
-    run = _engines._DuckDB._run
+    run = _duckdb_engine.DuckDBTables._run
     rows = max(len(sends), len(reports))
     per_pass = -(-rows // 5)
-    monkeypatch.setattr(_engines, "ROWS_PER_PASS", per_pass)
-    monkeypatch.setattr(_engines._DuckDB, "_run", lambda self, sql, params: copies.append(1) or run(self, sql, params))
+    monkeypatch.setattr(_duckdb_engine, "ROWS_PER_PASS", per_pass)
+    monkeypatch.setattr(
+        _duckdb_engine.DuckDBTables, "_run", lambda self, sql, params: copies.append(1) or run(self, sql, params)
+    )
     for name, call in CALLS.items():
         _same(call(sends_path, reports_path), wants[name])
     staged = [name for name in CALLS if name.startswith(("rate", "latency", "time", "compare"))]

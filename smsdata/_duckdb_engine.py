@@ -1,0 +1,155 @@
+"""The DuckDB engine: KPIs over pandas frames (as Arrow) or warehouse Parquet, in process.
+
+Frames are registered as Arrow, times in UTC microseconds. Paths are views over
+their Parquet files, read out of core: DuckDB works within
+:data:`OUT_OF_CORE_MEMORY` and spills to a temporary folder of
+its own, and past :data:`ROWS_PER_PASS` rows the recipients are
+worked out in passes (:meth:`DuckDBTables.query_over`).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ._engines import (
+    TIMES,
+    Source,
+    Wanted,
+    arrow_table,
+    columns_with,
+    inline_sql,
+    kind,
+    parquet_sql,
+    quote_name,
+    table_folder,
+    time_sql,
+    unwrapped,
+    view_sql,
+)
+from .errors import KpiError
+
+__all__ = ["OUT_OF_CORE_MEMORY", "ROWS_PER_PASS", "DuckDBTables"]
+
+OUT_OF_CORE_MEMORY = "1GB"
+"""DuckDB's memory limit for a KPI over warehouse paths: past it, joins and aggregations spill
+to a temporary folder, so a year of reports runs in bounded memory on a laptop."""
+ROWS_PER_PASS = 20_000_000
+"""Out of core, the recipients (one row per msgid and number) are worked out in passes over
+this many rows of the larger table each, split by a hash of the msgid, and kept on disk: DuckDB
+cannot spill a hash aggregation of string keys far past its memory limit (at 100M recipients
+it fails under 1.5 GB), but a pass of 20M stays under 1 GB. A recipient's sends and reports
+share its msgid, so each pass holds whole recipients."""
+
+
+class DuckDBTables:
+    """Both tables in an in-process DuckDB: frames as Arrow, paths as views over their Parquet."""
+
+    def __init__(self, given: dict[str, Source], wanted: dict[str, Wanted]) -> None:
+        from ._duck import connect
+
+        self._spill: tempfile.TemporaryDirectory[str] | None = None
+        if any(kind(source) == "path" for source in given.values()):
+            # out of core: a bounded working set, the rest spilled to a folder of our own
+            self._spill = tempfile.TemporaryDirectory(prefix="smsdata-duckdb-")
+            self._con = connect(
+                memory_limit=OUT_OF_CORE_MEMORY, temp_directory=self._spill.name, preserve_insertion_order=False
+            )
+        else:
+            self._con = connect()
+        self._columns: dict[str, list[str]] = {}
+        try:
+            for table, source in given.items():
+                self._open(table, source, wanted[table])
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self, table: str, source: Source, wanted: Wanted) -> None:
+        selected = unwrapped(source)
+        columns = self._open_all(table, selected.source, wanted, selected.uses)
+        self._con.execute(view_sql(table, selected, columns, name=f"{table}_whole"))
+        self._con.execute(f"CREATE TEMP VIEW {table} AS SELECT * FROM {table}_whole")  # noqa: S608 (our names)
+
+    def _open_all(self, table: str, source: Source, wanted: Wanted, uses: Sequence[str]) -> list[str]:
+        """Register ``{table}_all``; return the columns the KPI reads."""
+        if isinstance(source, pd.DataFrame):
+            self._columns[table] = [str(c) for c in source.columns]
+            columns = wanted.of(self._columns[table], table)
+            self._con.register(f"{table}_all", arrow_table(source, columns_with(columns, uses, self._columns[table])))
+            return columns
+        import duckdb
+
+        parquet = parquet_sql(table_folder(source, table))
+        try:
+            described = self._con.execute(f"DESCRIBE SELECT * FROM {parquet}").fetchall()  # noqa: S608 (our quoting)
+        except duckdb.Error as exc:
+            raise KpiError(f"cannot read the Parquet files of {table} under {str(source)!r}: {exc}") from exc
+        self._columns[table] = [row[0] for row in described]
+        types = {row[0]: row[1] for row in described}
+        columns = wanted.of(self._columns[table], f"{table} at {str(source)!r}")
+        read = columns_with(columns, uses, self._columns[table])
+        listed = ", ".join(time_sql(c, types[c]) if c in TIMES else quote_name(c) for c in read)
+        self._con.execute(f"CREATE VIEW {table}_all AS SELECT {listed} FROM {parquet}")  # noqa: S608
+        return columns
+
+    def columns(self, table: str) -> list[str]:
+        return self._columns[table]
+
+    def query(self, sql: str, params: dict[str, Any]) -> pd.DataFrame:
+        # DuckDB refuses named parameters a query does not use: bind only the ones it names.
+        import duckdb
+
+        bound = {k: v for k, v in params.items() if f"${k}" in sql}
+        try:
+            return self._con.sql(sql, params=bound or None).to_arrow_table().to_pandas()  # text comes back as str
+        except (duckdb.IOException, duckdb.InvalidInputException) as exc:  # a Parquet file damaged or removed
+            raise KpiError(f"cannot read the warehouse: {exc}") from exc
+        except duckdb.OutOfMemoryException as exc:
+            raise KpiError(f"out of memory ({OUT_OF_CORE_MEMORY} out of core): {exc}".splitlines()[0]) from exc
+
+    def _run(self, sql: str, params: dict[str, Any]) -> None:
+        """Execute a statement that returns nothing (a pass written to disk)."""
+        import duckdb
+
+        bound = {k: v for k, v in params.items() if f"${k}" in sql}
+        try:
+            self._con.execute(sql, bound or None).fetchall()  # DuckDB wants every result read
+        except (duckdb.IOException, duckdb.InvalidInputException) as exc:
+            raise KpiError(f"cannot read the warehouse: {exc}") from exc
+
+    def query_over(self, name: str, stage: str, sql: str, params: dict[str, Any]) -> pd.DataFrame:
+        passes = self._passes()
+        if passes == 1:
+            return self.query(inline_sql(name, stage, sql), params)
+        assert self._spill is not None  # passes only out of core
+        folder = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=self._spill.name))
+        try:
+            for part in range(passes):
+                for table in ("sends", "reports"):
+                    self._con.execute(
+                        f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT * FROM {table}_whole "  # noqa: S608
+                        f"WHERE hash(msgid) % {passes} = {part}"
+                    )
+                self._run(f"COPY ({stage}) TO '{folder / f'part-{part}.parquet'}' (FORMAT parquet)", params)
+        finally:
+            for table in ("sends", "reports"):
+                self._con.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT * FROM {table}_whole")  # noqa: S608
+        self._con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM read_parquet('{folder}/*.parquet')")  # noqa: S608
+        return self.query(sql, params)
+
+    def _passes(self) -> int:
+        """How many passes the recipients take: 1 unless out of core and past ROWS_PER_PASS rows."""
+        if self._spill is None or "reports" not in self._columns:
+            return 1
+        rows = max(self._con.sql(f"SELECT count(*) FROM {t}_all").fetchall()[0][0] for t in ("sends", "reports"))  # noqa: S608
+        return max(1, -(-rows // ROWS_PER_PASS))
+
+    def close(self) -> None:
+        self._con.close()
+        if self._spill is not None:
+            self._spill.cleanup()
