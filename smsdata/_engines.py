@@ -268,9 +268,17 @@ def quote_name(name: str) -> str:
 
 
 def arrow_table(frame: pd.DataFrame, columns: Sequence[str]) -> pa.Table:
-    """The columns as Arrow; times as UTC microseconds whatever their resolution or zone."""
+    """The columns as Arrow; times as UTC microseconds whatever their resolution or zone.
+
+    An object column with no values (empty, or all missing: pandas 2's text) has no type
+    to infer; it becomes text, as a ``str`` column (pandas 3's text) does.
+    """
     picked = frame[list(columns)]
     times = [c for c in TIMES if c in picked.columns]
     if times:
         picked = picked.assign(**{c: utc_us(picked[c], c) for c in times})
-    return pa.Table.from_pandas(picked, preserve_index=False).replace_schema_metadata(None)
+    table = pa.Table.from_pandas(picked, preserve_index=False).replace_schema_metadata(None)
+    untyped = [i for i, field in enumerate(table.schema) if pa.types.is_null(field.type)]
+    for i in untyped:
+        table = table.set_column(i, table.field(i).name, table.column(i).cast(pa.string()))
+    return table

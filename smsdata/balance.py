@@ -149,11 +149,12 @@ def _volume(sends: Source, now: pd.Timestamp, tz: str) -> dict[str, pd.DataFrame
         day = f"epoch_us(date_trunc('day', timezone('{tz}', sent_at)))"
         params = {"as_of": now.to_pydatetime()}
         daily = t.query(
-            f"SELECT {day} AS period, count(*) AS messages, sum({segments}) AS segments {accepted} GROUP BY 1",
+            f"SELECT {day} AS period, count(*) AS messages, CAST(sum({segments}) AS BIGINT) AS segments "
+            f"{accepted} GROUP BY 1",
             params,
         )
         campaigns = t.query(
-            f"SELECT campaign, count(*) AS messages, sum({segments}) AS segments, "
+            f"SELECT campaign, count(*) AS messages, CAST(sum({segments}) AS BIGINT) AS segments, "
             f"sum({segments} * {price}) AS expected_cost {accepted} GROUP BY campaign ORDER BY campaign",
             params,
         )

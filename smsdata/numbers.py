@@ -80,7 +80,7 @@ def normalise_mobiles(mobiles: pd.Series, *, any_mobile_range: bool = False) -> 
     2  13912345678                  NaN
     """
     text = mobiles.astype("str").where(mobiles.notna(), "")
-    wide = ~text.str.isascii().astype(bool)
+    wide = text.str.contains(r"[^\x00-\x7f]", regex=True).astype(bool)  # Series.str.isascii is pandas 3 only
     if wide.any():  # NFKC (full-width digits) runs per value: only where it can matter
         text = text.mask(wide, text[wide].str.normalize("NFKC"))
     text = text.str.strip().str.replace(_TEL, "", regex=True)
@@ -147,13 +147,19 @@ def _mobile_ranges() -> str:
     return f"(?:{metadata.mobile.national_number_pattern})"
 
 
+# Names older libphonenumber data gives (phonenumbers < 9.0.x wrote "CBN" for China Broadnet).
+_RENAMED = {"CBN": "China Broadnet"}
+
+
 @functools.cache
 def _china_carriers() -> dict[str, str]:
     """Mobile prefixes (without 86) -> carrier, from libphonenumber's carrier data."""
     from phonenumbers.carrierdata import CARRIER_DATA
 
     carriers = {
-        key[2:]: names["en"] for key, names in CARRIER_DATA.items() if key.startswith("861") and names.get("en")
+        key[2:]: _RENAMED.get(names["en"], names["en"])
+        for key, names in CARRIER_DATA.items()
+        if key.startswith("861") and names.get("en")
     }
     # Ranges libphonenumber lists as mobile but names no carrier for (MIIT allocations).
     carriers = {"162": "China Telecom", "165": "China Mobile", "1349": "China Satcom"} | carriers

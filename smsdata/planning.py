@@ -234,7 +234,7 @@ def plan_campaign(
     else:
         text = column_text(df[content])
         complete = pd.Series(True, index=df.index)
-    length = text.str.len().fillna(0).astype("int64")
+    length = text.fillna("").str.len().astype("int64")
 
     reason = pd.Series(pd.NA, index=df.index, dtype="str")
     detail = cleaned["reason"]

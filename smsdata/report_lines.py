@@ -442,8 +442,8 @@ def _no_quarantine() -> pd.DataFrame:
 
 
 def _flag(values: pd.Series) -> np.ndarray:
-    """A boolean Series as a numpy mask, missing as False."""
-    return values.fillna(False).astype(bool).to_numpy()
+    """A boolean Series as a numpy mask, missing as False (object, bool or nullable boolean)."""
+    return values.astype("boolean").fillna(False).to_numpy(dtype=bool)
 
 
 def _decode_lines(chunk: bytes | memoryview, starts: np.ndarray, ends: np.ndarray) -> pd.Series:

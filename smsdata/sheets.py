@@ -293,8 +293,9 @@ def _read_xlsx(path: Path, sheet: str | int | None) -> tuple[pd.DataFrame, dict[
 
 def _header(worksheet: Any) -> list[str]:
     """The non-empty first-row cells of a sheet, as column names."""
-    first = next(worksheet.iter_rows(max_row=1, values_only=True), ())
-    return [_cell_text(v).strip() for v in first if v is not None and v != ""]
+    # Run to the end: older openpyxl (3.1.0) closes the sheet's file only when the rows run out.
+    rows = list(worksheet.iter_rows(max_row=1, values_only=True))
+    return [_cell_text(v).strip() for v in (rows[0] if rows else ()) if v is not None and v != ""]
 
 
 def _default_sheet(book: object, path: Path) -> str:

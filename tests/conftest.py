@@ -131,7 +131,7 @@ def _hygiene(monkeypatch: pytest.MonkeyPatch, tmp_path_factory) -> Iterator[None
     new = [t for t in threading.enumerate() if t not in threads]
     for thread in new:
         thread.join(timeout=2)
-    leaked = [t for t in new if t.is_alive() and t.name != "tqdm_monitor"]  # tqdm keeps one for life
+    leaked = [t for t in new if t.is_alive() and type(t).__name__ != "TMonitor"]  # tqdm keeps one for life
     assert not leaked, f"test leaked threads (a server left running?): {leaked}"
 
 
