@@ -3,7 +3,8 @@
 Every request is claimed in the ledger (``planned -> in_flight``, one guarded
 update checked by row count, under the run's lease) before its HTTP call, and
 its outcome is written after it. Writes of many concurrent requests share
-transactions (:class:`_GroupCommit`). All SQL lives in :mod:`smsdata.ledger`.
+transactions (:class:`_GroupCommit`). All SQL lives in :mod:`smsdata.ledger` and its
+private modules (:mod:`smsdata._leases`, :mod:`smsdata._ledger_tables`).
 
 Stopping: an account-level code, an unreachable gateway, a lost lease or a
 first Ctrl-C (:meth:`Sender.stop`) stops the run gracefully: nothing more is
@@ -22,10 +23,12 @@ from collections.abc import Iterator
 from typing import Any
 
 from . import _faults
+from ._leases import Lease, Outcome, PlannedRequest
+from ._ledger_tables import utcnow
 from ._progress import progress_bar
 from .errors import GatewayError, GatewayUnreachable, LeaseLost, LedgerError, SmsdataError
 from .gateway import AsyncGateway
-from .ledger import Lease, Ledger, Outcome, PlannedRequest, utcnow
+from .ledger import Ledger
 
 __all__ = ["Sender"]
 

@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
+from ._leases import Lease, PlannedRequest
 from ._sender import Sender
 from .errors import (
     CampaignError,
@@ -36,7 +37,7 @@ from .errors import (
     SmsdataError,
 )
 from .gateway import AsyncGateway, Balance, Gateway
-from .ledger import Lease, Ledger, PlannedRequest, using_ledger
+from .ledger import Ledger, using_ledger
 from .planning import CampaignPlan, plan_campaign
 
 __all__ = ["CampaignResult", "resume_campaign", "send_campaign"]

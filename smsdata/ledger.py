@@ -29,21 +29,20 @@ import contextlib
 import logging
 import os
 import secrets
-import socket
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from ._leases import LEASE_TTL, Lease, LedgerBatch, PlannedRequest, check_gone, process_tag, this_machine
+from ._ledger_tables import ADDED_COLUMNS, ANSWERED, ATTRIBUTE, SCHEMA, quote, sends_sql, typed_sends, utcnow
 from .config import load_settings
-from .errors import CampaignBusy, LeaseLost, LedgerError
+from .errors import LeaseLost, LedgerError
 
 if TYPE_CHECKING:
     from .planning import CampaignPlan
@@ -52,240 +51,7 @@ __all__ = ["LEASE_TTL", "STATES", "Ledger", "read_sends"]
 
 log = logging.getLogger("smsdata.ledger")
 
-LEASE_TTL = 60.0
-"""Seconds without a heartbeat after which a lease held from another machine may be taken over."""
-
 STATES = ("planned", "in_flight", "accepted", "rejected", "unknown")
-ANSWERED = "('accepted', 'rejected', 'unknown')"
-"""The states of requests that went out and are settled (SQL): what the warehouse mirrors."""
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS campaigns (
-    name        TEXT PRIMARY KEY,
-    fingerprint TEXT NOT NULL,
-    created_at  TEXT NOT NULL,
-    recipients  INTEGER NOT NULL,
-    requests    INTEGER NOT NULL,
-    segments    INTEGER NOT NULL,
-    price       TEXT NOT NULL DEFAULT '1'
-);
-CREATE TABLE IF NOT EXISTS requests (
-    id          INTEGER PRIMARY KEY,
-    campaign    TEXT NOT NULL REFERENCES campaigns(name),
-    seq         INTEGER NOT NULL,
-    content     TEXT NOT NULL,
-    mobiles     TEXT NOT NULL,
-    recipients  INTEGER NOT NULL,
-    segments    INTEGER NOT NULL,
-    state       TEXT NOT NULL CHECK (state IN ('planned', 'in_flight', 'accepted', 'rejected', 'unknown')),
-    code        TEXT,
-    message     TEXT,
-    msgid       TEXT,
-    attempts    INTEGER NOT NULL DEFAULT 0,
-    sent_at     TEXT,
-    finished_at TEXT,
-    claimed_by  TEXT,
-    UNIQUE (campaign, seq)
-);
-CREATE INDEX IF NOT EXISTS requests_state ON requests (campaign, state);
-CREATE TABLE IF NOT EXISTS recipients (
-    request_id  INTEGER NOT NULL REFERENCES requests(id),
-    row         TEXT,
-    mobile      TEXT NOT NULL,
-    carrier     TEXT
-);
-CREATE INDEX IF NOT EXISTS recipients_request ON recipients (request_id);
-CREATE TABLE IF NOT EXISTS leases (
-    campaign     TEXT PRIMARY KEY,
-    holder       TEXT NOT NULL,
-    machine      TEXT NOT NULL,
-    process      TEXT NOT NULL,
-    started_at   TEXT NOT NULL,
-    heartbeat_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS balances (
-    at          TEXT NOT NULL,
-    value       TEXT NOT NULL,
-    campaign    TEXT,
-    note        TEXT
-);
-"""
-
-# Customer attributes kept by plan_campaign(keep=[...]) are recipients' columns "attr:NAME".
-_ATTRIBUTE = "attr:"
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-# Columns added after the first release, for ledgers created before them.
-_ADDED_COLUMNS = (
-    ("campaigns", "price", "TEXT NOT NULL DEFAULT '1'"),
-    ("requests", "claimed_by", "TEXT"),
-)
-
-
-def utcnow() -> str:
-    """Now, in UTC, as ISO 8601 text (the ledger's time format)."""
-    return datetime.now(UTC).isoformat(timespec="microseconds")
-
-
-@dataclass(frozen=True)
-class PlannedRequest:
-    """A request waiting to be sent: exactly what will go to the gateway."""
-
-    id: int
-    content: str
-    mobiles: str
-    recipients: int
-    segments: int
-
-    @property
-    def billed_segments(self) -> int:
-        """Segments the gateway charges for this request: recipients times segments per message."""
-        return self.recipients * self.segments
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What became of a sent request. ``state``: ``accepted``, ``rejected`` or ``unknown``."""
-
-    state: str
-    code: str | None
-    message: str
-    msgid: str | None
-    sent_at: str
-    finished_at: str
-
-
-def _machine() -> str:
-    """This machine and PID namespace: a PID means the same process only within it."""
-    try:
-        namespace = os.stat("/proc/self/ns/pid").st_ino
-    except OSError:
-        namespace = 0
-    return f"{socket.gethostname()}/{namespace}"
-
-
-def _process(pid: int) -> str:
-    """``pid:start``: a process, told apart from a later one given the same PID by its start
-    time (clock ticks after boot, from /proc; empty where there is no /proc)."""
-    try:
-        start = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        start = ""
-    return f"{pid}:{start}"
-
-
-def _process_alive(process: str) -> bool:
-    """Whether the process ``pid:start`` (of this machine) still exists."""
-    pid = int(process.split(":", 1)[0])
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # PermissionError: it exists, owned by someone else
-        pass
-    return _process(pid) == process or process.endswith(":")
-
-
-@dataclass(frozen=True)
-class Lease:
-    """The right to send one campaign, held by one run (see :meth:`Ledger.acquire_lease`)."""
-
-    campaign: str
-    holder: str = field(repr=False)
-    ttl: float = LEASE_TTL
-    taken_over: str | None = None
-
-    @staticmethod
-    def describe(machine: str, process: str, started_at: str, heartbeat_at: str) -> str:
-        """A holder in words: which process, where, since when, last heard of when."""
-        age = (datetime.now(UTC) - datetime.fromisoformat(heartbeat_at)).total_seconds()
-        return (
-            f"pid {process.split(':')[0]} on {machine.split('/')[0]!r}, running since "
-            f"{started_at[:19].replace('T', ' ')} UTC, last heartbeat {max(age, 0):.0f} s ago"
-        )
-
-
-class LedgerBatch:
-    """The writes of one transaction of a sending run (see :meth:`Ledger.batch`)."""
-
-    def __init__(self, db: sqlite3.Connection, lease: Lease) -> None:
-        self._db = db
-        self._lease = lease
-        self._lease_ok: bool | None = None
-
-    def _holds_lease(self) -> bool:
-        # A read, not a write: a claim's transaction then writes only the request's page.
-        if self._lease_ok is None:
-            row = self._db.execute(
-                "SELECT 1 FROM leases WHERE campaign = ? AND holder = ?", (self._lease.campaign, self._lease.holder)
-            ).fetchone()
-            self._lease_ok = row is not None
-        return self._lease_ok
-
-    @property
-    def lease_confirmed(self) -> bool:
-        """Whether this transaction found the lease still held by its run."""
-        return self._lease_ok is True
-
-    def heartbeat(self) -> bool:
-        """Renew the lease; ``False`` if another run has taken it over."""
-        row = self._db.execute(
-            "UPDATE leases SET heartbeat_at = ? WHERE campaign = ? AND holder = ? RETURNING 1",
-            (utcnow(), self._lease.campaign, self._lease.holder),
-        ).fetchone()
-        self._lease_ok = row is not None
-        return self._lease_ok
-
-    def claim(self, request_ids: Sequence[int]) -> set[int]:
-        """``planned -> in_flight`` for this run, one guarded update; returns the ids claimed.
-
-        An id is left out if that request is no longer planned or the lease is lost.
-        """
-        if not request_ids or not self._holds_lease():
-            return set()
-        marks = ", ".join("?" * len(request_ids))
-        rows = self._db.execute(
-            "UPDATE requests SET state = 'in_flight', attempts = attempts + 1, sent_at = ?, claimed_by = ? "  # noqa: S608
-            f"WHERE state = 'planned' AND id IN ({marks}) RETURNING id",
-            (utcnow(), self._lease.holder, *request_ids),
-        ).fetchall()
-        return {row[0] for row in rows}
-
-    def record(self, outcomes: Sequence[tuple[int, Outcome]]) -> int:
-        """Write the outcomes of requests this run claimed; returns how many were written.
-
-        One is not written if another run has claimed that request since; after a
-        takeover turned it ``unknown`` it is (the true outcome is better than unknown).
-        """
-        if not outcomes:
-            return 0
-        cursor = self._db.executemany(
-            "UPDATE requests SET state = ?, code = ?, message = ?, msgid = ?, sent_at = ?, finished_at = ? "
-            "WHERE id = ? AND claimed_by = ? AND state IN ('in_flight', 'unknown')",
-            [
-                (o.state, o.code, o.message, o.msgid, o.sent_at, o.finished_at, request_id, self._lease.holder)
-                for request_id, o in outcomes
-            ],
-        )
-        if cursor.rowcount != len(outcomes):
-            log.warning(
-                "%d outcome(s) not recorded: another run has claimed those requests since",
-                len(outcomes) - cursor.rowcount,
-            )
-        return cursor.rowcount
-
-    def put_back(self, request_id: int, message: str) -> bool:
-        """``in_flight -> planned`` for a request this run claimed but certainly did not send."""
-        cursor = self._db.execute(
-            "UPDATE requests SET state = 'planned', attempts = attempts - 1, sent_at = NULL, message = ? "
-            "WHERE id = ? AND claimed_by = ? AND state = 'in_flight'",
-            (message, request_id, self._lease.holder),
-        )
-        return cursor.rowcount == 1
 
 
 class Ledger:
@@ -315,7 +81,7 @@ class Ledger:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA foreign_keys=ON")
-            self._db.executescript(_SCHEMA)
+            self._db.executescript(SCHEMA)
             self._add_missing_columns()
         except (sqlite3.Error, OSError) as exc:
             raise LedgerError(f"cannot open the ledger {self.path}: {exc}") from exc
@@ -328,7 +94,7 @@ class Ledger:
         return f"Ledger({str(self.path)!r})"
 
     def _add_missing_columns(self) -> None:
-        for table, column, declaration in _ADDED_COLUMNS:
+        for table, column, declaration in ADDED_COLUMNS:
             present = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
             if column not in present:
                 with contextlib.suppress(sqlite3.OperationalError):  # another process added it just now
@@ -397,13 +163,13 @@ class Ledger:
             LedgerError: the ledger could not be written.
         """
         lease = Lease(name, secrets.token_hex(8), ttl)
-        machine, process, now = _machine(), _process(os.getpid()), utcnow()
+        machine, process, now = this_machine(), process_tag(os.getpid()), utcnow()
         with self._writing(f"cannot take the lease of campaign {name!r} in {self.path}"):
             row = self._db.execute(
                 "SELECT machine, process, started_at, heartbeat_at FROM leases WHERE campaign = ?", (name,)
             ).fetchone()
             if row is not None:
-                lease = Lease(name, lease.holder, ttl, taken_over=_check_gone(name, row, machine, ttl))
+                lease = Lease(name, lease.holder, ttl, taken_over=check_gone(name, row, machine, ttl))
             self._db.execute(
                 "INSERT OR REPLACE INTO leases VALUES (?, ?, ?, ?, ?, ?)",
                 (name, lease.holder, machine, process, now, now),
@@ -451,9 +217,9 @@ class Ledger:
             )
             kept = list(plan.kept)
             for name in kept:
-                if _ATTRIBUTE + name not in self._columns("recipients"):
-                    self._db.execute(f"ALTER TABLE recipients ADD COLUMN {_quote(_ATTRIBUTE + name)} TEXT")
-            columns = ", ".join(["request_id", "row", "mobile", "carrier", *(_quote(_ATTRIBUTE + k) for k in kept)])
+                if ATTRIBUTE + name not in self._columns("recipients"):
+                    self._db.execute(f"ALTER TABLE recipients ADD COLUMN {quote(ATTRIBUTE + name)} TEXT")
+            columns = ", ".join(["request_id", "row", "mobile", "carrier", *(quote(ATTRIBUTE + k) for k in kept)])
             marks = ", ".join("?" * (4 + len(kept)))
             attributes = [recipients[k].astype("object").where(recipients[k].notna(), None).tolist() for k in kept]
             self._db.executemany(
@@ -541,8 +307,8 @@ class Ledger:
 
     def sends(self, campaign: str | None = None) -> pd.DataFrame:
         """One row per recipient; see :func:`read_sends`."""
-        kept = [c for c in self._columns("recipients") if c.startswith(_ATTRIBUTE)]
-        return self._typed(self._frame(self._sends_sql(kept, content=True), campaign, alias="q."), kept)
+        kept = [c for c in self._columns("recipients") if c.startswith(ATTRIBUTE)]
+        return typed_sends(self._frame(sends_sql(kept, content=True), campaign, alias="q."), kept)
 
     def sent_days(self) -> dict[str, str]:
         """A fingerprint of each UTC day's answered requests (accepted, rejected or unknown, by
@@ -557,29 +323,9 @@ class Ledger:
     def sent_on(self, day: str) -> pd.DataFrame:
         """The recipients of the answered requests sent on ``day`` (UTC, ``YYYY-MM-DD``): the columns of
         :meth:`sends` but ``content``."""
-        kept = [c for c in self._columns("recipients") if c.startswith(_ATTRIBUTE)]
-        sql = self._sends_sql(kept, content=False) + f" WHERE q.state IN {ANSWERED} AND substr(q.sent_at, 1, 10) = ?"
-        return self._typed(pd.read_sql_query(sql + " ORDER BY q.id", self._db, params=(day,)), kept)
-
-    @staticmethod
-    def _sends_sql(kept: list[str], *, content: bool) -> str:
-        attributes = "".join(f", r.{_quote(c)} AS {_quote(c[len(_ATTRIBUTE) :])}" for c in kept)
-        text = " q.content," if content else ""
-        return (
-            f"SELECT q.campaign, q.id AS request_id, q.msgid, r.mobile,{text} q.segments, q.state, "  # noqa: S608
-            f"q.code, q.sent_at, r.carrier, r.row, c.price{attributes} FROM recipients r "
-            "JOIN requests q ON q.id = r.request_id JOIN campaigns c ON c.name = q.campaign"
-        )
-
-    @staticmethod
-    def _typed(frame: pd.DataFrame, kept: list[str]) -> pd.DataFrame:
-        frame["sent_at"] = pd.to_datetime(frame["sent_at"], utc=True, format="ISO8601")
-        frame["segments"] = frame["segments"].astype("int64")
-        frame["price"] = frame["price"].astype("float64")
-        for column in kept:
-            name = column[len(_ATTRIBUTE) :]
-            frame[name] = frame[name].astype("str").where(frame[name].notna(), pd.NA)
-        return frame
+        kept = [c for c in self._columns("recipients") if c.startswith(ATTRIBUTE)]
+        sql = sends_sql(kept, content=False) + f" WHERE q.state IN {ANSWERED} AND substr(q.sent_at, 1, 10) = ?"
+        return typed_sends(pd.read_sql_query(sql + " ORDER BY q.id", self._db, params=(day,)), kept)
 
     def _frame(self, sql: str, campaign: str | None, alias: str = "") -> pd.DataFrame:
         if campaign is not None:
@@ -587,33 +333,6 @@ class Ledger:
                 f"{sql} WHERE {alias}campaign = ? ORDER BY {alias}id", self._db, params=(campaign,)
             )
         return pd.read_sql_query(f"{sql} ORDER BY {alias}id", self._db)
-
-
-def _check_gone(name: str, row: tuple[str, str, str, str], machine: str, ttl: float) -> str:
-    """Describe the holder of a lease row that may be taken over; raise CampaignBusy if it is live."""
-    holder = Lease.describe(*row)
-    silent = (datetime.now(UTC) - datetime.fromisoformat(row[3])).total_seconds()
-    if row[0] == machine:
-        if _process_alive(row[1]):
-            stalled = (
-                f"; it is alive but silent for {silent:.0f} s: stopped, suspended or in a debugger? "
-                "Let it go on, or end it"
-                if silent >= ttl
-                else ""
-            )
-            raise CampaignBusy(
-                f"campaign {name!r} is being sent by another run ({holder}); nothing was done{stalled}. "
-                "Wait for it to finish: once that process is gone, the next run takes over at once",
-                holder,
-            )
-    elif silent < ttl:
-        raise CampaignBusy(
-            f"campaign {name!r} is being sent by another run ({holder}); nothing was done. Wait for it to "
-            f"finish: if it is gone, the next run takes over once its heartbeat is {ttl:.0f} s old",
-            holder,
-        )
-    log.warning("campaign %r: taking over the lease of a run that is gone (%s)", name, holder)
-    return holder
 
 
 def default_path() -> Path:

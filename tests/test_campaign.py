@@ -328,12 +328,14 @@ def _stored(sim: GatewaySimulator, ledger: Path) -> None:
     ],
 )
 def test_a_lease_is_taken_over_only_from_a_run_that_is_gone(sim, tmp_path: Path, where, age, taken) -> None:
-    from smsdata.ledger import _machine, _process
+    from smsdata._leases import process_tag, this_machine
 
     ledger = tmp_path / "l.sqlite"
     _stored(sim, ledger)
-    machine = "other-host/1" if where == "elsewhere" else _machine()
-    process = {"here-dead": _process(_dead_pid()), "here-reused": f"{os.getpid()}:1"}.get(where, _process(os.getpid()))
+    machine = "other-host/1" if where == "elsewhere" else this_machine()
+    process = {"here-dead": process_tag(_dead_pid()), "here-reused": f"{os.getpid()}:1"}.get(
+        where, process_tag(os.getpid())
+    )
     _leave_lease(ledger, machine=machine, process=process, age=age)
     if not taken:
         with pytest.raises(sms.CampaignBusy):
@@ -512,8 +514,8 @@ def test_misspelt_options_are_type_errors(sim, tmp_path: Path) -> None:
 
 
 def test_a_failed_ledger_write_is_raised_not_lost(sim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from smsdata._leases import LedgerBatch, Outcome
     from smsdata._sender import _GroupCommit
-    from smsdata.ledger import LedgerBatch, Outcome
 
     ledger_path = tmp_path / "l.sqlite"
     _stored(sim, ledger_path)
@@ -547,11 +549,12 @@ def test_a_failed_ledger_write_is_raised_not_lost(sim, tmp_path: Path, monkeypat
 def test_cost_is_summed_in_one_place() -> None:
     import inspect
 
+    import smsdata._leases
     import smsdata.campaign
     import smsdata.ledger
     import smsdata.planning
 
-    modules = (smsdata.planning, smsdata.campaign, smsdata.ledger)
+    modules = (smsdata.planning, smsdata.campaign, smsdata.ledger, smsdata._leases)
     sources = "".join(inspect.getsource(module) for module in modules)
     assert sources.count('["recipients"] * ') == 1  # CampaignPlan.segments, for a plan
     assert sources.count("self.recipients * self.segments") == 1  # PlannedRequest.billed_segments, for the rest

@@ -15,7 +15,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import smsdata.errors as E
-from smsdata.gateway import AsyncGateway, Balance, Gateway, SendResult, mobile_list, parse_answer
+from smsdata._answers import parse_answer
+from smsdata._gateway_core import mobile_list
+from smsdata.gateway import AsyncGateway, Balance, Gateway, SendResult
 
 from .conftest import BASE, CANARY
 

@@ -16,7 +16,8 @@ import pandas as pd
 import pytest
 
 import smsdata as sms
-from smsdata.ledger import Ledger, Outcome, PlannedRequest, read_sends
+from smsdata._leases import Outcome, PlannedRequest
+from smsdata.ledger import Ledger, read_sends
 from smsdata.planning import plan_campaign
 
 NUMBERS = ["13900000000", "13900000001", "13900000002", "13900000003"]
@@ -247,7 +248,8 @@ CRASH = textwrap.dedent(
     """
     import os, signal, sys
     import pandas as pd
-    from smsdata.ledger import Ledger, Outcome
+    from smsdata._leases import Outcome
+    from smsdata.ledger import Ledger
     from smsdata.planning import plan_campaign
 
     df = pd.DataFrame({"m": ["13900000000", "13900000001", "13900000002"], "c": ["a", "b", "c"]})
