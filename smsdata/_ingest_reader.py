@@ -19,8 +19,9 @@ import pyarrow.parquet as pq
 
 from . import _faults, _partitions, _records, _sources
 from ._ingest_dataset import Dataset
+from ._line_scanner import ScannedChunk, scan_chunk
 from ._memory import release_memory
-from .report_lines import MAX_LINE_BYTES, ScannedChunk, parse_lines, scan_chunk
+from .report_lines import MAX_LINE_BYTES, parse_lines
 
 __all__ = ["QUARANTINE_SCHEMA", "Cursor", "Reader", "read_chunks"]
 

@@ -5,45 +5,34 @@ the :class:`~smsdata.ledger.Ledger` and sends it; a later call with the same
 name resumes it. A run first takes the campaign's lease, so two runs of one
 campaign (a notebook cell run twice, two kernels, cron beside a person) never
 both send: the second gets :class:`CampaignBusy`. The sending engine is
-:mod:`smsdata._sender`.
+:mod:`smsdata._sender`; a run's state and Ctrl-C are :mod:`smsdata._campaign_run`,
+the checks before sending :mod:`smsdata._campaign_checks`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
-import contextlib
 import dataclasses
 import logging
-import signal
-import threading
-from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeVar
 
 import pandas as pd
 
-from ._leases import Lease, PlannedRequest
+from ._campaign_checks import check_cost, check_name, check_plan, plan_of
+from ._campaign_run import Run, run_sync
+from ._leases import Lease
 from ._sender import Sender
-from .errors import (
-    CampaignError,
-    CampaignInterrupted,
-    CampaignStopped,
-    ConfigError,
-    InsufficientBalance,
-    PlanError,
-    SmsdataError,
-)
+from .errors import CampaignError, CampaignInterrupted, CampaignStopped, ConfigError, SmsdataError
 from .gateway import AsyncGateway, Balance, Gateway
 from .ledger import Ledger, using_ledger
-from .planning import CampaignPlan, plan_campaign
+from .planning import CampaignPlan
 
 __all__ = ["CampaignResult", "resume_campaign", "send_campaign"]
 
 log = logging.getLogger("smsdata.campaign")
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -99,50 +88,6 @@ class CampaignResult:
 
     def _repr_html_(self) -> str:
         return "<pre>" + str(self).replace("&", "&amp;").replace("<", "&lt;") + "</pre>"
-
-
-@dataclass
-class _Run:
-    """What a run has done so far (readable after it was interrupted), and its Ctrl-C presses.
-
-    Once sending, the first press stops the run gracefully (requests on the wire
-    are answered and recorded), a later one abandons what is on the wire; before,
-    a press cancels the run. Never a KeyboardInterrupt raised into a ledger write.
-    """
-
-    sent: int = 0
-    balance_before: Decimal | None = None
-    presses: int = 0
-    task: asyncio.Task[Any] | None = None
-    sender: Sender | None = None
-
-    def press(self) -> None:
-        """Ctrl-C (called on the run's event loop)."""
-        self.presses += 1
-        if self.sender is None:
-            if self.task is not None:
-                self.task.cancel()
-        elif self.presses == 1:
-            self.sender.stop()
-        else:
-            self.sender.abandon()
-
-    @contextlib.contextmanager
-    def catching_ctrl_c(self) -> Iterator[None]:
-        """Route SIGINT to :meth:`press` while the run lasts (main thread only; elsewhere the
-        waiting thread forwards its KeyboardInterrupt, see :func:`_run_sync`)."""
-        loop = asyncio.get_running_loop()
-        handled = threading.current_thread() is threading.main_thread()
-        if handled:
-            try:
-                loop.add_signal_handler(signal.SIGINT, self.press)
-            except (NotImplementedError, RuntimeError):  # Windows' loops have no signal handlers
-                handled = False
-        try:
-            yield
-        finally:
-            if handled:
-                loop.remove_signal_handler(signal.SIGINT)
 
 
 def send_campaign(
@@ -209,21 +154,21 @@ def send_campaign(
         CampaignInterrupted: Ctrl-C or cancellation; what was done is recorded.
         LedgerError: the ledger could not be written.
     """
-    plan = _plan_of(
+    plan = plan_of(
         plan_or_df, mobile=mobile, content=content, template=template, suppress=suppress, price=price, keep=keep
     )
     if concurrency < 1:
         raise ConfigError(f"concurrency must be at least 1, got {concurrency}")
-    _check_name(name)
+    check_name(name)
     if plan is not None and plan.recipients.empty:
         raise CampaignError(
             f"campaign {name!r} has no recipients ({len(plan.rejected)} row(s) rejected: see plan.rejected); "
             "nothing was sent or recorded"
         )
-    run = _Run()
+    run = Run()
     with using_ledger(ledger) as opened:
         try:
-            return _run_sync(
+            return run_sync(
                 run.press,
                 lambda: _send(
                     plan,
@@ -287,62 +232,6 @@ def resume_campaign(
     )
 
 
-def _plan_of(
-    plan_or_df: CampaignPlan | pd.DataFrame | None,
-    *,
-    mobile: str | None,
-    content: str | None,
-    template: str | None,
-    suppress: Iterable[str] | pd.Series | str | Path | None,
-    price: Decimal | float | int | str,
-    keep: Sequence[str],
-) -> CampaignPlan | None:
-    if isinstance(plan_or_df, pd.DataFrame):
-        if mobile is None:
-            raise PlanError("a DataFrame needs mobile= (its column of numbers) and content= or template=")
-        return plan_campaign(
-            plan_or_df, mobile=mobile, content=content, template=template, suppress=suppress, price=price, keep=keep
-        )
-    options = {"mobile": mobile, "content": content, "template": template, "suppress": suppress}
-    given = [k for k, v in options.items() if v is not None] + ["price"] * (price != 1) + ["keep"] * bool(len(keep))
-    if given:
-        raise CampaignError(f"{', '.join(given)}= only apply when a DataFrame is given; plan it yourself")
-    if plan_or_df is not None and not isinstance(plan_or_df, CampaignPlan):
-        raise CampaignError(f"send_campaign takes a CampaignPlan or a DataFrame, got {type(plan_or_df).__name__}")
-    return plan_or_df
-
-
-def _run_sync(on_interrupt: Callable[[], None], make: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """Run a coroutine from plain code, also inside a running event loop (Jupyter).
-
-    Inside a running loop it runs on a loop of its own in a worker thread; a
-    KeyboardInterrupt of the waiting thread (a notebook interrupt) is handed to
-    ``on_interrupt`` on that loop, as SIGINT is in the main thread, and the wait
-    goes on until the run has recorded what it did.
-    """
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(make())
-    started = threading.Event()
-    loops: list[asyncio.AbstractEventLoop] = []
-
-    async def main() -> T:
-        loops.append(asyncio.get_running_loop())
-        started.set()
-        return await make()
-
-    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="smsdata-send") as pool:
-        future = pool.submit(asyncio.run, main())
-        while True:
-            try:
-                return future.result()
-            except KeyboardInterrupt:
-                if started.wait(timeout=5):
-                    with contextlib.suppress(RuntimeError):  # its loop has just closed: the run is over
-                        loops[0].call_soon_threadsafe(on_interrupt)
-
-
 def _async_gateway(gateway: Gateway | AsyncGateway) -> tuple[AsyncGateway, bool]:
     if isinstance(gateway, AsyncGateway):
         return gateway, False
@@ -355,7 +244,7 @@ async def _send(
     gateway: Gateway | AsyncGateway,
     name: str,
     ledger: Ledger,
-    run: _Run,
+    run: Run,
     concurrency: int,
     rate_limit: float | None,
     progress: bool,
@@ -367,7 +256,7 @@ async def _send(
     agw, owned = _async_gateway(gateway)
     try:
         if dry_run:
-            _check_plan(plan, name, ledger)
+            check_plan(plan, name, ledger)
             return _dry_run(plan, name, ledger, await agw.balance())
         lease = ledger.acquire_lease(name)
         try:
@@ -397,7 +286,7 @@ async def _send_leased(
     gateway: AsyncGateway,
     ledger: Ledger,
     lease: Lease,
-    run: _Run,
+    run: Run,
     concurrency: int,
     rate_limit: float | None,
     progress: bool,
@@ -405,7 +294,7 @@ async def _send_leased(
     allow_partial: bool,
 ) -> CampaignResult:
     name = lease.campaign
-    stored = _check_plan(plan, name, ledger)  # under the lease: no other run is creating it now
+    stored = check_plan(plan, name, ledger)  # under the lease: no other run is creating it now
     balance = await gateway.balance()
     if not stored and plan is not None:
         ledger.create_campaign(name, plan)
@@ -413,7 +302,7 @@ async def _send_leased(
     if resend_unknown:
         ledger.requeue_unknown(lease)
     todo = ledger.planned(name)
-    _check_cost(name, todo, balance, allow_partial, ledger.price(name))
+    check_cost(name, todo, balance, allow_partial, ledger.price(name))
     ledger.record_balance(balance.value, name, "before")
     run.balance_before = balance.value
     sender = run.sender = Sender(gateway, ledger, lease, concurrency=concurrency, rate_limit=rate_limit)
@@ -436,47 +325,6 @@ async def _send_leased(
             result,
         )
     return result
-
-
-_MAX_NAME = 200
-
-
-def _check_name(name: str) -> None:
-    """A campaign name is a key people type and read: one line of printable text."""
-    if not isinstance(name, str) or not name.strip():
-        raise CampaignError(f"a campaign needs a name (text), got {name!r}")
-    if len(name) > _MAX_NAME:
-        raise CampaignError(f"campaign name is {len(name)} characters long; at most {_MAX_NAME}")
-    if any(not c.isprintable() for c in name):
-        raise CampaignError(f"campaign name {name!r} holds a line break or a control character")
-
-
-def _check_plan(plan: CampaignPlan | None, name: str, ledger: Ledger) -> bool:
-    """Whether ``name`` is stored; refuse a different plan under it, or no plan for a new name."""
-    stored = ledger.fingerprint(name)
-    if plan is None and stored is None:
-        raise CampaignError(f"no campaign named {name!r} in {ledger.path}; give a plan to start it")
-    if plan is not None and stored is not None and stored != plan.fingerprint:
-        raise CampaignError(
-            f"campaign {name!r} already exists in {ledger.path} with a different plan; "
-            "choose a new name, or resume it without a plan"
-        )
-    if plan is not None and stored is not None and ledger.price(name) != plan.price:
-        raise CampaignError(
-            f"campaign {name!r} is stored at price {ledger.price(name)} per segment, this plan says {plan.price}; "
-            "plan it with the stored price, or resume it without a plan"
-        )
-    return stored is not None
-
-
-def _check_cost(name: str, todo: list[PlannedRequest], balance: Balance, allow_partial: bool, price: Decimal) -> None:
-    cost = price * sum(r.billed_segments for r in todo)
-    if cost > balance.value and not allow_partial:
-        raise InsufficientBalance(
-            5,
-            f"balance {balance.value} does not cover the estimated cost {cost} of the {len(todo)} request(s) "
-            f"left in campaign {name!r}; nothing was sent. Top up, or pass allow_partial=True",
-        )
 
 
 def _dry_run(plan: CampaignPlan | None, name: str, ledger: Ledger, balance: Balance) -> CampaignResult:

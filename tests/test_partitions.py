@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from smsdata import _kernels, _partitions, _records
-from smsdata.report_lines import _assume_zone, localize
+from smsdata._line_times import assume_zone, localize
 
 DAY = np.datetime64("2026-11-25T00:00:00", "us").astype(np.int64)
 
@@ -118,7 +118,7 @@ def test_localize_equals_arrow_through_gaps_and_overlaps(zone: str) -> None:
     # every 15 minutes of the year, at a random second: each DST change is crossed
     grid = start + np.arange(0, 300 * 86_400 * 10**6, 900 * 10**6) + rng.integers(0, 60 * 10**6)
     for values in (local, grid, local[:1000]):
-        assert np.array_equal(localize(values, zone), _assume_zone(values, zone))
+        assert np.array_equal(localize(values, zone), assume_zone(values, zone))
 
 
 # ------------------------------------------------------------------ finishing a date

@@ -153,7 +153,7 @@ def test_audit_examples_masked_unless_asked(tmp_path: Path, ledger: Path, small)
 
 
 def test_campaign_filter_applies_to_reports_and_spending(tmp_path: Path, ledger: Path, small) -> None:
-    from smsdata.report import select_campaigns
+    from smsdata._report_select import select_campaigns
 
     sends, reports = small
     only_a, reports_a = select_campaigns(["a"], sends, reports)

@@ -296,14 +296,14 @@ CANONICAL = st.builds(
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(CANONICAL, min_size=1, max_size=20))
 def test_fast_path_agrees_with_the_general_path(lines: list[bytes]) -> None:
-    from smsdata import report_lines
+    from smsdata._line_parser import general_path
 
     chunk = b"".join(lines)
     fast = parse_chunk(chunk)
     buf = np.frombuffer(chunk, np.uint8)
     ends = np.flatnonzero(buf == 10)
     starts = np.concatenate([[0], ends[:-1] + 1])
-    rows, quarantine, _ = report_lines._general_path(chunk, starts, ends, np.arange(len(ends)), "Asia/Shanghai")
+    rows, quarantine, _ = general_path(chunk, starts, ends, np.arange(len(ends)), "Asia/Shanghai")
     key = ["msgid", "mobile", "status", "report_time", "received_at"]
     assert sorted(map(str, fast.rows.to_pylist())) == sorted(map(str, rows.to_pylist()))
     assert sorted(fast.quarantine["reason"]) == sorted(quarantine["reason"])

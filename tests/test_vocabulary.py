@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 import smsdata as sms
-from smsdata import _serve, config, content, numbers, report, report_lines, sheets
+from smsdata import _line_times, _report_inputs, _serve, config, content, numbers, report_lines, sheets
 from smsdata.balance import BalanceBurn
 from smsdata.campaign import resume_campaign, send_campaign
 from smsdata.cli import cli
@@ -122,7 +122,7 @@ def test_old_flag_still_works_and_warns(tmp_path: Path) -> None:
 
 def _with_dataset() -> list[Callable[..., Any]]:
     public = [getattr(sms, name) for name in sms.__all__ if callable(getattr(sms, name))]
-    return [f for f in [*public, report.reports_or_none, report.missing_dataset] if _has(f, "dataset")]
+    return [f for f in [*public, _report_inputs.reports_or_none, _report_inputs.missing_dataset] if _has(f, "dataset")]
 
 
 def _has(function: Callable[..., Any], name: str) -> bool:
@@ -162,7 +162,7 @@ def test_mask_defaults_to_true_wherever_mobiles_are_written() -> None:
 
 def test_two_zones_two_names() -> None:
     """``source_tz``: the zone naive input times are read in; ``tz``: the zone results are cut or shown in."""
-    for function in (ingest_reports, report_lines.parse_chunk, report_lines.localize):
+    for function in (ingest_reports, report_lines.parse_chunk, _line_times.localize):
         assert _has(function, "source_tz")
         assert not _has(function, "tz")
     for function in (sms.delivery_rate, sms.latency, sms.balance_burn, sms.plot_delivery_rate, sms.export):
@@ -194,7 +194,7 @@ def test_old_keywords_still_work_and_warn(tmp_path: Path) -> None:
     assert "138****8000" in written.read_text(encoding="utf-8-sig")
     assert _call_old(sheets.source_hint, frame=table, column="x") == ""
     local = np.array([0], dtype=np.int64)
-    assert _call_old(report_lines.localize, local, tz="Asia/Shanghai").tolist() == [-8 * 3600 * 1_000_000]
+    assert _call_old(_line_times.localize, local, tz="Asia/Shanghai").tolist() == [-8 * 3600 * 1_000_000]
 
 
 def test_old_and_new_keyword_together_is_an_error() -> None:

@@ -169,8 +169,9 @@ def kpi(
 def _inputs(dataset: str, campaigns: tuple[str, ...]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The ledger's sends (of ``campaigns``) and the dataset's reports (none yet: no reports, and a
     warning saying so on stderr)."""
+    from .._report_inputs import reports_or_none
+    from .._report_select import select_campaigns
     from ..ledger import read_sends
-    from ..report import reports_or_none, select_campaigns
 
     sends = read_sends()
     reports, missing = reports_or_none(dataset)
@@ -203,7 +204,8 @@ def report(
     Reads the sends from the ledger ($SMSDATA_HOME) and the reports from DATASET.
     The file embeds everything: open it in any browser, mail it or print it.
     """
-    from ..report import build_report, missing_dataset
+    from .._report_inputs import missing_dataset
+    from ..report import build_report
 
     path = build_report(
         out,
