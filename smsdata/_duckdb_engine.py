@@ -46,6 +46,22 @@ it fails under 1.5 GB), but a pass of 20M stays under 1 GB. A recipient's sends 
 share its msgid, so each pass holds whole recipients."""
 
 
+def _scans_as_is(frame: pd.DataFrame) -> bool:
+    """Whether DuckDB reads ``frame`` as it is: text held by Arrow, numbers, and times already
+    UTC microseconds. Then it is registered without a copy to Arrow (0.2 s of a 10M-row KPI);
+    anything else (object columns, other time units or zones) goes through :func:`arrow_table`."""
+    for name, dtype in frame.dtypes.items():
+        if name in TIMES:
+            if not (isinstance(dtype, pd.DatetimeTZDtype) and dtype.unit == "us" and str(dtype.tz) == "UTC"):
+                return False
+        elif not (
+            (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow")
+            or (pd.api.types.is_numeric_dtype(dtype) and not isinstance(dtype, pd.CategoricalDtype))
+        ):
+            return False
+    return True
+
+
 class DuckDBTables:
     """Both tables in an in-process DuckDB: frames as Arrow, paths as views over their Parquet."""
 
@@ -80,7 +96,8 @@ class DuckDBTables:
         if isinstance(source, pd.DataFrame):
             self._columns[table] = [str(c) for c in source.columns]
             columns = wanted.of(self._columns[table], table)
-            self._con.register(f"{table}_all", arrow_table(source, columns_with(columns, uses, self._columns[table])))
+            picked = source[columns_with(columns, uses, self._columns[table])]
+            self._con.register(f"{table}_all", picked if _scans_as_is(picked) else arrow_table(picked, picked.columns))
             return columns
         import duckdb
 
