@@ -46,6 +46,20 @@ it fails under 1.5 GB), but a pass of 20M stays under 1 GB. A recipient's sends 
 share its msgid, so each pass holds whole recipients."""
 
 
+def _kpi_error(exc: Exception) -> KpiError:
+    """DuckDB's failure as a KpiError that says what went wrong (its first line)."""
+    import duckdb
+
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        return KpiError(f"out of memory ({OUT_OF_CORE_MEMORY} out of core): {first}")
+    if isinstance(exc, duckdb.IOException | duckdb.InvalidInputException):  # a file damaged or removed
+        return KpiError(f"cannot read the warehouse: {first}")
+    if isinstance(exc, duckdb.ConversionException | duckdb.BinderException):  # a column of the wrong type
+        return KpiError(f"a column holds values of the wrong type: {first}")
+    return KpiError(f"the KPI query failed in DuckDB: {first}")
+
+
 def _scans_as_is(frame: pd.DataFrame) -> bool:
     """Whether DuckDB reads ``frame`` as it is: text held by Arrow, numbers, and times already
     UTC microseconds. Then it is registered without a copy to Arrow (0.2 s of a 10M-row KPI);
@@ -124,10 +138,8 @@ class DuckDBTables:
         bound = {k: v for k, v in params.items() if f"${k}" in sql}
         try:
             return self._con.sql(sql, params=bound or None).to_arrow_table().to_pandas()  # text comes back as str
-        except (duckdb.IOException, duckdb.InvalidInputException) as exc:  # a Parquet file damaged or removed
-            raise KpiError(f"cannot read the warehouse: {exc}") from exc
-        except duckdb.OutOfMemoryException as exc:
-            raise KpiError(f"out of memory ({OUT_OF_CORE_MEMORY} out of core): {exc}".splitlines()[0]) from exc
+        except duckdb.Error as exc:
+            raise _kpi_error(exc) from exc
 
     def _run(self, sql: str, params: dict[str, Any]) -> None:
         """Execute a statement that returns nothing (a pass written to disk)."""
@@ -136,8 +148,8 @@ class DuckDBTables:
         bound = {k: v for k, v in params.items() if f"${k}" in sql}
         try:
             self._con.execute(sql, bound or None).fetchall()  # DuckDB wants every result read
-        except (duckdb.IOException, duckdb.InvalidInputException) as exc:
-            raise KpiError(f"cannot read the warehouse: {exc}") from exc
+        except duckdb.Error as exc:
+            raise _kpi_error(exc) from exc
 
     def query_over(self, name: str, stage: str, sql: str, params: dict[str, Any]) -> pd.DataFrame:
         passes = self._passes()
@@ -150,7 +162,7 @@ class DuckDBTables:
                 for table in ("sends", "reports"):
                     self._con.execute(
                         f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT * FROM {table}_whole "  # noqa: S608
-                        f"WHERE hash(msgid) % {passes} = {part}"
+                        f"WHERE hash(CAST(msgid AS VARCHAR)) % {passes} = {part}"  # as text: 101 and '101' meet
                     )
                 self._run(f"COPY ({stage}) TO '{folder / f'part-{part}.parquet'}' (FORMAT parquet)", params)
         finally:

@@ -35,9 +35,10 @@ from .errors import ExportError
 
 __all__ = ["ExportError", "export", "mask_mobiles"]
 
-# A formula trigger, after any run of control characters (0x00-0x1F, 0x7F) and spaces that a
-# spreadsheet may skip; a tab or a CR first is itself a trigger.
-_DANGEROUS = r"^(?:[\x00-\x20\x7f]*[=+\-@]|[\t\r])"
+# A formula trigger, after any run of control characters (0x00-0x1F, 0x7F) and spaces (Unicode's
+# too: no-break, ideographic, zero-width, BOM) that a spreadsheet may skip; a tab or a CR first is
+# itself a trigger.
+_DANGEROUS = r"^(?:[\x00-\x20\x7f\u00a0\u2000-\u200b\u2028\u2029\u3000\ufeff]*[=+\-@]|[\t\r])"
 XLSX_MAX_ROWS = 1_048_575  # and one header row
 XLSX_MAX_CHARS = 32_767  # characters in one cell (UTF-16 units, as Excel counts)
 

@@ -18,7 +18,7 @@ import httpx
 from ._answers import Balance, SendResult, decode, number_in, parse_answer
 from ._limits import MAX_CONTENT_CHARS, MAX_MOBILES
 from ._transport import FORM, JSON, RequestBody, traced
-from .config import Secret, check_url, shown_url
+from .config import Secret, shown_url, url_problem
 from .errors import (
     ConfigError,
     ContentTooLong,
@@ -71,12 +71,28 @@ def check_send(mobiles: list[str], content: str) -> None:
         raise TooManyMobiles(6, f"{len(mobiles)} numbers; the gateway takes at most {MAX_MOBILES} per request")
 
 
+def _usable_base(base_url: Secret) -> tuple[str, str | None]:
+    """The base URL (``/Message/send`` and ``/Message/balance`` taken off) and what makes it
+    unusable, in words with any password masked (``None``: usable). Never raises."""
+    url = base_url.reveal().strip().rstrip("/")
+    for suffix in (SEND_PATH, BALANCE_PATH):
+        if url.endswith(suffix):
+            url = url[: -len(suffix)]
+    problem = url_problem(url, "the gateway URL")
+    if problem is None:
+        try:  # what httpx itself refuses (an invalid IDNA host name...), refused now rather than at a send
+            httpx.URL(url + SEND_PATH).host  # noqa: B018 (decoding the host is the check)
+        except (httpx.InvalidURL, ValueError) as exc:
+            problem = f"the gateway URL {shown_url(url)!r} is not a usable http(s) address: {shown_url(str(exc))}"
+    return url, problem
+
+
 class ClientCore:
     """What the blocking and async clients share: request building and answer parsing."""
 
     def __init__(
         self,
-        base_url: str,
+        base_url: str | Secret,
         uid: str,
         pwd: str | Secret,
         *,
@@ -86,21 +102,18 @@ class ClientCore:
         backoff: float,
         transport: object,
     ) -> None:
+        # From here on a traceback's locals show neither the password nor a URL holding one.
+        pwd = pwd if isinstance(pwd, Secret) else Secret(pwd)
+        base_url = base_url if isinstance(base_url, Secret) else Secret(base_url)
         if encoding not in ("form", "json"):
             raise ConfigError(f"encoding must be 'form' or 'json', got {encoding!r}")
-        base_url = base_url.strip().rstrip("/")
-        for suffix in (SEND_PATH, BALANCE_PATH):
-            if base_url.endswith(suffix):
-                base_url = base_url[: -len(suffix)]
-        check_url(base_url)
-        try:  # what httpx itself refuses (an invalid IDNA host name...), refused now rather than at a send
-            httpx.URL(base_url + SEND_PATH).host  # noqa: B018 (decoding the host is the check)
-        except (httpx.InvalidURL, ValueError) as exc:
-            shown, why = shown_url(base_url), shown_url(str(exc))
-            raise ConfigError(f"the gateway URL {shown!r} is not a usable http(s) address: {why}") from None
-        self.base_url = base_url
+        url, problem = _usable_base(base_url)
+        if problem is not None:
+            del url
+            raise ConfigError(problem)
+        self.base_url = url
         self.uid = uid
-        self._pwd = pwd if isinstance(pwd, Secret) else Secret(pwd)
+        self._pwd = pwd
         self.timeout = timeout
         self.encoding = encoding
         self.retries = retries
@@ -109,8 +122,10 @@ class ClientCore:
         self._traced = traced(transport)
 
     def __repr__(self) -> str:
-        shown = shown_url(self.base_url)
-        return f"{type(self).__name__}(base_url={shown!r}, uid={self.uid!r}, encoding={self.encoding!r})"
+        # getattr: a traceback with locals shows a client its constructor refused, before these were set
+        shown = shown_url(getattr(self, "base_url", "?"))
+        uid, encoding = getattr(self, "uid", "?"), getattr(self, "encoding", "?")
+        return f"{type(self).__name__}(base_url={shown!r}, uid={uid!r}, encoding={encoding!r})"
 
     def _request(self, path: str, fields: dict[str, str]) -> tuple[str, RequestBody, dict[str, str]]:
         """URL, encoded body and headers; the password lives only inside the body."""

@@ -84,11 +84,13 @@ def parse_by(by: By) -> list[str]:
     """``by`` as a list of column names.
 
     Raises:
-        KpiError: a name clashes with a column the KPIs make.
+        KpiError: ``by`` names no columns, or a name clashes with a column the KPIs make.
     """
     if by is None:
         return []
-    columns = [by] if isinstance(by, str) else list(by)
+    if not isinstance(by, str | Sequence) or not all(isinstance(c, str) for c in ([by] if isinstance(by, str) else by)):
+        raise KpiError(f"by={by!r} must name columns: a column name or a list of them")
+    columns = list(dict.fromkeys([by] if isinstance(by, str) else by))
     clashing = [c for c in columns if c in RESERVED]
     if clashing:
         raise KpiError(f"by= column(s) {clashing} clash with the KPIs' own columns; rename them first")
@@ -121,6 +123,8 @@ def parse_duration(value: Duration | None, name: str) -> pd.Timedelta | None:
     """
     if value is None:
         return None
+    if isinstance(value, int | float | np.number):  # pandas reads a bare number as nanoseconds
+        raise KpiError(f"{name}={value!r} has no unit (write it like '24h', '3600s' or '3 days')")
     try:
         duration = pd.Timedelta(value)
     except (TypeError, ValueError) as exc:
@@ -139,7 +143,7 @@ def parse_zone(tz: str | None) -> str:
     name = tz or default_tz()
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, TypeError) as exc:
         raise KpiError(f"tz={name!r} is not a known time zone") from exc
     return name
 

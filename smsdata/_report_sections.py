@@ -22,6 +22,7 @@ from ._kpi_options import parse_by
 from ._report_select import campaign_names
 from .balance import LedgerLike, balance_burn
 from .config import UnitPrice, default_tz
+from .ledger import default_path
 
 if TYPE_CHECKING:
     from .report import Headline
@@ -200,6 +201,9 @@ def audit_section(sends: Source, reports: Source, expire_after: str, moment: pd.
 def balance_section(
     ledger: LedgerLike, sends: Source, reports: Source, moment: pd.Timestamp, money: UnitPrice | None
 ) -> str:
+    if ledger is None and not default_path().is_file():  # a report built where no campaign is sent (Spark)
+        note = "No ledger here (the balance lives in the ledger of the machine that sends; give ledger=)."
+        return page.section("Balance and spending", f"<p>{html.escape(note)}</p>")
     burn = balance_burn(ledger, sends, reports, as_of=moment)
     if burn.balance == burn.balance:  # not NaN
         worth = f" ({money.money(burn.balance)})" if money else ""

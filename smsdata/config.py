@@ -295,28 +295,42 @@ def load_settings(env_file: str | os.PathLike[str] | None = ".env") -> Settings:
         ConfigError: ``SMSDATA_TZ`` names no known time zone, or ``SMSDATA_URL`` is not a
             usable http(s) address (see :func:`check_url`).
     """
+    return _settings(_settings_key(env_file))
+
+
+_SettingsKey = tuple[Secret | None, str | None, Secret, str | None, str | None]
+"""SMSDATA_URL, _UID, _PWD, _HOME and _TZ as :func:`_settings` takes them."""
+
+
+def _settings_key(env_file: str | os.PathLike[str] | None) -> _SettingsKey:
+    """The raw values of ``_NAMES[:5]``, the URL (it may hold a password) and the password as
+    :class:`Secret`: a frame that fails later shows neither in a traceback's locals."""
     values = _sources(env_file)
-    return _settings(tuple(values[name] for name in _NAMES[:5]))
+    url = (values["SMSDATA_URL"] or "").strip().rstrip("/")
+    pwd = Secret(values["SMSDATA_PWD"] or "")
+    return Secret(url) if url else None, values["SMSDATA_UID"], pwd, values["SMSDATA_HOME"], values["SMSDATA_TZ"]
 
 
 @functools.lru_cache(maxsize=8)
-def _settings(values: tuple[str | None, ...]) -> Settings:
-    """The settings the raw values of ``_NAMES[:5]`` make (a pure function, memoized)."""
-    raw_url, uid, pwd, home, zone = values
-    url = (raw_url or "").strip().rstrip("/") or None
-    if url:
+def _settings(key: _SettingsKey) -> Settings:
+    """The settings :func:`_settings_key`'s values make (a pure function, memoized)."""
+    url, uid, pwd, home, zone = key
+    tz = _zone_name(zone)
+    if url is not None:
         check_url(url, "SMSDATA_URL")
     return Settings(
-        url=url,
+        url=url.reveal() if url is not None else None,
         uid=(uid or "").strip() or None,
-        pwd=Secret(pwd or ""),
+        pwd=pwd,
         home=Path(home or DEFAULT_HOME),
-        tz=_zone_name(zone),
+        tz=tz,
     )
 
 
 # user:password@ in a URL's authority, anywhere in a text (the password may hold '@' or ':')
-_URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^/?#@:\s]*):[^/?#\s]*@")
+_URL_PASSWORD = re.compile(r"((?:[A-Za-z][A-Za-z0-9+.-]*://)?[^/?#@:\s'\"]*):[^/?#\s'\"]*@")
+# a password given as a query parameter (?pwd=..., &password=...)
+_QUERY_PASSWORD = re.compile(r"([?&](?:pwd|pass|password|passwd|secret|token)=)[^&#\s'\"]*", re.IGNORECASE)
 
 
 def shown_url(url: str) -> str:
@@ -326,10 +340,10 @@ def shown_url(url: str) -> str:
     >>> shown_url("https://acct:hunter2@sms.example.com/Admin/index.php")
     'https://acct:**********@sms.example.com/Admin/index.php'
     """
-    return _URL_PASSWORD.sub(rf"\1:{MASK}@", url)
+    return _QUERY_PASSWORD.sub(rf"\1{MASK}", _URL_PASSWORD.sub(rf"\1:{MASK}@", url))
 
 
-def check_url(url: str, setting: str = "the gateway URL") -> None:
+def check_url(url: str | Secret, setting: str = "the gateway URL") -> None:
     """Refuse a gateway URL that no request could be sent to, before anything is sent.
 
     Args:
@@ -346,18 +360,28 @@ def check_url(url: str, setting: str = "the gateway URL") -> None:
     ...
     smsdata.errors.ConfigError: SMSDATA_URL must start with http:// or https://, got 'www.467890.com/Admin/index.php'
     """
+    problem = url_problem(url.reveal() if isinstance(url, Secret) else url, setting)
+    if problem is not None:
+        del url  # a traceback's locals must not show a password written into it
+        raise ConfigError(problem) from None
+
+
+def url_problem(url: str, setting: str) -> str | None:
+    """What makes ``url`` unusable, in words with any password masked; ``None`` when usable.
+    Never raises, so the raw URL is in no frame of a traceback."""
     shown = shown_url(url)
     if not url.startswith(("http://", "https://")):
-        raise ConfigError(f"{setting} must start with http:// or https://, got {shown!r}")
+        return f"{setting} must start with http:// or https://, got {shown!r}"
     bad = next((c for c in url if c.isspace() or not c.isprintable()), None)
+    if bad is not None:
+        return f"{setting} {shown!r} is not a usable http(s) address: it holds {bad!r}"
     try:
-        if bad is not None:
-            raise ValueError(f"it holds {bad!r}")
         parts = urlsplit(url)
-        if not parts.hostname:
-            raise ValueError("it has no host")
         port = parts.port  # ValueError when not a number in 0-65535
-        if port == 0:
-            raise ValueError("port 0")
     except ValueError as exc:
-        raise ConfigError(f"{setting} {shown!r} is not a usable http(s) address: {exc}") from None
+        return f"{setting} {shown!r} is not a usable http(s) address: {exc}"
+    if not parts.hostname:
+        return f"{setting} {shown!r} is not a usable http(s) address: it has no host"
+    if port == 0:
+        return f"{setting} {shown!r} is not a usable http(s) address: port 0"
+    return None

@@ -83,6 +83,8 @@ class Gateway(ClientCore):
         retries: int = 2,
         backoff: float = 0.5,
     ) -> None:
+        pwd = pwd if isinstance(pwd, Secret) else Secret(pwd)  # locals of a failed call hide them
+        base_url = base_url if isinstance(base_url, Secret) else Secret(base_url)
         super().__init__(
             base_url,
             uid,
@@ -217,6 +219,8 @@ class AsyncGateway(ClientCore):
         backoff: float = 0.5,
         limits: httpx.Limits | None = None,
     ) -> None:
+        pwd = pwd if isinstance(pwd, Secret) else Secret(pwd)  # locals of a failed call hide them
+        base_url = base_url if isinstance(base_url, Secret) else Secret(base_url)
         super().__init__(
             base_url,
             uid,

@@ -158,7 +158,8 @@ def build_report(
         reports: :func:`smsdata.read_reports`, a warehouse path or a Spark DataFrame (default:
             ``dataset``'s reports, read out of core; no dataset yet means no reports:
             everything is pending).
-        ledger: the ledger (default ``$SMSDATA_HOME/ledger.sqlite``); it must exist.
+        ledger: the ledger (default ``$SMSDATA_HOME/ledger.sqlite``). Given, it must exist; the
+            default one missing (a report built on a Spark cluster), the balance section says so.
         dataset: the warehouse folder (default ``"warehouse"``, as every ``dataset``);
             ``None``: no dataset, so no reports.
         campaigns: only these campaigns (default: all): their sends, their reports, their
@@ -180,7 +181,7 @@ def build_report(
     Raises:
         ReportError: nothing was sent (by ``as_of``), a campaign named does not exist, or
             the file cannot be written.
-        LedgerError: there is no ledger (none is created), or it cannot be read.
+        LedgerError: the ``ledger`` given does not exist (none is created), or it cannot be read.
         KpiError, IngestError, ConfigError: from reading or judging the inputs.
     """
     moment = parse_moment(as_of)

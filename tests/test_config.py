@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 import re
+import traceback
 from pathlib import Path
 
 import pytest
@@ -200,3 +201,49 @@ def test_a_password_in_the_url_is_never_shown(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("SMSDATA_URL", f"ftp://acct:{CANARY}@gw.example")
     with pytest.raises(ConfigError, match=r"got 'ftp://acct:\*{10}@gw.example'"):
         load_settings()
+
+
+def _traceback_with_locals(exc: BaseException) -> str:
+    """The traceback as Sentry or ``pytest -l`` show it, every frame's locals, from smsdata's frames
+    on (the test's own frame holds the canary it passed in)."""
+    assert exc.__traceback__ is not None
+    frames = exc.__traceback__.tb_next
+    return "".join(traceback.TracebackException(type(exc), exc, frames, capture_locals=True).format())
+
+
+@pytest.mark.parametrize(
+    ("url", "tz"),
+    [("http://127.0.0.1:9/x", "Bad/Zone"), (f"http://acct:{CANARY}-url@gw.example:99999/x", "Asia/Shanghai")],
+    ids=["bad-zone", "bad-port"],
+)
+def test_a_failing_setting_shows_no_secret_in_a_traceback_with_locals(
+    monkeypatch: pytest.MonkeyPatch, url: str, tz: str
+) -> None:
+    monkeypatch.setenv("SMSDATA_URL", url)
+    monkeypatch.setenv("SMSDATA_PWD", CANARY)
+    monkeypatch.setenv("SMSDATA_TZ", tz)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(None)
+    assert CANARY not in _traceback_with_locals(caught.value)
+
+
+def test_a_refused_gateway_shows_no_secret_in_a_traceback_with_locals() -> None:
+    url = f"http://acct:{CANARY}-url@gw.example:99999/x"
+    with pytest.raises(ConfigError) as caught:
+        Gateway(url, "u", CANARY)
+    shown = _traceback_with_locals(caught.value)
+    assert CANARY not in shown
+    assert "Gateway(base_url='?'" in shown  # a half-built client still has a repr
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("acct:hunter2@gw.example/x", "acct:**********@gw.example/x"),
+        ("http://gw.example/x?pwd=hunter2&uid=1", "http://gw.example/x?pwd=**********&uid=1"),
+    ],
+)
+def test_passwords_in_urls_are_masked_without_a_scheme_and_in_queries(text: str, shown: str) -> None:
+    from smsdata.config import shown_url
+
+    assert shown_url(text) == shown

@@ -159,3 +159,12 @@ def test_xlsx_refuses_a_value_it_cannot_store(tmp_path: Path) -> None:
     )
     assert (caught.value.column, caught.value.row) == ("z", "a")
     assert not (tmp_path / "z.xlsx").exists()
+
+
+@pytest.mark.parametrize("space", ["\u00a0", "\u3000", "\ufeff", "\u200b", "\u2028", "\u2003"])
+def test_unicode_spaces_before_a_formula_are_defused(space: str, tmp_path: Path) -> None:
+    formula = f'{space}=HYPERLINK("http://x")'
+    out = export(pd.DataFrame({"note": [formula]}), tmp_path / "x.csv", mask=False)
+    with open(out, encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[1] == ["'" + formula]

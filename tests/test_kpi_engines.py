@@ -243,3 +243,56 @@ def test_spark_failing_to_read_is_a_kpi_error(small, spark, tmp_path: Path) -> N
     with pytest.raises(KpiError, match="nanosecond"):
         kpi.delivery_rate(spark_sends, nanoseconds, as_of=AS_OF)
     assert spark.conf.get("spark.sql.session.timeZone") == zone  # put back after a failure too
+
+
+def test_passes_meet_msgids_stored_as_numbers_and_as_text(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A msgid kept as a number in one table and as text in the other is one recipient: one
+    query matches them, and so must the passes (they split by the msgid as text)."""
+    from smsdata import _duckdb_engine
+
+    sent_at = pd.to_datetime(["2026-11-20 10:00"] * 6, utc=True)
+    sends = pd.DataFrame(
+        {"msgid": range(101, 107), "mobile": [f"1380013800{i}" for i in range(6)], "state": "accepted"}
+    ).assign(sent_at=sent_at, campaign="c")
+    reports = pd.DataFrame({"msgid": sends["msgid"].astype(str), "mobile": sends["mobile"], "status": "DELIVRD"})
+    reports = reports.assign(report_time=sent_at + pd.Timedelta(seconds=5))
+    sends_path, reports_path = _write(sends, tmp_path / "sends"), _write(reports, tmp_path / "reports")
+    want = kpi.delivery_rate(sends, reports, as_of=AS_OF)
+    assert want["delivered"].tolist() == [6]
+    monkeypatch.setattr(_duckdb_engine, "ROWS_PER_PASS", 1)  # six passes
+    _same(kpi.delivery_rate(sends_path, reports_path, as_of=AS_OF), want)
+    _same(kpi.latency(sends_path, reports_path, as_of=AS_OF), kpi.latency(sends, reports, as_of=AS_OF))
+
+
+def test_duckdb_failures_are_kpi_errors(small, tmp_path: Path) -> None:
+    sends, reports = small
+    bad = reports.assign(report_time="garbage")
+    _write(sends, tmp_path / "sends")
+    (tmp_path / "reports" / "date=2026-11-20").mkdir(parents=True)
+    bad.to_parquet(tmp_path / "reports" / "date=2026-11-20" / "part-0.parquet")
+    with pytest.raises(KpiError, match=r"wrong type|not times|cannot read"):
+        kpi.delivery_rate(tmp_path, tmp_path, as_of=AS_OF)
+    with pytest.raises(KpiError, match="wrong type"):
+        kpi.delivery_rate(sends, reports.assign(status=1), as_of=AS_OF)
+
+
+@pytest.mark.parametrize("within", [3600, 3600.0])
+def test_a_duration_without_a_unit_is_refused(small, within: float) -> None:
+    sends, reports = small
+    with pytest.raises(KpiError, match="has no unit"):
+        kpi.delivery_rate(sends, reports, within=within, as_of=AS_OF)
+    with pytest.raises(KpiError, match="has no unit"):
+        kpi.delivery_rate(sends, reports, expire_after=within, as_of=AS_OF)
+
+
+@pytest.mark.parametrize("by", [123, [1, "campaign"]])
+def test_by_must_name_columns(small, by: object) -> None:
+    sends, reports = small
+    with pytest.raises(KpiError, match="must name columns"):
+        kpi.delivery_rate(sends, reports, by=by, as_of=AS_OF)
+
+
+def test_a_zone_that_is_not_text_is_refused(small) -> None:
+    sends, reports = small
+    with pytest.raises(KpiError, match="not a known time zone"):
+        kpi.delivery_rate(sends, reports, freq="D", tz=5, as_of=AS_OF)

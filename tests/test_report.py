@@ -275,3 +275,15 @@ def test_chinese_long_and_odd_names_draw_without_warnings(tmp_path: Path, ledger
     # warnings are errors in the test suite: a missing glyph (no Chinese font) must not raise one
     assert f"title='{'x' * 200}'" in text  # the whole name on hover where the cell cuts it
     assert text.count("<picture><source media='(max-width: 600px)' srcset='data:image/png;base64,") == 5
+
+
+def test_a_report_from_frames_needs_no_ledger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Built where no campaign is sent (a Spark cluster, a colleague's laptop), the report has
+    every section but the balance, which says why."""
+    monkeypatch.setenv("SMSDATA_HOME", str(tmp_path / "no-home"))
+    sends, reports = scenarios.campaigns(2, days=1, per_campaign=50)
+    path = sms.build_report(tmp_path / "r.html", sends=sends, reports=reports, as_of="2026-11-03")
+    page = html.unescape(path.read_text())
+    assert "No ledger here" in page
+    assert "Delivery by campaign" in page or "delivery" in page.lower()
+    assert not (tmp_path / "no-home").exists()  # nothing created
