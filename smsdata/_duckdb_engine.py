@@ -157,6 +157,7 @@ class DuckDBTables:
             return self.query(inline_sql(name, stage, sql), params)
         assert self._spill is not None  # passes only out of core
         folder = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=self._spill.name))
+        quoted = str(folder).replace("'", "''")  # a TMPDIR may hold a quote
         try:
             for part in range(passes):
                 for table in ("sends", "reports"):
@@ -164,11 +165,11 @@ class DuckDBTables:
                         f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT * FROM {table}_whole "  # noqa: S608
                         f"WHERE hash(CAST(msgid AS VARCHAR)) % {passes} = {part}"  # as text: 101 and '101' meet
                     )
-                self._run(f"COPY ({stage}) TO '{folder / f'part-{part}.parquet'}' (FORMAT parquet)", params)
+                self._run(f"COPY ({stage}) TO '{quoted}/part-{part}.parquet' (FORMAT parquet)", params)
         finally:
             for table in ("sends", "reports"):
                 self._con.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT * FROM {table}_whole")  # noqa: S608
-        self._con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM read_parquet('{folder}/*.parquet')")  # noqa: S608
+        self._con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM read_parquet('{quoted}/*.parquet')")  # noqa: S608
         return self.query(sql, params)
 
     def _passes(self) -> int:
