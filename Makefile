@@ -31,11 +31,12 @@ test: test-latest test-lowest  ## the test suite on the newest dependencies, the
 test-latest: $(STAMP)  ## the test suite in .venv (the newest versions pyproject allows)
 	$(BIN)/python -m pytest
 
-# The floors' suite: lint with the lowest ruff, then everything, Spark included.
+# The floors' suite: lint with the lowest ruff, then everything but Spark: pyspark 4.3 needs
+# pyarrow >= 18 where smsdata's own floor is 15, so the Spark tests run on the newest versions only.
 test-lowest: $(LOWEST_STAMP)  ## the test suite in .venv-lowest (every `>=` floor of pyproject)
 	$(LOWEST)/bin/ruff check .
 	$(LOWEST)/bin/ruff format --check .
-	SMSDATA_LOWEST=1 $(LOWEST)/bin/python -m pytest
+	SMSDATA_LOWEST=1 $(LOWEST)/bin/python -m pytest -m 'not spark'
 
 lint: $(STAMP)  ## ruff lint and format check
 	$(BIN)/ruff check .

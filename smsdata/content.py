@@ -106,8 +106,8 @@ def render_template(df: pd.DataFrame, template: str) -> tuple[pd.Series, pd.Seri
 
     >>> df = pd.DataFrame({"name": ["Li", None]})
     >>> content, complete = render_template(df, "Hi {name}")
-    >>> content.tolist(), complete.tolist()
-    (['Hi Li', nan], [True, False])
+    >>> content.fillna("(missing)").tolist(), complete.tolist()
+    (['Hi Li', '(missing)'], [True, False])
     """
     fields = template_fields(template)
     missing = [f for f in fields if f not in df.columns]

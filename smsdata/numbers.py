@@ -73,11 +73,9 @@ def normalise_mobiles(mobiles: pd.Series, *, any_mobile_range: bool = False) -> 
         missing where rejected) and ``reason`` (missing where accepted, else
         one of :data:`REASONS`). Never raises: a bad value gets its reason.
 
-    >>> normalise_mobiles(pd.Series(["+86 138-0013-8000", "1.38E+10", "１３９１２３４５６７８"]))
-            mobile               reason
-    0  13800138000                  NaN
-    1          NaN  scientific_notation
-    2  13912345678                  NaN
+    >>> normalised = normalise_mobiles(pd.Series(["+86 138-0013-8000", "1.38E+10", "１３９１２３４５６７８"]))
+    >>> normalised.fillna("-").values.tolist()
+    [['13800138000', '-'], ['-', 'scientific_notation'], ['13912345678', '-']]
     """
     text = mobiles.astype("str").where(mobiles.notna(), "")
     wide = text.str.contains(r"[^\x00-\x7f]", regex=True).astype(bool)  # Series.str.isascii is pandas 3 only
