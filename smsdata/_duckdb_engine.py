@@ -10,7 +10,7 @@ worked out in passes (:meth:`DuckDBTables.query_over`).
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -103,11 +103,7 @@ class DuckDBTables:
         selected = unwrapped(source)
         columns = self._open_all(table, selected.source, wanted, selected.uses)
         self._con.execute(view_sql(table, selected, columns, name=f"{table}_whole"))
-        self._view(table)
-
-    def _view(self, table: str, where: str = "true") -> None:
-        """Point ``table`` at the rows of its whole input that ``where`` keeps (a pass's share)."""
-        self._con.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT * FROM {table}_whole WHERE {where}")  # noqa: S608
+        self._con.execute(f"CREATE TEMP VIEW {table} AS SELECT * FROM {table}_whole")  # noqa: S608 (our names)
 
     def _open_all(self, table: str, source: Source, wanted: Wanted, uses: Sequence[str]) -> list[str]:
         """Register ``{table}_all``; return the columns the KPI reads."""
@@ -136,20 +132,22 @@ class DuckDBTables:
         return self._columns[table]
 
     def query(self, sql: str, params: dict[str, Any]) -> pd.DataFrame:
-        return self._result(sql, params, lambda result: result.to_arrow_table()).to_pandas()  # text as str
-
-    def _run(self, sql: str, params: dict[str, Any]) -> None:
-        """Execute a statement that returns nothing (a pass written to disk)."""
-        self._result(sql, params, lambda result: result.fetchall())  # DuckDB wants every result read
-
-    def _result(self, sql: str, params: dict[str, Any], read: Callable[[Any], Any]) -> Any:
-        """``read`` of ``sql`` run with the parameters it names (DuckDB refuses others); DuckDB's
-        failures, which come while reading, as KpiError."""
+        # DuckDB refuses named parameters a query does not use: bind only the ones it names.
         import duckdb
 
         bound = {k: v for k, v in params.items() if f"${k}" in sql}
         try:
-            return read(self._con.sql(sql, params=bound or None))
+            return self._con.sql(sql, params=bound or None).to_arrow_table().to_pandas()  # text comes back as str
+        except duckdb.Error as exc:
+            raise _kpi_error(exc) from exc
+
+    def _run(self, sql: str, params: dict[str, Any]) -> None:
+        """Execute a statement that returns nothing (a pass written to disk)."""
+        import duckdb
+
+        bound = {k: v for k, v in params.items() if f"${k}" in sql}
+        try:
+            self._con.execute(sql, bound or None).fetchall()  # DuckDB wants every result read
         except duckdb.Error as exc:
             raise _kpi_error(exc) from exc
 
@@ -162,12 +160,15 @@ class DuckDBTables:
         quoted = str(folder).replace("'", "''")  # a TMPDIR may hold a quote
         try:
             for part in range(passes):
-                for table in ("sends", "reports"):  # as text: 101 and '101' meet
-                    self._view(table, f"hash(CAST(msgid AS VARCHAR)) % {passes} = {part}")
+                for table in ("sends", "reports"):
+                    self._con.execute(
+                        f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT * FROM {table}_whole "  # noqa: S608
+                        f"WHERE hash(CAST(msgid AS VARCHAR)) % {passes} = {part}"  # as text: 101 and '101' meet
+                    )
                 self._run(f"COPY ({stage}) TO '{quoted}/part-{part}.parquet' (FORMAT parquet)", params)
         finally:
             for table in ("sends", "reports"):
-                self._view(table)
+                self._con.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT * FROM {table}_whole")  # noqa: S608
         self._con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM read_parquet('{quoted}/*.parquet')")  # noqa: S608
         return self.query(sql, params)
 
