@@ -118,18 +118,40 @@ def test_paths_past_one_pass_give_the_frames_tables(data, tmp_path: Path, monkey
     sends, reports = data
     sends_path, reports_path = _write(sends, tmp_path / "sends"), _write(reports, tmp_path / "reports")
     wants = {name: call(sends, reports) for name, call in CALLS.items()}
-    copies: list[int] = []
-    run = _duckdb_engine.DuckDBTables._run
+    statements: list[str] = []
+    execute = _duckdb_engine.DuckDBTables._execute
     rows = max(len(sends), len(reports))
     per_pass = -(-rows // 5)
     monkeypatch.setattr(_duckdb_engine, "ROWS_PER_PASS", per_pass)
     monkeypatch.setattr(
-        _duckdb_engine.DuckDBTables, "_run", lambda self, sql, params: copies.append(1) or run(self, sql, params)
+        _duckdb_engine.DuckDBTables,
+        "_execute",
+        lambda self, sql, params=None: statements.append(sql) or execute(self, sql, params),
     )
     for name, call in CALLS.items():
         _same(call(sends_path, reports_path), wants[name])
     staged = [name for name in CALLS if name.startswith(("rate", "latency", "time", "compare"))]
-    assert len(copies) == len(staged) * -(-rows // per_pass)  # each of them in passes
+    splits = [sql for sql in statements if sql.startswith("COPY") and "PARTITION_BY" in sql]
+    passes = [sql for sql in statements if sql.startswith("COPY") and "PARTITION_BY" not in sql]
+    assert len(splits) == len(staged) * 2  # each table written once, split by msgid
+    assert len(passes) == len(staged) * -(-rows // per_pass)  # then each of them in passes
+
+
+def test_passes_with_shares_no_msgid_falls_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two msgids in eight passes: at least six shares are empty, and have no files to read."""
+    from smsdata import _duckdb_engine
+
+    sent_at = pd.to_datetime(["2026-11-20 10:00"] * 8, utc=True)
+    sends = pd.DataFrame(
+        {"msgid": ["a"] * 4 + ["b"] * 4, "mobile": [f"1380013800{i}" for i in range(8)], "state": "accepted"}
+    ).assign(sent_at=sent_at, campaign=["c"] * 4 + ["d"] * 4)
+    reports = sends[["msgid", "mobile"]].assign(status="DELIVRD", report_time=sent_at + pd.Timedelta(seconds=5))
+    sends_path, reports_path = _write(sends, tmp_path / "sends"), _write(reports.iloc[:5], tmp_path / "reports")
+    monkeypatch.setattr(_duckdb_engine, "ROWS_PER_PASS", 1)  # eight passes
+    got = kpi.delivery_rate(sends_path, reports_path, by="campaign", as_of=AS_OF)
+    assert got["sent"].tolist() == [4, 4]
+    assert got["delivered"].tolist() == [4, 1]
+    _same(got, kpi.delivery_rate(sends, reports.iloc[:5], by="campaign", as_of=AS_OF))
 
 
 @pytest.mark.spark
@@ -296,3 +318,19 @@ def test_a_zone_that_is_not_text_is_refused(small) -> None:
     sends, reports = small
     with pytest.raises(KpiError, match="not a known time zone"):
         kpi.delivery_rate(sends, reports, freq="D", tz=5, as_of=AS_OF)
+
+
+def test_a_full_spill_folder_says_so() -> None:
+    """Out-of-core passes write to TMPDIR; DuckDB's IO error for a full disk becomes a KpiError
+    naming the folder, not 'cannot read the warehouse'."""
+    import tempfile
+
+    import duckdb
+
+    from smsdata._duckdb_engine import _kpi_error
+
+    full = _kpi_error(duckdb.IOException('Could not write file "/tmp/x/part-0.parquet": No space left on device'))
+    assert isinstance(full, KpiError)
+    assert str(full).startswith(f"no space left for the out-of-core work in {tempfile.gettempdir()!r} (TMPDIR)")
+    unreadable = _kpi_error(duckdb.IOException("No files found that match the pattern"))
+    assert str(unreadable).startswith("cannot read the warehouse")
