@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 import httpx
 
 from ._answers import Balance, SendResult, decode, number_in, parse_answer
+from ._checks import at_least, positive
 from ._limits import MAX_CONTENT_CHARS, MAX_MOBILES
 from ._transport import FORM, JSON, RequestBody, traced
 from .config import Secret, shown_url, url_problem
@@ -114,10 +115,10 @@ class ClientCore:
         self.base_url = url
         self.uid = uid
         self._pwd = pwd
-        self.timeout = timeout
+        self.timeout = positive(timeout, "timeout")
         self.encoding = encoding
-        self.retries = retries
-        self.backoff = backoff
+        self.retries = at_least(retries, "retries", 0)
+        self.backoff = positive(backoff, "backoff", zero=True)
         self._transport = transport
         self._traced = traced(transport)
 
@@ -127,12 +128,17 @@ class ClientCore:
         uid, encoding = getattr(self, "uid", "?"), getattr(self, "encoding", "?")
         return f"{type(self).__name__}(base_url={shown!r}, uid={uid!r}, encoding={encoding!r})"
 
-    def _request(self, path: str, fields: dict[str, str]) -> tuple[str, RequestBody, dict[str, str]]:
-        """URL, encoded body and headers; the password lives only inside the body."""
+    def _request(self, path: str, fields: dict[str, str]) -> tuple[httpx.URL, RequestBody, dict[str, str]]:
+        """URL, encoded body and headers; the password lives only inside the body.
+
+        The URL is an ``httpx.URL``, whose repr hides a password written into it
+        (``http://acct:[secure]@host``): a traceback's locals hold it in every frame to the request.
+        """
         payload = {"Uid": self.uid, "Pwd": self._pwd.reveal(), **fields}
+        url = httpx.URL(self.base_url + path)
         if self.encoding == "form":
-            return self.base_url + path, RequestBody(urlencode(payload).encode()), FORM
-        return self.base_url + path, RequestBody(json.dumps(payload).encode()), JSON
+            return url, RequestBody(urlencode(payload).encode()), FORM
+        return url, RequestBody(json.dumps(payload).encode()), JSON
 
     def _answer(self, response: httpx.Response) -> dict[str, Any]:
         """Parse the answer as received; only what an exception shows is redacted."""

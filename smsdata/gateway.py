@@ -165,7 +165,7 @@ class Gateway(ClientCore):
         watch = WireWatch(None, self._traced)
         return self._retrying(lambda: self._balance_result(self._post(url, body, headers, watch)), idempotent=True)
 
-    def _post(self, url: str, body: RequestBody, headers: dict[str, str], watch: WireWatch) -> httpx.Response:
+    def _post(self, url: httpx.URL, body: RequestBody, headers: dict[str, str], watch: WireWatch) -> httpx.Response:
         watch.handing_over()
         try:
             return self._client.post(
@@ -263,7 +263,9 @@ class AsyncGateway(ClientCore):
 
         return await self._retrying(once, idempotent=True)
 
-    async def _post(self, url: str, body: RequestBody, headers: dict[str, str], watch: WireWatch) -> httpx.Response:
+    async def _post(
+        self, url: httpx.URL, body: RequestBody, headers: dict[str, str], watch: WireWatch
+    ) -> httpx.Response:
         watch.handing_over()
         try:
             return await self._client.post(

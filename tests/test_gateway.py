@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from urllib.parse import parse_qs
 
@@ -525,3 +525,39 @@ def test_redaction_covers_every_echoed_form() -> None:
     secret = Secret("p@ss/w0rd=1")
     for form in _every_form("p@ss/w0rd=1") | {"p%40ss%2fw0rd%3d1"}:
         assert secret.redact(f"<{form}>") == "<**********>"
+
+
+@pytest.mark.parametrize("client", ["sync", "async"])
+@pytest.mark.parametrize("call", ["send", "balance"])
+def test_a_password_in_the_url_is_not_in_an_unreachable_gateways_traceback(client: str, call: str) -> None:
+    """SMSDATA_URL may carry credentials (``http://acct:pwd@host``): every frame down to the
+    request holds the URL, so its repr must hide them (httpx.URL shows ``[secure]``)."""
+
+    def refused(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    url = f"http://acct:{CANARY}-url@gw.example/Admin/index.php"
+    args = ("13800138000", "Hi") if call == "send" else ()
+    if client == "sync":
+        with Gateway(url, "demo", "p", transport=httpx.MockTransport(refused), retries=0) as gw:
+            error = _failure_of(functools.partial(getattr(gw, call), *args))
+    else:
+
+        async def fail() -> BaseException:
+            async with AsyncGateway(url, "demo", "p", transport=httpx.MockTransport(refused), retries=0) as agw:
+                return await _async_failure(getattr(agw, call)(*args))
+
+        error = asyncio.run(fail())
+    assert isinstance(error, E.GatewayUnreachable)
+    shown = _shown(error)
+    assert "url = URL('http://acct:[secure]@gw.example" in shown  # locals were captured: the canary can fail
+    assert CANARY not in shown
+
+
+async def _async_failure(pending: Awaitable[object]) -> BaseException:
+    """The exception awaiting ``pending`` raises; caught here, in a frame holding no password."""
+    try:
+        await pending
+    except BaseException as exc:
+        return exc
+    raise AssertionError("no exception")
