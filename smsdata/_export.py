@@ -29,6 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ._checks import frame_of, series_of
 from ._renamed import renamed
 from .config import default_tz
 from .errors import ExportError
@@ -44,15 +45,19 @@ XLSX_MAX_CHARS = 32_767  # characters in one cell (UTF-16 units, as Excel counts
 
 
 @renamed(values="mobiles")
-def mask_mobiles(mobiles: pd.Series) -> pd.Series:
+def mask_mobiles(mobiles: pd.Series | Sequence[object]) -> pd.Series:
     """``13800138000`` -> ``138****8000``; other values unchanged.
 
     Returns:
-        A Series of text on the same index (missing values stay missing). Never raises.
+        A Series of text on the same index (missing values stay missing).
+
+    Raises:
+        TypeError: ``mobiles`` is one value, not a Series or list of them.
 
     >>> mask_mobiles(pd.Series(["13800138000", "n/a"])).tolist()
     ['138****8000', 'n/a']
     """
+    mobiles = series_of(mobiles, "mobiles")
     text = mobiles.astype("str")
     eleven = text.str.fullmatch(r"\d{11}").fillna(False).astype(bool)
     masked = text.str.slice(0, 3) + "****" + text.str.slice(7)
@@ -89,7 +94,7 @@ def export(
         The path written.
 
     Raises:
-        ExportError: unknown suffix, over Excel's row limit, an XLSX cell
+        ExportError: ``df`` is not a DataFrame, unknown suffix, over Excel's row limit, an XLSX cell
             holding a control character XLSX cannot store (0x00-0x08, 0x0B,
             0x0C, 0x0E-0x1F) or over 32,767 characters (``column`` and
             ``row``, the index label, say which; nothing is written), or the
@@ -98,6 +103,7 @@ def export(
     >>> export(sms.delivery_rate(sends, reports, by="campaign"), "rates.xlsx")  # doctest: +SKIP
     >>> export(sends[sends["state"] == "unknown"], "resend.csv", mask=False)  # doctest: +SKIP
     """
+    frame_of(df, error=ExportError)
     target = Path(out)
     suffix = target.suffix.lower()
     if suffix not in (".csv", ".xlsx"):
@@ -151,14 +157,14 @@ def _write_xlsx(table: pd.DataFrame, target: Path) -> None:
         for label, row in zip(table.index, table.itertuples(index=False, name=None), strict=True):
             cells = []
             for name, value in zip(columns, row, strict=True):
-                if value is None or (not isinstance(value, str) and pd.isna(value)):
+                if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
                     cells.append(None)
                 elif name in text or isinstance(value, str):
                     cells.append(_string_cell(sheet, str(value), name, (label,)))
                 else:
                     cells.append(_cell(sheet, value, name, label))
             sheet.append(cells)
-    except ExportError:
+    except BaseException:
         sheet.close()  # finish the sheet's temporary file now, not when the collector finds it
         raise
     book.save(target)

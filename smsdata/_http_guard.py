@@ -29,7 +29,7 @@ from typing import Any, ClassVar, Protocol
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from .errors import ConfigError
+from ._checks import at_least, positive
 
 __all__ = ["LINGER", "ConnectionCounts", "ConnectionLimits", "guarded"]
 
@@ -70,9 +70,10 @@ class ConnectionLimits:
     max_header_bytes: int
 
     def __post_init__(self) -> None:
-        for name, value in vars(self).items():
-            if not value > 0:
-                raise ConfigError(f"{name} must be positive, not {value!r}")
+        positive(self.header_timeout, "header_timeout")
+        positive(self.keep_alive_timeout, "keep_alive_timeout")
+        at_least(self.max_connections, "max_connections")
+        at_least(self.max_header_bytes, "max_header_bytes")
 
 
 class ConnectionCounts(Protocol):

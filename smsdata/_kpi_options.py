@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import pandas as pd
 
-from ._times import utc
+from ._times import utc_option
 from .config import default_tz
 from .errors import KpiError
 
@@ -106,12 +106,8 @@ def parse_moment(value: Moment) -> pd.Timestamp:
     """
     if value is None:
         return pd.Timestamp.now(tz="UTC").floor("us")
-    try:
-        moment = utc(value)
-    except (TypeError, ValueError) as exc:
-        raise KpiError(f"as_of={value!r} is not a time (write it like '2026-11-23 09:00', UTC)") from exc
-    if moment is None or pd.isna(moment):
-        raise KpiError(f"as_of={value!r} is not a time")
+    moment = utc_option(value, "as_of", error=KpiError)
+    assert moment is not None  # value is not None
     return moment.floor("us")
 
 

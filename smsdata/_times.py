@@ -6,9 +6,9 @@ from datetime import date, datetime
 
 import pandas as pd
 
-from .errors import KpiError
+from .errors import ConfigError, KpiError, SmsdataError
 
-__all__ = ["utc", "utc_us"]
+__all__ = ["utc", "utc_option", "utc_us"]
 
 
 def utc(value: str | date | datetime | pd.Timestamp | None) -> pd.Timestamp | None:
@@ -21,6 +21,23 @@ def utc(value: str | date | datetime | pd.Timestamp | None) -> pd.Timestamp | No
         return None
     stamp = pd.Timestamp(value)
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def utc_option(
+    value: str | date | datetime | pd.Timestamp | None, name: str, *, error: type[SmsdataError] = ConfigError
+) -> pd.Timestamp | None:
+    """An option naming a moment (``start=``, ``as_of=``...) as a UTC Timestamp; ``None`` stays ``None``.
+
+    Raises:
+        ConfigError (or ``error``): ``value`` is not a time; the message names the option.
+    """
+    try:
+        moment = utc(value)
+    except (TypeError, ValueError) as exc:
+        raise error(f"{name}={value!r} is not a time (write it like '2026-11-23 09:00', UTC)") from exc
+    if value is not None and pd.isna(moment):
+        raise error(f"{name}={value!r} is not a time")
+    return moment
 
 
 def utc_us(values: pd.Series, name: str) -> pd.Series:

@@ -23,9 +23,10 @@ import pandas as pd
 
 from ._campaign_checks import check_cost, check_name, check_plan, plan_of
 from ._campaign_run import Run, run_sync
+from ._checks import at_least, positive
 from ._leases import Lease
 from ._sender import Sender
-from .errors import CampaignError, CampaignInterrupted, CampaignStopped, ConfigError, SmsdataError
+from .errors import CampaignError, CampaignInterrupted, CampaignStopped, SmsdataError
 from .gateway import AsyncGateway, Balance, Gateway
 from .ledger import Ledger, using_ledger
 from .planning import CampaignPlan
@@ -157,8 +158,9 @@ def send_campaign(
     plan = plan_of(
         plan_or_df, mobile=mobile, content=content, template=template, suppress=suppress, price=price, keep=keep
     )
-    if concurrency < 1:
-        raise ConfigError(f"concurrency must be at least 1, got {concurrency}")
+    at_least(concurrency, "concurrency")
+    if rate_limit is not None:
+        positive(rate_limit, "rate_limit")
     check_name(name)
     if plan is not None and plan.recipients.empty:
         raise CampaignError(

@@ -39,11 +39,13 @@ from ._axes import (
     say_empty,
     styled,
 )
+from ._checks import at_least
 from ._engines import Source, accepted
 from ._forecast import forecast_balance
 from ._kpi_options import parse_by, parse_moment, parse_zone
 from .balance import LedgerLike, balance_history
 from .config import default_tz
+from .errors import KpiError
 
 __all__ = ["plot_balance", "plot_carrier_rates", "plot_delivery_rate", "plot_latency", "plot_status_breakdown"]
 
@@ -186,8 +188,9 @@ def plot_status_breakdown(
         The Figure (``ax``'s own when ``ax`` is given).
 
     Raises:
-        KpiError: a column is missing.
+        KpiError: a column is missing, or ``top`` is not a whole number of at least 1.
     """
+    at_least(top, "top", error=KpiError)
     breakdown = kpi.status_breakdown(sends, reports, by=by, within=within, as_of=as_of)
     groups = parse_by(by)
     if not groups:

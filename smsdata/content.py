@@ -8,11 +8,13 @@ up to 70 characters is one segment; a longer one is split into segments of
 
 from __future__ import annotations
 
+import numbers
 import string
 
 import numpy as np
 import pandas as pd
 
+from ._checks import at_least
 from ._limits import MULTI_SEGMENT, SINGLE_SEGMENT
 from ._renamed import renamed
 from ._text import column_text
@@ -33,27 +35,30 @@ def count_segments(
     0 characters is 0 segments; up to ``single_segment`` is 1; beyond,
     ``ceil(length / multi_segment)`` (the names :func:`smsdata.plan_campaign` takes too).
 
-    Raises:
-        ConfigError: ``single`` or ``multi`` below 1, or ``multi`` over ``single``.
-
     Returns:
         An int for an int; a Series named ``segments`` on the same index for a Series.
 
     Raises:
-        ValueError: ``single`` and ``multi`` are not ``1 <= multi <= single``.
+        ConfigError: ``single_segment`` or ``multi_segment`` is not a whole number of at least 1,
+            or ``multi_segment`` is over ``single_segment`` (also a ``ValueError``).
+        TypeError: ``length`` is not an int, or a Series of them (with none missing).
 
     >>> count_segments(70), count_segments(71), count_segments(134), count_segments(135)
     (1, 2, 2, 3)
     """
-    single, multi = single_segment, multi_segment
-    if single < 1 or multi < 1 or multi > single:
+    single, multi = at_least(single_segment, "single_segment"), at_least(multi_segment, "multi_segment")
+    if multi > single:
         raise ConfigError(
             f"need 1 <= multi_segment <= single_segment, got single_segment={single}, multi_segment={multi}"
         )
     if isinstance(length, pd.Series):
+        if not pd.api.types.is_numeric_dtype(length.dtype) or length.isna().any():
+            raise TypeError(f"length must be whole numbers of characters, none missing; the Series is {length.dtype}")
         values = length.to_numpy(dtype=np.int64)
         segments = np.where(values <= single, (values > 0).astype(np.int64), -(-values // multi))
         return pd.Series(segments, index=length.index, name="segments")
+    if isinstance(length, bool) or not isinstance(length, numbers.Integral):
+        raise TypeError(f"length must be an int (characters) or a Series of them, not {type(length).__name__}")
     if length <= 0:
         return 0
     return 1 if length <= single else -(-length // multi)
@@ -68,6 +73,7 @@ def template_fields(template: str) -> list[str]:
     Raises:
         TemplateError: the template is malformed, or uses a format spec,
             conversion, index or attribute (format the column first).
+        TypeError: ``template`` is not text.
 
     >>> template_fields("Hi {name}, order {order_id} ({name})")
     ['name', 'order_id']
@@ -87,6 +93,8 @@ def template_fields(template: str) -> list[str]:
 
 
 def _parse(template: str) -> list[tuple[str, str | None, str | None, str | None]]:
+    if not isinstance(template, str):
+        raise TypeError(f"template must be text, not {type(template).__name__}")
     try:
         return list(string.Formatter().parse(template))
     except ValueError as exc:

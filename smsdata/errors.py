@@ -33,9 +33,15 @@ The tree::
     KeyboardInterrupt
     └── CampaignInterrupted        Ctrl-C (or cancellation) stopped a campaign; what it did is recorded (result)
 
-Every exception smsdata raises on purpose is one of these (a ``TypeError`` for
-a keyword that does not exist, or for pickling a :class:`~smsdata.config.Secret`,
-is Python's own convention). A failure of a library smsdata uses
+Every exception smsdata raises on purpose is one of these, with Python's own
+convention kept for misuse of the language: a ``TypeError`` for a keyword that
+does not exist, for a helper given one value where it takes many
+(``normalise_mobiles(None)``, ``count_segments("abc")``), or for pickling a
+:class:`~smsdata.config.Secret`. Data of the wrong kind given to a step is that
+step's error (``plan_campaign(None)`` a ``PlanError``, a list given to a KPI a
+``KpiError``). An option of the wrong type or value
+(``workers="2"``, ``min_failures=2.5``, ``timeout="x"``) is the tree's own error
+(a ``ConfigError``, or a ``KpiError`` for a KPI's), naming the option. A failure of a library smsdata uses
 (httpx, DuckDB, openpyxl, OS errors) is translated into one of these at the
 boundary where it happens, with the original as ``__cause__`` unless it could
 hold a secret. No message or ``repr`` holds a password: the gateway's password

@@ -52,6 +52,7 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 
 from . import _faults, _sources
+from ._checks import at_least
 from ._ingest_dataset import Dataset, Deduper, fsync_tree
 from ._ingest_reader import QUARANTINE_SCHEMA as QUARANTINE_SCHEMA  # the columns of quarantine/
 from ._ingest_reader import Reader
@@ -59,9 +60,9 @@ from ._partitions import COMPACT_AT as COMPACT_AT  # how many parts a date keeps
 from ._partitions import REPORT_COLUMNS
 from ._partitions import REPORTS_SCHEMA as _REPORTS_SCHEMA
 from ._progress import progress_bar
-from ._times import utc
+from ._times import utc_option
 from .config import DEFAULT_DATASET, default_tz
-from .errors import ConfigError, IngestError
+from .errors import IngestError
 
 __all__ = ["IngestResult", "ingest_reports", "read_quarantine", "read_reports"]
 
@@ -157,8 +158,9 @@ def ingest_reports(
     IngestResult(files=1, lines=1200, ingested=1180, duplicates=12, quarantined=8, ...)
     """
     started = time.monotonic()
-    if chunk_bytes < 1 or (workers is not None and workers < 1):
-        raise ConfigError(f"chunk_bytes and workers must be at least 1, not {chunk_bytes} and {workers}")
+    at_least(chunk_bytes, "chunk_bytes")
+    if workers is not None:
+        at_least(workers, "workers")
     tz = source_tz or default_tz()
     try:
         ZoneInfo(tz)
@@ -258,9 +260,10 @@ def read_reports(
 
     Raises:
         IngestError: ``dataset`` does not exist.
+        ConfigError: ``start`` or ``end`` is not a time.
     """
     folder = _existing(dataset) / "reports"
-    lower, upper = utc(start), utc(end)
+    lower, upper = utc_option(start, "start"), utc_option(end, "end")
     if not folder.is_dir():
         return no_reports()
     partitioning = pads.partitioning(pa.schema([("date", pa.string())]), flavor="hive")

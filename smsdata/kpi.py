@@ -55,6 +55,7 @@ import numpy as np
 import pandas as pd
 
 from ._audit import AUDIT_CHECKS, audit
+from ._checks import at_least
 from ._engines import Source, quote_name
 from ._kpi_options import (
     EXPIRE_AFTER,
@@ -407,8 +408,8 @@ def dead_numbers(
     >>> dead = dead_numbers(sends, reports)  # doctest: +SKIP
     >>> plan_campaign(customers, mobile="phone", content="...", suppress=dead["mobile"])  # doctest: +SKIP
     """
-    if min_failures < 1 or min_campaigns < 1:
-        raise KpiError(f"min_failures and min_campaigns must be at least 1, got {min_failures}, {min_campaigns}")
+    at_least(min_failures, "min_failures", error=KpiError)
+    at_least(min_campaigns, "min_campaigns", error=KpiError)
     params = query_params(parse_moment(as_of), None, failures=min_failures, campaigns=min_campaigns)
     with kpi_tables(sends, reports, [], optional=["campaign"]) as opened:
         frame = opened.query(_dead_numbers_sql("campaign" in opened.columns("sends")), params)

@@ -28,10 +28,12 @@ Rejection reasons (``reason`` column):
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
+from ._checks import series_of
 from ._renamed import renamed
 
 __all__ = ["REASONS", "carrier_of", "normalise_mobiles"]
@@ -59,11 +61,12 @@ _VIRTUAL_PREFIXES = ("162", "165", "167", "170", "171")
 
 
 @renamed(values="mobiles", any_range="any_mobile_range")
-def normalise_mobiles(mobiles: pd.Series, *, any_mobile_range: bool = False) -> pd.DataFrame:
+def normalise_mobiles(mobiles: pd.Series | Sequence[object], *, any_mobile_range: bool = False) -> pd.DataFrame:
     """Clean a Series of phone numbers to 11-digit Chinese mobiles, vectorised.
 
     Args:
-        mobiles: phone numbers as text (or anything; it is converted to text first).
+        mobiles: phone numbers as text (or anything; it is converted to text first): a
+            Series, or a list, tuple or array of them.
         any_mobile_range: accept every ``1[3-9]`` number of 11 digits, also ranges libphonenumber
             does not list as mobile (``not_mobile_range``), for gateways that take them.
             The same option as :func:`smsdata.plan_campaign`'s.
@@ -71,12 +74,16 @@ def normalise_mobiles(mobiles: pd.Series, *, any_mobile_range: bool = False) -> 
     Returns:
         A DataFrame on the same index with ``mobile`` (the clean number, or
         missing where rejected) and ``reason`` (missing where accepted, else
-        one of :data:`REASONS`). Never raises: a bad value gets its reason.
+        one of :data:`REASONS`). A bad value gets its reason.
+
+    Raises:
+        TypeError: ``mobiles`` is one value (``None``, a string), not a sequence of them.
 
     >>> normalised = normalise_mobiles(pd.Series(["+86 138-0013-8000", "1.38E+10", "１３９１２３４５６７８"]))
     >>> normalised.fillna("-").values.tolist()
     [['13800138000', '-'], ['-', 'scientific_notation'], ['13912345678', '-']]
     """
+    mobiles = series_of(mobiles, "mobiles")
     text = mobiles.astype("str").where(mobiles.notna(), "")
     wide = text.str.contains(r"[^\x00-\x7f]", regex=True).astype(bool)  # Series.str.isascii is pandas 3 only
     if wide.any():  # NFKC (full-width digits) runs per value: only where it can matter
@@ -107,7 +114,7 @@ def normalise_mobiles(mobiles: pd.Series, *, any_mobile_range: bool = False) -> 
     return pd.DataFrame({"mobile": mobile, "reason": reason}, index=mobiles.index)
 
 
-def carrier_of(mobiles: pd.Series) -> pd.Series:
+def carrier_of(mobiles: pd.Series | Sequence[object]) -> pd.Series:
     """The carrier of each clean 11-digit mobile, from its prefix via ``phonenumbers``' data.
 
     ``China Mobile``, ``China Unicom``, ``China Telecom``, ``China Broadnet``;
@@ -116,14 +123,18 @@ def carrier_of(mobiles: pd.Series) -> pd.Series:
     Longest-prefix match, done once per distinct prefix, not per row.
 
     Returns:
-        A Series named ``carrier`` on the same index. Never raises: a value that is not a
-        mobile (missing, a landline) gives ``unknown``.
+        A Series named ``carrier`` on the same index: a value that is not a mobile
+        (missing, a landline) gives ``unknown``.
+
+    Raises:
+        TypeError: ``mobiles`` is one value, not a Series or list of them.
 
     >>> carrier_of(pd.Series(["13800138000", "17040000000"])).tolist()
     ['China Mobile', 'China Unicom (virtual)']
     """
     table = _china_carriers()
     longest = max(map(len, table))
+    mobiles = series_of(mobiles, "mobiles")
     codes, prefixes = pd.factorize(mobiles.astype("str").str.slice(0, longest))
     names = np.array([_longest_match(p, table) for p in prefixes] + ["unknown"], dtype=object)
     return pd.Series(names[codes], index=mobiles.index, dtype="str", name="carrier")

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from ._checks import frame_of
 from ._limits import MAX_CONTENT_CHARS, MAX_MOBILES, MULTI_SEGMENT, SINGLE_SEGMENT
 from ._text import column_text
 from .content import count_segments, render_template, template_fields
@@ -211,7 +212,8 @@ def plan_campaign(
         PlanError: a named column is missing (for a frame from :func:`~smsdata.sheets.read_campaign`,
             the message says which sheet or file it was read from, and which other sheet has the column),
             neither/both of content and template given, ``keep=`` names a missing or clashing column,
-            the price is not a non-negative number, or the suppression file does not exist.
+            the price is not a non-negative number, the suppression file does not exist,
+            or ``df`` is not a DataFrame.
         TemplateError: the template is malformed or names a column the data does not have.
         SheetError: ``suppress=`` names a spreadsheet that cannot be read.
 
@@ -220,6 +222,7 @@ def plan_campaign(
     >>> plan.recipients[["mobile", "content", "segments"]].to_dict("records")
     [{'mobile': '13800138000', 'content': 'Hi Li', 'segments': 1}]
     """
+    frame_of(df, error=PlanError)
     if (content is None) == (template is None):
         raise PlanError("give exactly one of content= (a column) or template= (a text with {column} fields)")
     for column in [mobile] + ([content] if content else []):

@@ -53,8 +53,8 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from . import _faults
+from ._checks import at_least, positive
 from ._fs import fsync_dir
-from .errors import ConfigError
 from .report_lines import log_lines
 
 __all__ = [
@@ -142,8 +142,9 @@ class ReportReceiver:
         fsync: bool = True,
         stats_interval: float = 60.0,
     ) -> None:
-        if not body_timeout > 0:
-            raise ConfigError(f"body_timeout must be positive, not {body_timeout!r}")
+        positive(body_timeout, "body_timeout")
+        at_least(max_body, "max_body")
+        positive(stats_interval, "stats_interval")
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self._token = token.encode() if token else None

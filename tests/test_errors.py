@@ -110,11 +110,11 @@ def test_value_errors_stay_value_errors() -> None:
     """Old ``except ValueError`` catchers of options out of range keep working."""
     assert issubclass(sms.ConfigError, ValueError)
     assert issubclass(sms.KpiError, ValueError)
-    with pytest.raises(
-        sms.ConfigError, match=r"need 1 <= multi_segment <= single_segment, got single_segment=0, multi_segment=67"
-    ):
+    with pytest.raises(ValueError, match=r"need 1 <= multi_segment <= single_segment, got single_segment=60, multi"):
+        sms.count_segments(5, single_segment=60)
+    with pytest.raises(ValueError, match="single_segment must be at least 1, not 0"):
         sms.count_segments(5, single_segment=0)
-    with pytest.raises(sms.ConfigError, match="chunk_bytes and workers must be at least 1, not 0 and None"):
+    with pytest.raises(ValueError, match="chunk_bytes must be at least 1, not 0"):
         sms.ingest_reports("nowhere", "nowhere", chunk_bytes=0)
 
 
@@ -165,7 +165,7 @@ def test_campaign_names(name: str, message: str, tmp_path: Path) -> None:
 
 def test_campaign_options(tmp_path: Path) -> None:
     plan = sms.plan_campaign(pd.DataFrame({"p": ["13800138000"], "t": ["Hi"]}), mobile="p", content="t")
-    with pytest.raises(sms.ConfigError, match="concurrency must be at least 1, got 0"):
+    with pytest.raises(sms.ConfigError, match="concurrency must be at least 1, not 0"):
         sms.send_campaign(plan, gateway=None, name="n", ledger=tmp_path / "l.sqlite", concurrency=0)  # type: ignore[arg-type]
     with pytest.raises(sms.CampaignError, match="mobile= only apply when a DataFrame is given"):
         sms.send_campaign(plan, gateway=None, name="n", mobile="p")  # type: ignore[arg-type]
@@ -189,3 +189,88 @@ def test_a_taken_port_is_a_server_error() -> None:
 def test_errors_with_data_pickle() -> None:
     exc = pickle.loads(pickle.dumps(sms.ExportError("cannot", column="name", row=7)))  # noqa: S301 (our own)
     assert (type(exc), str(exc), exc.column, exc.row) == (sms.ExportError, "cannot", "name", 7)
+
+
+def _sends_and_reports() -> tuple[pd.DataFrame, pd.DataFrame]:
+    at = pd.to_datetime(["2026-11-20 10:00"], utc=True)
+    sends = pd.DataFrame({"msgid": ["a"], "mobile": ["13800138000"], "state": ["accepted"], "sent_at": at})
+    reports = pd.DataFrame({"msgid": ["a"], "mobile": ["13800138000"], "status": ["UNDELIV"], "report_time": at})
+    return sends.assign(campaign="c"), reports
+
+
+def _options_of_the_wrong_type(tmp_path: Path) -> list[tuple[object, type[Exception], str]]:
+    sends, reports = _sends_and_reports()
+    plan = sms.plan_campaign(pd.DataFrame({"p": ["13800138000"], "t": ["Hi"]}), mobile="p", content="t")
+    (tmp_path / "warehouse").mkdir()
+    gateway = {"base_url": "http://127.0.0.1:9", "uid": "u", "pwd": "p"}
+    return [
+        (lambda: sms.read_reports(tmp_path / "warehouse", start="garbage"), sms.ConfigError, "start='garbage' is not"),
+        (lambda: sms.read_reports(tmp_path / "warehouse", end=pd.NaT), sms.ConfigError, "end=NaT is not a time"),
+        (lambda: sms.dead_numbers(sends, reports, min_failures="3"), sms.KpiError, "min_failures must be a whole"),
+        (lambda: sms.dead_numbers(sends, reports, min_failures=2.5), sms.KpiError, "min_failures must be a whole"),
+        (lambda: sms.dead_numbers(sends, reports, min_campaigns=0), sms.KpiError, "min_campaigns must be at least 1"),
+        (lambda: sms.plot_status_breakdown(sends, reports, top="3"), sms.KpiError, "top must be a whole number"),
+        (lambda: sms.ingest_reports(tmp_path, tmp_path / "w", workers="2"), sms.ConfigError, "workers must be a"),
+        (lambda: sms.ingest_reports(tmp_path, tmp_path / "w", chunk_bytes=0), sms.ConfigError, "chunk_bytes must"),
+        (lambda: sms.Gateway(**gateway, timeout="x"), sms.ConfigError, "timeout must be a number, not 'x'"),
+        (lambda: sms.Gateway(**gateway, retries=-1), sms.ConfigError, "retries must be at least 0, not -1"),
+        (lambda: sms.Gateway(**gateway, backoff=-0.5), sms.ConfigError, "backoff must be 0 or more, not -0.5"),
+        (lambda: sms.AsyncGateway(**gateway, timeout=float("nan")), sms.ConfigError, "timeout must be a number"),
+        (lambda: sms.count_segments(5, single_segment="70"), sms.ConfigError, "single_segment must be a whole"),
+        (
+            lambda: sms.send_campaign(plan, gateway=None, name="n", ledger=tmp_path / "l.sqlite", rate_limit="5"),
+            sms.ConfigError,
+            "rate_limit must be a number, not '5'",
+        ),
+        (
+            lambda: sms.send_campaign(plan, gateway=None, name="n", ledger=tmp_path / "l.sqlite", concurrency=2.0),
+            sms.ConfigError,
+            "concurrency must be a whole number, not 2.0",
+        ),
+        # data of the wrong kind given to a step: that step's error
+        (lambda: sms.plan_campaign(None, mobile="p", content="t"), sms.PlanError, "df must be a pandas DataFrame"),
+        (lambda: sms.export(None, tmp_path / "x.csv"), sms.ExportError, "df must be a pandas DataFrame, not None"),
+        # a helper given one value where it takes many: Python's TypeError, saying so
+        (lambda: sms.count_segments("abc"), TypeError, "length must be an int .characters. or a Series"),
+        (lambda: sms.count_segments(pd.Series(["a"])), TypeError, "length must be whole numbers"),
+        (lambda: sms.count_segments(pd.Series([70, None])), TypeError, "none missing"),
+        (lambda: sms.normalise_mobiles(None), TypeError, "mobiles must be a Series or a list of values, not NoneType"),
+        (lambda: sms.normalise_mobiles("13800138000"), TypeError, "mobiles must be a Series or a list"),
+        (lambda: sms.mask_mobiles(None), TypeError, "mobiles must be a Series or a list"),
+        (lambda: sms.carrier_of(13800138000), TypeError, "mobiles must be a Series or a list of values, not int"),
+        (lambda: sms.plan_campaign(pd.DataFrame({"p": ["1"]}), mobile="p", template=5), TypeError, "template must"),
+    ]
+
+
+def test_wrong_types_raise_errors_that_name_the_option(tmp_path: Path) -> None:
+    """Each wrong option fails at the call with a message naming it, not later with a comparison's
+    TypeError (``'<' not supported between str and int``) or a pandas parse error."""
+    cases = _options_of_the_wrong_type(tmp_path)
+    for call, error, message in cases:
+        with pytest.raises(error, match=message) as caught:
+            call()
+        assert type(caught.value) is error or error is not TypeError, caught.value
+    assert not (tmp_path / "l.sqlite").exists()  # refused before the ledger was opened
+
+
+def test_helpers_take_lists_as_well_as_series() -> None:
+    cleaned = sms.normalise_mobiles(["+86 138 0013 8000", None])
+    assert cleaned["mobile"].tolist()[0] == "13800138000"
+    assert cleaned["reason"].isna().tolist() == [True, False]
+    assert sms.mask_mobiles(("13800138000",)).tolist() == ["138****8000"]
+    assert sms.carrier_of(["13800138000"]).tolist() == ["China Mobile"]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_cells_holding_lists_export_as_their_text(tmp_path: Path, suffix: str) -> None:
+    """A list in a cell (pd.isna of it is an array) is written as its text, in CSV and XLSX alike."""
+    out = sms.export(pd.DataFrame({"tags": [["a", "b"], None]}), tmp_path / f"t{suffix}")
+    if suffix == ".csv":
+        assert out.read_text(encoding="utf-8-sig").splitlines() == ["tags", "\"['a', 'b']\"", '""'] or out.read_text(
+            encoding="utf-8-sig"
+        ).splitlines() == ["tags", "\"['a', 'b']\"", ""]
+    else:
+        from openpyxl import load_workbook
+
+        rows = list(load_workbook(out).active.iter_rows(values_only=True))
+        assert rows == [("tags",), ("['a', 'b']",)]  # openpyxl reads no row after the last value
