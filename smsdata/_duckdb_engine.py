@@ -50,6 +50,10 @@ recipients it fails under 1.5 GB). A pass of 20M fits in 1 GB but spills its joi
 sends and reports share its msgid, so each pass holds whole recipients."""
 
 
+_REGROUPED = "smsdata_regrouped"
+"""The column a pass's rows are split again by (never one of a stage's: those are ours)."""
+
+
 def _kpi_error(exc: Exception) -> KpiError:
     """DuckDB's failure as a KpiError that says what went wrong (its first line)."""
     import duckdb
@@ -178,25 +182,67 @@ class DuckDBTables:
         """Point the view ``table``, which the KPIs read, at ``source_sql`` (its whole input or a pass's share)."""
         self._execute(f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT * FROM {source_sql}")  # noqa: S608 (our SQL)
 
-    def query_over(self, name: str, stage: str, sql: str, params: dict[str, Any]) -> pd.DataFrame:
+    @contextmanager
+    def _pointing(self, sources: dict[str, str]) -> Iterator[None]:
+        """The tables pointed at ``sources`` (a pass's share...) for the block, at their whole input after."""
+        try:
+            for table, source in sources.items():
+                self._point(table, source)
+            yield
+        finally:
+            for table in sources:
+                self._point(table, f"{table}_whole")
+
+    def query_over(
+        self,
+        name: str,
+        stage: str,
+        sql: str,
+        params: dict[str, Any],
+        *,
+        sql_in_passes: str | None = None,
+        regroup_by: str | None = None,
+    ) -> pd.DataFrame:
         passes = self._passes()
         if passes == 1:
             return self.query(inline_sql(name, stage, sql), params)
         assert self._spill is not None  # passes only out of core
         folder = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=self._spill.name))
         shares = {table: self._split(table, passes, folder) for table in ("sends", "reports")}
-        try:
-            for part in range(passes):
-                for table in ("sends", "reports"):
-                    self._point(table, shares[table][part])
-                self._execute(
-                    f"COPY ({stage}) TO {_literal(folder / f'{name}-{part}.parquet')} (FORMAT parquet)", params
-                )
-        finally:
-            for table in ("sends", "reports"):
-                self._point(table, f"{table}_whole")
-        self._point(name, f"read_parquet({_literal(folder / f'{name}-*.parquet')})")
-        return self.query(sql, params)
+        for part in range(passes):
+            with self._pointing({table: shares[table][part] for table in ("sends", "reports")}):
+                self._execute(self._copy_sql(stage, folder / f"{name}-{part}", passes, regroup_by), params)
+        if regroup_by is None:
+            self._point(name, f"read_parquet({_literal(folder / f'{name}-*.parquet')})")
+            return self.query(sql_in_passes or sql, params)
+        return self._regrouped(name, stage, sql_in_passes or sql, params, folder, passes)
+
+    @staticmethod
+    def _copy_sql(stage: str, out: Path, passes: int, regroup_by: str | None) -> str:
+        """The COPY writing one pass of ``stage`` to ``out``.parquet, or with ``regroup_by`` to the
+        folder ``out``, split again by a hash of that column."""
+        if regroup_by is None:
+            return f"COPY ({stage}) TO {_literal(out.with_suffix('.parquet'))} (FORMAT parquet)"
+        key = f"hash(CAST({quote_name(regroup_by)} AS VARCHAR)) % {passes}"
+        split = f"SELECT *, {key} AS {_REGROUPED} FROM ({stage})"  # noqa: S608 (our SQL)
+        return f"COPY ({split}) TO {_literal(out)} (FORMAT parquet, PARTITION_BY ({_REGROUPED}))"
+
+    def _regrouped(
+        self, name: str, stage: str, sql: str, params: dict[str, Any], folder: Path, passes: int
+    ) -> pd.DataFrame:
+        """``sql`` once per share of the passes' rows (split by the regrouping column), stacked."""
+        found = []
+        for part in range(passes):
+            files = sorted(folder.glob(f"{name}-*/{_REGROUPED}={part}/*.parquet"))
+            if files:
+                listed = ", ".join(_literal(file) for file in files)
+                self._point(name, f"read_parquet([{listed}], hive_partitioning = false)")
+                found.append(self.query(sql, params))
+        if found:
+            return pd.concat(found, ignore_index=True) if len(found) > 1 else found[0]
+        # no rows at all: the query over empty tables gives the columns
+        with self._pointing({table: f"(SELECT * FROM {table}_whole LIMIT 0)" for table in ("sends", "reports")}):  # noqa: S608
+            return self.query(inline_sql(name, stage, sql), params)
 
     def _split(self, table: str, passes: int, folder: Path) -> list[str]:
         """Write ``table`` (its rows and columns the KPI reads) once to ``folder``, split into

@@ -65,10 +65,24 @@ class Tables(Protocol):
     def query(self, sql: str, params: dict[str, Any]) -> pd.DataFrame:
         """Run one KPI query (DuckDB dialect, ``$name`` parameters); the result as pandas."""
 
-    def query_over(self, name: str, stage: str, sql: str, params: dict[str, Any]) -> pd.DataFrame:
+    def query_over(
+        self,
+        name: str,
+        stage: str,
+        sql: str,
+        params: dict[str, Any],
+        *,
+        sql_in_passes: str | None = None,
+        regroup_by: str | None = None,
+    ) -> pd.DataFrame:
         """Run ``sql`` over the table ``name`` that the query ``stage`` makes, one row per recipient
         (a CTE in one query; out of core, ``stage`` is worked through in passes, see
-        :data:`smsdata._duckdb_engine.ROWS_PER_PASS`)."""
+        :data:`smsdata._duckdb_engine.ROWS_PER_PASS`, and then ``sql_in_passes`` runs instead of
+        ``sql`` when given: the same result by steps that spill).
+
+        With ``regroup_by`` (a column of ``stage`` that ``sql`` groups by), the passes' rows are
+        split again by that column and ``sql`` runs once per share, its results stacked: their
+        order is then not ``sql``'s (the caller sorts)."""
 
 
 @dataclass(frozen=True)
@@ -275,10 +289,16 @@ def arrow_table(frame: pd.DataFrame, columns: Sequence[str]) -> pa.Table:
     """
     picked = frame[list(columns)]
     times = [c for c in TIMES if c in picked.columns]
-    if times:
-        picked = picked.assign(**{c: utc_us(picked[c], c) for c in times})
-    table = pa.Table.from_pandas(picked, preserve_index=False).replace_schema_metadata(None)
-    untyped = [i for i, field in enumerate(table.schema) if pa.types.is_null(field.type)]
-    for i in untyped:
-        table = table.set_column(i, table.field(i).name, table.column(i).cast(pa.string()))
-    return table
+    table = pa.Table.from_pandas(picked.drop(columns=times), preserve_index=False)
+    arrays = {name: _arrow_times(utc_us(picked[name], name)) for name in times}
+    for field, values in zip(table.schema, table.columns, strict=True):
+        arrays[field.name] = values.cast(pa.string()) if pa.types.is_null(field.type) else values
+    return pa.Table.from_arrays([arrays[str(name)] for name in picked.columns], names=[str(n) for n in picked.columns])
+
+
+def _arrow_times(stamps: pd.Series) -> pa.Array:
+    """UTC-microsecond times as Arrow, built from their integers: pyarrow before 19 converts a
+    tz-aware column through ``Series.values``, which pandas 3.1 deprecates (a Pandas4Warning)."""
+    missing = stamps.isna().to_numpy()
+    micros = pa.array(stamps.array.asi8, type=pa.int64(), mask=missing if missing.any() else None)
+    return micros.cast(pa.timestamp("us", tz="UTC"))

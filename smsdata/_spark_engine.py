@@ -71,8 +71,17 @@ class SparkTables:
     def columns(self, table: str) -> list[str]:
         return self._columns[table]
 
-    def query_over(self, name: str, stage: str, sql: str, params: dict[str, Any]) -> pd.DataFrame:
-        return self.query(inline_sql(name, stage, sql), params)
+    def query_over(
+        self,
+        name: str,
+        stage: str,
+        sql: str,
+        params: dict[str, Any],
+        *,
+        sql_in_passes: str | None = None,
+        regroup_by: str | None = None,
+    ) -> pd.DataFrame:
+        return self.query(inline_sql(name, stage, sql), params)  # Spark spills by itself: never in passes
 
     def query(self, sql: str, params: dict[str, Any]) -> pd.DataFrame:
         text = spark_sql(sql, self._renames())

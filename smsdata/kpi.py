@@ -70,7 +70,16 @@ from ._kpi_options import (
     parse_freq,
     parse_moment,
 )
-from ._kpi_sql import group_sql, kpi_tables, query_params, recipients_sql, sent_sql
+from ._kpi_sql import (
+    QUANTILES,
+    counted_quantiles_sql,
+    group_keys,
+    group_sql,
+    kpi_tables,
+    query_params,
+    recipients_sql,
+    sent_sql,
+)
 from ._stats import wilson_interval
 from ._survival import kaplan_meier
 from ._times import utc_us
@@ -201,26 +210,38 @@ def latency(
     window = parse_duration(within, "within")
     prefix, clause = group_sql(group, period is not None)
     stage = recipients_sql(group, period, zone, window is not None, failures=False)
-    sql = f"""
+    latencies = f"""
         WITH latencies AS (  -- every judged recipient, so a group with nothing delivered keeps its row
             SELECT {prefix} coalesce(delivered AND first_delivered < sent_at - $tolerance, false) AS skewed,
                    CASE WHEN delivered THEN greatest(epoch_us(first_delivered) - epoch_us(sent_at), 0) / 1e6
                    END AS seconds
             FROM recipients WHERE NOT open
-        )
-        SELECT {prefix}
-               count(seconds) FILTER (WHERE NOT skewed) AS count,
-               quantile_cont(seconds, [0.5, 0.9, 0.99]) FILTER (WHERE NOT skewed) AS q,
-               avg(seconds) FILTER (WHERE NOT skewed) AS mean,
-               count(*) FILTER (WHERE skewed) AS skewed
+        )"""
+    counts = """count(seconds) FILTER (WHERE NOT skewed) AS count, avg(seconds) FILTER (WHERE NOT skewed) AS mean,
+               count(*) FILTER (WHERE skewed) AS skewed"""
+    sql = f"""{latencies}
+        SELECT {prefix} {counts}, quantile_cont(seconds, {list(QUANTILES)}) FILTER (WHERE NOT skewed) AS q
         FROM latencies {clause}
+    """
+    keys = group_keys(group, period is not None)
+    joined = " AND ".join(f"s.{k} IS NOT DISTINCT FROM q.{k}" for k in keys) or "true"
+    order = f"ORDER BY {', '.join(f's.{k}' for k in keys)}" if keys else ""
+    # in passes (out of core, big data) the quantiles are counted: quantile_cont holds a group in memory
+    counted = f"""{latencies},
+        kept AS (SELECT {prefix} seconds FROM latencies WHERE NOT skewed),
+        {counted_quantiles_sql(keys, "kept", "seconds")},
+        stats AS (SELECT {prefix} {counts} FROM latencies {clause})
+        SELECT s.*, q.p50, q.p90, q.p99 FROM stats AS s LEFT JOIN quantiles AS q ON {joined}
+        {order}
     """
     params = query_params(parse_moment(as_of), window, tolerance=SKEW_TOLERANCE.to_pytimedelta())
     with kpi_tables(sends, reports, group) as opened:
-        frame = localise_period(opened.query_over("recipients", stage, sql, params), period, zone)
-    quantiles = frame.pop("q")
-    for i, name in enumerate(("p50", "p90", "p99")):
-        frame[name] = [q[i] if isinstance(q, list | np.ndarray) else np.nan for q in quantiles]
+        found = opened.query_over("recipients", stage, sql, params, sql_in_passes=counted)
+        frame = localise_period(found, period, zone)
+    if "q" in frame:  # quantile_cont's list per group (the counted quantiles of passes come as columns)
+        quantiles = frame.pop("q")
+        for i, name in enumerate(("p50", "p90", "p99")):
+            frame[name] = [q[i] if isinstance(q, list | np.ndarray) else np.nan for q in quantiles]
     frame[["count", "skewed"]] = frame[["count", "skewed"]].fillna(0).astype("int64")
     periods = ["period"] if period is not None else []
     return frame[[*group, *periods, "count", "p50", "p90", "p99", "mean", "skewed"]]
@@ -296,21 +317,20 @@ def status_breakdown(
     prefix, _ = group_sql(group)
     keys = ", ".join([*(quote_name(c) for c in group), "status"])
     outer = "".join(f"s.{quote_name(c)}, " for c in group)
-    sql = f"""
-        WITH judged AS {sent_sql(group, window is not None)},
-        final AS (
-            SELECT {outer}
-                   CASE WHEN bool_or(r.status = 'DELIVRD') THEN 'DELIVRD'
-                        ELSE coalesce(arg_max(r.status, (r.report_time, r.status)), '{PENDING}') END AS status
-            FROM judged AS s
-            LEFT JOIN reports AS r ON s.msgid = r.msgid AND s.mobile = r.mobile AND r.report_time <= s.judged_at
-            WHERE s.judged_at <= $as_of
-            GROUP BY {outer} s.msgid, s.mobile
-        )
-        SELECT {prefix} status, count(*) AS count FROM final GROUP BY {keys}
+    # each recipient's final status: a stage of one row per recipient, worked out in passes out of core
+    statuses = f"""
+        WITH judged AS {sent_sql(group, window is not None)}
+        SELECT {outer}
+               CASE WHEN bool_or(r.status = 'DELIVRD') THEN 'DELIVRD'
+                    ELSE coalesce(arg_max(r.status, (r.report_time, r.status)), '{PENDING}') END AS status
+        FROM judged AS s
+        LEFT JOIN reports AS r ON s.msgid = r.msgid AND s.mobile = r.mobile AND r.report_time <= s.judged_at
+        WHERE s.judged_at <= $as_of
+        GROUP BY {outer} s.msgid, s.mobile
     """
+    sql = f"SELECT {prefix} status, count(*) AS count FROM statuses GROUP BY {keys}"
     with kpi_tables(sends, reports, group) as opened:
-        frame = opened.query(sql, query_params(parse_moment(as_of), window))
+        frame = opened.query_over("statuses", statuses, sql, query_params(parse_moment(as_of), window))
     frame["count"] = frame["count"].astype("int64")
     totals = frame.groupby(group, dropna=False)["count"].transform("sum") if group else frame["count"].sum()
     frame["share"] = frame["count"] / totals
@@ -412,25 +432,32 @@ def dead_numbers(
     at_least(min_campaigns, "min_campaigns", error=KpiError)
     params = query_params(parse_moment(as_of), None, failures=min_failures, campaigns=min_campaigns)
     with kpi_tables(sends, reports, [], optional=["campaign"]) as opened:
-        frame = opened.query(_dead_numbers_sql("campaign" in opened.columns("sends")), params)
+        stage, sql = _dead_numbers_sql("campaign" in opened.columns("sends"))
+        # out of core the numbers are regrouped: a GROUP BY of 100M numbers as text does not spill
+        frame = opened.query_over("per_recipient", stage, sql, params, regroup_by="mobile")
     frame[["failures", "campaigns"]] = frame[["failures", "campaigns"]].astype("int64")
     frame["last_report_time"] = utc_us(frame["last_report_time"], "last_report_time")
-    return frame
+    # most failures first, as the SQL orders it (regrouped shares come back one after another)
+    return frame.sort_values(["failures", "mobile"], ascending=[False, True], ignore_index=True)
 
 
-def _dead_numbers_sql(campaigns: bool) -> str:
+def _dead_numbers_sql(campaigns: bool) -> tuple[str, str]:
+    """The stage (one row per reported recipient, worked out in passes out of core) and the query over it."""
     campaign = "s.campaign" if campaigns else "s.msgid"  # hand-built frames: a msgid each
-    return f"""
-        WITH per_recipient AS (
-            SELECT s.mobile, {campaign} AS campaign, bool_or(r.status = 'DELIVRD') AS delivered,
-                   arg_max(r.status, (r.report_time, r.status)) AS status, max(r.report_time) AS last_at
-            FROM sends AS s JOIN reports AS r ON s.msgid = r.msgid AND s.mobile = r.mobile
-            WHERE s.state = 'accepted' AND s.sent_at <= $as_of AND r.report_time <= $as_of
-            GROUP BY s.msgid, s.mobile, {campaign}
-        )
+    per_recipient = f"""
+        SELECT s.mobile, {campaign} AS campaign, bool_or(r.status = 'DELIVRD') AS delivered,
+               arg_max(r.status, (r.report_time, r.status)) AS status, max(r.report_time) AS last_at
+        FROM sends AS s JOIN reports AS r ON s.msgid = r.msgid AND s.mobile = r.mobile
+        WHERE s.state = 'accepted' AND s.sent_at <= $as_of AND r.report_time <= $as_of
+        GROUP BY s.msgid, s.mobile, {campaign}
+    """
+    return (
+        per_recipient,
+        """
         SELECT mobile, count(*) AS failures, count(DISTINCT campaign) AS campaigns,
                arg_max(status, (last_at, status)) AS last_status, max(last_at) AS last_report_time
         FROM per_recipient GROUP BY mobile
         HAVING NOT bool_or(delivered) AND count(*) >= $failures AND count(DISTINCT campaign) >= $campaigns
         ORDER BY failures DESC, mobile
-    """
+    """,
+    )

@@ -17,6 +17,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from smsdata import KpiError, kpi
 from tests import pandas_kpi
@@ -130,11 +132,13 @@ def test_paths_past_one_pass_give_the_frames_tables(data, tmp_path: Path, monkey
     )
     for name, call in CALLS.items():
         _same(call(sends_path, reports_path), wants[name])
-    staged = [name for name in CALLS if name.startswith(("rate", "latency", "time", "compare"))]
-    splits = [sql for sql in statements if sql.startswith("COPY") and "PARTITION_BY" in sql]
-    passes = [sql for sql in statements if sql.startswith("COPY") and "PARTITION_BY" not in sql]
+    staged = [name for name in CALLS if name.startswith(("rate", "latency", "time", "compare", "status", "dead"))]
+    splits = [sql for sql in statements if sql.startswith("COPY") and '"smsdata_share"' in sql]
+    passes = [sql for sql in statements if sql.startswith("COPY") and '"smsdata_share"' not in sql]
     assert len(splits) == len(staged) * 2  # each table written once, split by msgid
     assert len(passes) == len(staged) * -(-rows // per_pass)  # then each of them in passes
+    regrouped = [sql for sql in passes if "smsdata_regrouped" in sql]
+    assert len(regrouped) == -(-rows // per_pass)  # dead numbers: each pass split again by number
 
 
 def test_passes_with_shares_no_msgid_falls_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -334,3 +338,58 @@ def test_a_full_spill_folder_says_so() -> None:
     assert str(full).startswith(f"no space left for the out-of-core work in {tempfile.gettempdir()!r} (TMPDIR)")
     unreadable = _kpi_error(duckdb.IOException("No files found that match the pattern"))
     assert str(unreadable).startswith("cannot read the warehouse")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["a", "b", None]), st.one_of(st.none(), st.floats(0, 1e5, allow_nan=False))),
+        max_size=40,
+    ),
+    st.booleans(),
+)
+def test_counted_quantiles_equal_quantile_cont(rows: list[tuple[str | None, float | None]], grouped: bool) -> None:
+    """The quantiles of passes, counted from each distinct value, are quantile_cont's: ties, one
+    value, a NULL group, and groups with no value (no row) included."""
+    import duckdb
+
+    from smsdata._kpi_sql import QUANTILES, counted_quantiles_sql
+
+    values = pd.DataFrame(rows, columns=["g", "v"]).astype({"g": object, "v": "float64"})
+    con = duckdb.connect()
+    con.register("vals", values)
+    counted_sql = counted_quantiles_sql(["g"] if grouped else [], "vals", "v")
+    got = con.execute(f"WITH {counted_sql} SELECT * FROM quantiles")  # noqa: S608 (our SQL)
+    counted = {row[0] if grouped else None: row[-3:] for row in got.fetchall() if row[-3] is not None}
+    present = values.dropna(subset=["v"])
+    groups = present.groupby("g", dropna=False)["v"] if grouped else [(None, present["v"])]
+    expected = {g: np.quantile(v, QUANTILES) for g, v in groups if len(v)}  # linear, as quantile_cont
+    expected = {None if pd.isna(g) else g: q for g, q in expected.items()}
+    assert counted.keys() == expected.keys()
+    for key, quantiles in expected.items():
+        assert list(counted[key]) == pytest.approx(list(quantiles), rel=1e-12, abs=1e-9), key
+
+
+def test_dead_numbers_in_passes_with_and_without_numbers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Out of core, dead numbers are regrouped by number after the passes: a number failing in
+    two msgids (two passes) is one row, and no reported recipient at all is an empty table."""
+    from smsdata import _duckdb_engine
+
+    sent_at = pd.to_datetime(["2026-11-20 10:00", "2026-11-21 10:00", "2026-11-21 10:00"], utc=True)
+    sends = pd.DataFrame(
+        {"msgid": ["m1", "m2", "m2"], "mobile": ["13800138000", "13800138000", "13900139000"], "state": "accepted"}
+    ).assign(sent_at=sent_at, campaign=["c1", "c2", "c2"])
+    reports = sends[["msgid", "mobile"]].assign(status="UNDELIV", report_time=sent_at + pd.Timedelta(seconds=5))
+    monkeypatch.setattr(_duckdb_engine, "ROWS_PER_PASS", 1)  # three passes
+    for got_reports, numbers in ((reports, ["13800138000"]), (reports.iloc[:0], [])):
+        sends_path = _write(sends, tmp_path / f"s{len(numbers)}" / "sends")
+        reports_path = _write(got_reports, tmp_path / f"r{len(numbers)}" / "reports") if numbers else None
+        if reports_path is None:  # no report file at all: an empty Parquet file with the columns
+            reports_path = tmp_path / "r0" / "reports" / "date=2026-11-20"
+            reports_path.mkdir(parents=True)
+            pq.write_table(pa.Table.from_pandas(got_reports, preserve_index=False), reports_path / "part-0.parquet")
+            reports_path = reports_path.parent
+        got = kpi.dead_numbers(sends_path, reports_path, min_failures=2, min_campaigns=2, as_of=AS_OF)
+        assert got["mobile"].tolist() == numbers
+        want = kpi.dead_numbers(sends, got_reports, min_failures=2, min_campaigns=2, as_of=AS_OF)
+        _same(got, want)
