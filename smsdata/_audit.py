@@ -7,10 +7,12 @@ from typing import Any
 
 import pandas as pd
 
+from ._checks import at_least
 from ._engines import Source
 from ._kpi_options import EXPIRE_AFTER, SKEW_TOLERANCE, Duration, Moment, parse_duration, parse_moment
 from ._kpi_sql import kpi_tables, query_params
 from ._times import utc_us
+from .errors import KpiError
 
 __all__ = ["AUDIT_CHECKS", "audit"]
 
@@ -114,10 +116,11 @@ def audit(
         up to ``examples`` cases.
 
     Raises:
-        KpiError: a column is missing.
+        KpiError: a column is missing, or ``examples`` is not a whole number of 0 or more.
 
     >>> audit(sends, reports).query("count > 0")  # doctest: +SKIP
     """
+    examples = at_least(examples, "examples", 0, error=KpiError)
     moment = parse_moment(as_of)
     cutoff = moment - parse_duration(expire_after, "expire_after")
     params = query_params(moment, None, tolerance=SKEW_TOLERANCE.to_pytimedelta(), cutoff=cutoff.to_pydatetime())

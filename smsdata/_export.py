@@ -22,25 +22,30 @@ shared by mistake then leaks no number. A file meant to act on the numbers
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import numpy as np
 import pandas as pd
 
 from ._checks import frame_of, series_of
 from ._renamed import renamed
 from .config import default_tz
-from .errors import ExportError
+from .errors import ConfigError, ExportError
 
 __all__ = ["ExportError", "export", "mask_mobiles"]
 
-# A formula trigger, after any run of control characters (0x00-0x1F, 0x7F) and spaces (Unicode's
-# too: no-break, ideographic, zero-width, BOM) that a spreadsheet may skip; a tab or a CR first is
-# itself a trigger.
-_DANGEROUS = r"^(?:[\x00-\x20\x7f\u00a0\u2000-\u200b\u2028\u2029\u3000\ufeff]*[=+\-@]|[\t\r])"
+# A formula trigger, after any run of control characters (0x00-0x1F, 0x7F), spaces (Unicode's
+# too: no-break, ideographic, zero-width, BOM) and invisible or direction marks that a
+# spreadsheet may skip; a tab or a CR first is itself a trigger.
+_SKIPPED = r"\x00-\x20\x7f\u00a0\u00ad\u1680\u180e\u2000-\u200f\u2028-\u202f\u205f-\u2064\u3000\ufeff"
+_DANGEROUS = rf"^(?:[{_SKIPPED}]*[=+\-@]|[\t\r])"
 XLSX_MAX_ROWS = 1_048_575  # and one header row
+_EXACT_IN_EXCEL = 2**53 - 1  # larger whole numbers are written as text, every digit kept
 XLSX_MAX_CHARS = 32_767  # characters in one cell (UTF-16 units, as Excel counts)
 
 
@@ -58,7 +63,7 @@ def mask_mobiles(mobiles: pd.Series | Sequence[object]) -> pd.Series:
     ['138****8000', 'n/a']
     """
     mobiles = series_of(mobiles, "mobiles")
-    text = mobiles.astype("str")
+    text = _as_text(mobiles)
     eleven = text.str.fullmatch(r"\d{11}").fillna(False).astype(bool)
     masked = text.str.slice(0, 3) + "****" + text.str.slice(7)
     return text.where(~eleven, masked).where(mobiles.notna(), mobiles)
@@ -70,7 +75,7 @@ def export(
     out: str | os.PathLike[str],
     *,
     mask: bool = True,
-    mobile_columns: Sequence[str] | None = None,
+    mobile_columns: str | Sequence[str] | None = None,
     tz: str | None = None,
     index: bool = False,
 ) -> Path:
@@ -104,6 +109,8 @@ def export(
     >>> export(sends[sends["state"] == "unknown"], "resend.csv", mask=False)  # doctest: +SKIP
     """
     frame_of(df, error=ExportError)
+    if df.columns.duplicated().any():
+        raise ExportError(f"cannot export: the column names {sorted(set(df.columns[df.columns.duplicated()]))} repeat")
     target = Path(out)
     suffix = target.suffix.lower()
     if suffix not in (".csv", ".xlsx"):
@@ -111,9 +118,13 @@ def export(
     table = df.reset_index() if index else df.copy()
     table.columns = [str(c) for c in table.columns]
     if mask:
-        for name in mobile_columns if mobile_columns is not None else [c for c in table.columns if "mobile" in c]:
+        for name in _mobile_columns(table, mobile_columns):
             table[name] = mask_mobiles(table[name])
     zone = tz or default_tz()
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError, TypeError) as exc:
+        raise ConfigError(f"tz={zone!r} is not a known time zone") from exc
     for name in table.columns:
         if isinstance(table[name].dtype, pd.DatetimeTZDtype):
             table[name] = table[name].dt.tz_convert(zone)
@@ -127,6 +138,30 @@ def export(
     except OSError as exc:
         raise ExportError(f"cannot write {target}: {exc.strerror or exc}") from exc
     return target
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    """``values`` as text; whole numbers held as floats (a number column with a blank) without ``.0``."""
+    if pd.api.types.is_float_dtype(values.dtype):
+        whole = values.notna() & values.abs().lt(1e15) & values.eq(values.round())
+        digits = values.where(whole).astype("Int64").astype("str")
+        return digits.where(whole, values.astype("str"))
+    return values.astype("str")
+
+
+def _mobile_columns(table: pd.DataFrame, named: str | Sequence[str] | None) -> list[str]:
+    """The columns to mask: those ``named``, or every column whose name holds ``mobile``.
+
+    Raises:
+        ExportError: a named column is not in the table.
+    """
+    if named is None:
+        return [c for c in table.columns if "mobile" in c]
+    names = [named] if isinstance(named, str) else [str(c) for c in named]
+    missing = [c for c in names if c not in table.columns]
+    if missing:
+        raise ExportError(f"mobile_columns names {missing}, not columns of the table ({', '.join(table.columns)})")
+    return names
 
 
 def _text_columns(table: pd.DataFrame) -> list[str]:
@@ -208,6 +243,10 @@ def _cell(sheet: object, value: object, column: str, label: object) -> object:
 
     if isinstance(value, pd.Timestamp):
         value = value.to_pydatetime()
+    if isinstance(value, int | np.integer) and abs(int(value)) > _EXACT_IN_EXCEL:  # Excel keeps 15 digits
+        return _string_cell(sheet, str(value), column, (label,))
+    if isinstance(value, float | np.floating) and math.isinf(value):  # XLSX has no infinity: it became blank
+        return _string_cell(sheet, str(float(value)), column, (label,))
     try:
         return WriteOnlyCell(sheet, value=value)
     except (ValueError, TypeError):

@@ -80,6 +80,11 @@ def _usable_base(base_url: Secret) -> tuple[str, str | None]:
         if url.endswith(suffix):
             url = url[: -len(suffix)]
     problem = url_problem(url, "the gateway URL")
+    if problem is None and ("?" in url or "#" in url):  # the paths go after it: a query would swallow them
+        problem = (
+            f"the gateway URL {shown_url(url)!r} must not hold a query (?...) or a fragment (#...): "
+            "/Message/send is added after it; give the account as uid and pwd (SMSDATA_UID, SMSDATA_PWD)"
+        )
     if problem is None:
         try:  # what httpx itself refuses (an invalid IDNA host name...), refused now rather than at a send
             httpx.URL(url + SEND_PATH).host  # noqa: B018 (decoding the host is the check)

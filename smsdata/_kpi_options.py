@@ -40,6 +40,9 @@ CLOCK_MINUTES = {"minute": 1, "5 minutes": 5, "15 minutes": 15, "30 minutes": 30
 """The periods that start at a wall-clock minute (the others at a local midnight), in minutes."""
 
 
+INPUTS = ("msgid", "mobile", "state", "sent_at", "status", "report_time", "campaign")
+"""The input columns the KPIs read: a by= column may be one of them, but not differ from one only in case."""
+
 # Names the KPIs' own columns and working columns use: a by= column may not take them.
 RESERVED = frozenset(
     [
@@ -84,7 +87,8 @@ def parse_by(by: By) -> list[str]:
     """``by`` as a list of column names.
 
     Raises:
-        KpiError: ``by`` names no columns, or a name clashes with a column the KPIs make.
+        KpiError: ``by`` names no columns, a name clashes with a column the KPIs make, or differs
+            from one of theirs or of the inputs' (or from another of ``by``) only in case.
     """
     if by is None:
         return []
@@ -94,6 +98,15 @@ def parse_by(by: By) -> list[str]:
     clashing = [c for c in columns if c in RESERVED]
     if clashing:
         raise KpiError(f"by= column(s) {clashing} clash with the KPIs' own columns; rename them first")
+    # DuckDB and Spark do not tell names apart by case: "State" would read the column "state"
+    known = {name.casefold(): name for name in [*RESERVED, *INPUTS]}
+    for i, name in enumerate(columns):
+        other = known.get(name.casefold()) or next((c for c in columns[:i] if c.casefold() == name.casefold()), None)
+        if other is not None and other != name:
+            raise KpiError(
+                f"by= column {name!r} differs from the column {other!r} only in case, which SQL engines do not "
+                "tell apart: rename it first"
+            )
     return columns
 
 
@@ -119,7 +132,8 @@ def parse_duration(value: Duration | None, name: str) -> pd.Timedelta | None:
     """
     if value is None:
         return None
-    if isinstance(value, int | float | np.number):  # pandas reads a bare number as nanoseconds
+    # pandas reads a bare number, or text of one ("3"), as nanoseconds
+    if isinstance(value, int | float | np.number) or (isinstance(value, str) and _is_number(value)):
         raise KpiError(f"{name}={value!r} has no unit (write it like '24h', '3600s' or '3 days')")
     try:
         duration = pd.Timedelta(value)
@@ -144,6 +158,14 @@ def parse_zone(tz: str | None) -> str:
     return name
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def parse_freq(freq: str | None, tz: str | None) -> tuple[str | None, str]:
     """The period named by ``freq`` and the zone its buckets are cut in (UTC, unused, without one).
 
@@ -151,8 +173,10 @@ def parse_freq(freq: str | None, tz: str | None) -> tuple[str | None, str]:
         KpiError: ``freq`` or ``tz`` is not known.
     """
     if freq is None:
+        if tz is not None:
+            parse_zone(tz)  # checked even when unused: a typo should not pass silently
         return None, "UTC"
-    if freq not in FREQ_NAMES:
+    if not isinstance(freq, str) or freq not in FREQ_NAMES:
         raise KpiError(f"freq must be one of {', '.join(map(repr, FREQ_NAMES))}, got {freq!r}")
     return FREQ_NAMES[freq], parse_zone(tz)
 

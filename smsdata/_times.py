@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from datetime import date, datetime
 
 import pandas as pd
@@ -31,6 +32,8 @@ def utc_option(
     Raises:
         ConfigError (or ``error``): ``value`` is not a time; the message names the option.
     """
+    if isinstance(value, numbers.Number):  # pandas reads a number as nanoseconds after 1970
+        raise error(f"{name}={value!r} is not a time (write it like '2026-11-23 09:00', UTC)")
     try:
         moment = utc(value)
     except (TypeError, ValueError) as exc:

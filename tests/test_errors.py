@@ -203,6 +203,7 @@ def _options_of_the_wrong_type(tmp_path: Path) -> list[tuple[object, type[Except
     plan = sms.plan_campaign(pd.DataFrame({"p": ["13800138000"], "t": ["Hi"]}), mobile="p", content="t")
     (tmp_path / "warehouse").mkdir()
     gateway = {"base_url": "http://127.0.0.1:9", "uid": "u", "pwd": "p"}
+    one = pd.DataFrame({"m": ["1"]})
     return [
         (lambda: sms.read_reports(tmp_path / "warehouse", start="garbage"), sms.ConfigError, "start='garbage' is not"),
         (lambda: sms.read_reports(tmp_path / "warehouse", end=pd.NaT), sms.ConfigError, "end=NaT is not a time"),
@@ -227,6 +228,28 @@ def _options_of_the_wrong_type(tmp_path: Path) -> list[tuple[object, type[Except
             sms.ConfigError,
             "concurrency must be a whole number, not 2.0",
         ),
+        (lambda: sms.delivery_rate(sends, reports, within="3"), sms.KpiError, "within='3' has no unit"),
+        (lambda: sms.delivery_rate(sends, reports, expire_after="30"), sms.KpiError, "expire_after='30' has no"),
+        (lambda: sms.delivery_rate(sends, reports, as_of=0), sms.KpiError, "as_of=0 is not a time"),
+        (lambda: sms.latency(sends, reports, as_of=2.5), sms.KpiError, "as_of=2.5 is not a time"),
+        (lambda: sms.delivery_rate(sends, reports, freq=[1]), sms.KpiError, "freq must be one of"),
+        (lambda: sms.delivery_rate(sends, reports, tz="Nowhere/Zone"), sms.KpiError, "not a known time zone"),
+        (lambda: sms.audit(sends, reports, examples="3"), sms.KpiError, "examples must be a whole number"),
+        (
+            lambda: sms.delivery_rate(sends.assign(State="g"), reports, by="State"),
+            sms.KpiError,
+            "by= column 'State' differs from the column 'state' only in case",
+        ),
+        (lambda: sms.status_breakdown(sends, reports, by="Status"), sms.KpiError, "'Status' differs from the col"),
+        (lambda: sms.delivery_rate(sends, reports, by=["c", "C"]), sms.KpiError, "'C' differs from the column 'c'"),
+        (
+            lambda: sms.Gateway("http://127.0.0.1:9/x?pwd=S3cr3t", "u", "p"),
+            sms.ConfigError,
+            r"'http://127.0.0.1:9/x\?pwd=\*{10}' must not hold a query",
+        ),
+        (lambda: sms.export(pd.DataFrame([[1, 2]], columns=["a", "a"]), tmp_path / "x.csv"), sms.ExportError, "repeat"),
+        (lambda: sms.export(one, tmp_path / "x.csv", mobile_columns=["n"]), sms.ExportError, "mobile_columns names"),
+        (lambda: sms.export(one, tmp_path / "x.csv", tz="Nowhere/Zone"), sms.ConfigError, "tz='Nowhere/Zone'"),
         # data of the wrong kind given to a step: that step's error
         (lambda: sms.plan_campaign(None, mobile="p", content="t"), sms.PlanError, "df must be a pandas DataFrame"),
         (lambda: sms.export(None, tmp_path / "x.csv"), sms.ExportError, "df must be a pandas DataFrame, not None"),
@@ -274,3 +297,19 @@ def test_cells_holding_lists_export_as_their_text(tmp_path: Path, suffix: str) -
 
         rows = list(load_workbook(out).active.iter_rows(values_only=True))
         assert rows == [("tags",), ("['a', 'b']",)]  # openpyxl reads no row after the last value
+
+
+def test_export_keeps_every_digit_and_masks_numbers_held_as_floats(tmp_path: Path) -> None:
+    """XLSX holds 15 digits and no infinity: a larger whole number and an infinity are written as
+    text. Mobiles in a number column with a blank (floats) are masked like text ones."""
+    from openpyxl import load_workbook
+
+    big = 3122306864379792082
+    out = sms.export(pd.DataFrame({"id": [big, 1], "x": [float("inf"), 2.5]}), tmp_path / "n.xlsx")
+    rows = list(load_workbook(out).active.iter_rows(values_only=True))
+    assert rows == [("id", "x"), (str(big), "inf"), (1, 2.5)]
+    masked = sms.export(pd.DataFrame({"mobile": [13800138000.0, None]}), tmp_path / "m.csv")
+    assert masked.read_text(encoding="utf-8-sig").splitlines() == ["mobile", "138****8000", '""']
+    assert sms.export(pd.DataFrame({"phone": ["13800138000"]}), tmp_path / "p.csv", mobile_columns="phone").read_text(
+        encoding="utf-8-sig"
+    ).splitlines() == ["phone", "138****8000"]

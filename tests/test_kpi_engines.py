@@ -271,16 +271,29 @@ def test_spark_failing_to_read_is_a_kpi_error(small, spark, tmp_path: Path) -> N
     assert spark.conf.get("spark.sql.session.timeZone") == zone  # put back after a failure too
 
 
-def test_passes_meet_msgids_stored_as_numbers_and_as_text(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("sent", "reported"),
+    [
+        (lambda ids: ids, lambda ids: ids.astype(str)),  # 101 and '101'
+        (lambda ids: ids.astype("float64"), lambda ids: ids.astype(str)),  # 101.0 (an int column with a blank)
+        (lambda ids: ids, lambda ids: ids.astype(str).str.zfill(5)),  # 101 and '00101'
+        (lambda ids: ids.astype(str), lambda ids: ids),  # the other way round
+    ],
+    ids=["int-text", "float-text", "int-padded-text", "text-int"],
+)
+def test_passes_meet_msgids_stored_as_numbers_and_as_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sent: Callable, reported: Callable
+) -> None:
     """A msgid kept as a number in one table and as text in the other is one recipient: one
-    query matches them, and so must the passes (they split by the msgid as text)."""
+    query matches them (as numbers), and so must the passes (they hash it as the join compares it)."""
     from smsdata import _duckdb_engine
 
     sent_at = pd.to_datetime(["2026-11-20 10:00"] * 6, utc=True)
+    ids = pd.Series(range(101, 107))
     sends = pd.DataFrame(
-        {"msgid": range(101, 107), "mobile": [f"1380013800{i}" for i in range(6)], "state": "accepted"}
+        {"msgid": sent(ids), "mobile": [f"1380013800{i}" for i in range(6)], "state": "accepted"}
     ).assign(sent_at=sent_at, campaign="c")
-    reports = pd.DataFrame({"msgid": sends["msgid"].astype(str), "mobile": sends["mobile"], "status": "DELIVRD"})
+    reports = pd.DataFrame({"msgid": reported(ids), "mobile": sends["mobile"], "status": "DELIVRD"})
     reports = reports.assign(report_time=sent_at + pd.Timedelta(seconds=5))
     sends_path, reports_path = _write(sends, tmp_path / "sends"), _write(reports, tmp_path / "reports")
     want = kpi.delivery_rate(sends, reports, as_of=AS_OF)

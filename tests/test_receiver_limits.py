@@ -352,10 +352,14 @@ def test_a_file_limit_below_the_connection_limit_is_refused_before_listening(tmp
 
 @pytest.mark.parametrize("name", ["header_timeout", "keep_alive_timeout", "max_connections", "max_header_bytes"])
 def test_limits_must_be_positive(name: str, tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=f"{name} must be positive, not 0"):
+    with pytest.raises(ConfigError, match=f"{name} must be (above 0|at least 1), not 0"):
         limits(**{name: 0})
-    with pytest.raises(ConfigError, match="body_timeout must be positive"):
+    with pytest.raises(ConfigError, match=f"{name} must be a (whole )?number, not 'x'"):
+        limits(**{name: "x"})
+    with pytest.raises(ConfigError, match="body_timeout must be above 0, not -1"):
         ReportReceiver(tmp_path, body_timeout=-1)
+    with pytest.raises(ConfigError, match=r"max_body must be a whole number, not 1\.5"):
+        ReportReceiver(tmp_path, max_body=1.5)
 
 
 # ------------------------------------------------------------------ huge heads
