@@ -153,9 +153,14 @@ class DuckDBTables:
             return columns
         import duckdb
 
-        parquet = parquet_sql(table_folder(source, table))
+        folder = table_folder(source, table)
         try:
-            described = self._con.execute(f"DESCRIBE SELECT * FROM {parquet}").fetchall()  # noqa: S608 (our quoting)
+            described = self._con.execute(f"DESCRIBE SELECT * FROM {parquet_sql(folder)}").fetchall()  # noqa: S608
+            parquet = parquet_sql(folder)
+            if "date" in (row[0] for row in described):  # the files' own date, or only the folders'?
+                own = self._con.execute(f"DESCRIBE SELECT * FROM {parquet_sql(folder, hive=False)}").fetchall()  # noqa: S608
+                if "date" in (row[0] for row in own):  # theirs: a date= folder would hide it
+                    parquet, described = parquet_sql(folder, hive=False), own
         except duckdb.Error as exc:
             raise KpiError(f"cannot read the Parquet files of {table} under {str(source)!r}: {exc}") from exc
         self._columns[table] = [row[0] for row in described]

@@ -257,9 +257,11 @@ def table_folder(path: str | os.PathLike[str], table: str) -> Path:
 _GLOB = ("*", "?", "[", "]", "{", "}", "\\")
 
 
-def parquet_sql(folder: Path) -> str:
+def parquet_sql(folder: Path, *, hive: bool = True) -> str:
+    """DuckDB's reading of every Parquet file under ``folder``; with ``hive``, ``date=...`` folders
+    give a ``date`` column."""
     glob = str(folder / "**" / "*.parquet").replace("'", "''")
-    return f"read_parquet('{glob}', hive_partitioning = true, union_by_name = true)"
+    return f"read_parquet('{glob}', hive_partitioning = {str(hive).lower()}, union_by_name = true)"
 
 
 def columns_with(columns: Sequence[str], uses: Sequence[str], have: Sequence[str]) -> list[str]:

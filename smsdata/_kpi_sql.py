@@ -183,3 +183,55 @@ def counted_quantiles_sql(keys: Sequence[str], source: str, value: str) -> str:
                          FROM found GROUP BY {listed}q),
         quantiles AS (SELECT {listed}{picked} FROM interpolated {grouped})
     """
+
+
+def latency_sql(prefix: str, clause: str, keys: Sequence[str]) -> tuple[str, str]:
+    """:func:`smsdata.latency`'s query over ``recipients``, and its form for data worked out in
+    passes, whose quantiles are counted (:func:`counted_quantiles_sql`): ``quantile_cont`` holds a
+    whole group in memory. ``prefix`` and ``clause`` are :func:`group_sql`'s, ``keys`` :func:`group_keys`'.
+    """
+    latencies = f"""
+        WITH latencies AS (  -- every judged recipient, so a group with nothing delivered keeps its row
+            SELECT {prefix} coalesce(delivered AND first_delivered < sent_at - $tolerance, false) AS skewed,
+                   CASE WHEN delivered THEN greatest(epoch_us(first_delivered) - epoch_us(sent_at), 0) / 1e6
+                   END AS seconds
+            FROM recipients WHERE NOT open
+        )"""
+    counts = """count(seconds) FILTER (WHERE NOT skewed) AS count, avg(seconds) FILTER (WHERE NOT skewed) AS mean,
+               count(*) FILTER (WHERE skewed) AS skewed"""
+    sql = f"""{latencies}
+        SELECT {prefix} {counts}, quantile_cont(seconds, {list(QUANTILES)}) FILTER (WHERE NOT skewed) AS q
+        FROM latencies {clause}
+    """
+    joined = " AND ".join(f"s.{k} IS NOT DISTINCT FROM q.{k}" for k in keys) or "true"
+    order = f"ORDER BY {', '.join(f's.{k}' for k in keys)}" if keys else ""
+    counted = f"""{latencies},
+        kept AS (SELECT {prefix} seconds FROM latencies WHERE NOT skewed),
+        {counted_quantiles_sql(keys, "kept", "seconds")},
+        stats AS (SELECT {prefix} {counts} FROM latencies {clause})
+        SELECT s.*, q.p50, q.p90, q.p99 FROM stats AS s LEFT JOIN quantiles AS q ON {joined}
+        {order}
+    """
+    return sql, counted
+
+
+def dead_numbers_sql(campaigns: bool) -> tuple[str, str]:
+    """The stage (one row per reported recipient, worked out in passes out of core) and the query over it."""
+    campaign = "s.campaign" if campaigns else "s.msgid"  # hand-built frames: a msgid each
+    per_recipient = f"""
+        SELECT s.mobile, {campaign} AS campaign, bool_or(r.status = 'DELIVRD') AS delivered,
+               arg_max(r.status, (r.report_time, r.status)) AS status, max(r.report_time) AS last_at
+        FROM sends AS s JOIN reports AS r ON s.msgid = r.msgid AND s.mobile = r.mobile
+        WHERE s.state = 'accepted' AND s.sent_at <= $as_of AND r.report_time <= $as_of
+        GROUP BY s.msgid, s.mobile, {campaign}
+    """
+    return (
+        per_recipient,
+        """
+        SELECT mobile, count(*) AS failures, count(DISTINCT campaign) AS campaigns,
+               arg_max(status, (last_at, status)) AS last_status, max(last_at) AS last_report_time
+        FROM per_recipient GROUP BY mobile
+        HAVING NOT bool_or(delivered) AND count(*) >= $failures AND count(DISTINCT campaign) >= $campaigns
+        ORDER BY failures DESC, mobile
+    """,
+    )

@@ -71,11 +71,11 @@ from ._kpi_options import (
     parse_moment,
 )
 from ._kpi_sql import (
-    QUANTILES,
-    counted_quantiles_sql,
+    dead_numbers_sql,
     group_keys,
     group_sql,
     kpi_tables,
+    latency_sql,
     query_params,
     recipients_sql,
     sent_sql,
@@ -210,30 +210,7 @@ def latency(
     window = parse_duration(within, "within")
     prefix, clause = group_sql(group, period is not None)
     stage = recipients_sql(group, period, zone, window is not None, failures=False)
-    latencies = f"""
-        WITH latencies AS (  -- every judged recipient, so a group with nothing delivered keeps its row
-            SELECT {prefix} coalesce(delivered AND first_delivered < sent_at - $tolerance, false) AS skewed,
-                   CASE WHEN delivered THEN greatest(epoch_us(first_delivered) - epoch_us(sent_at), 0) / 1e6
-                   END AS seconds
-            FROM recipients WHERE NOT open
-        )"""
-    counts = """count(seconds) FILTER (WHERE NOT skewed) AS count, avg(seconds) FILTER (WHERE NOT skewed) AS mean,
-               count(*) FILTER (WHERE skewed) AS skewed"""
-    sql = f"""{latencies}
-        SELECT {prefix} {counts}, quantile_cont(seconds, {list(QUANTILES)}) FILTER (WHERE NOT skewed) AS q
-        FROM latencies {clause}
-    """
-    keys = group_keys(group, period is not None)
-    joined = " AND ".join(f"s.{k} IS NOT DISTINCT FROM q.{k}" for k in keys) or "true"
-    order = f"ORDER BY {', '.join(f's.{k}' for k in keys)}" if keys else ""
-    # in passes (out of core, big data) the quantiles are counted: quantile_cont holds a group in memory
-    counted = f"""{latencies},
-        kept AS (SELECT {prefix} seconds FROM latencies WHERE NOT skewed),
-        {counted_quantiles_sql(keys, "kept", "seconds")},
-        stats AS (SELECT {prefix} {counts} FROM latencies {clause})
-        SELECT s.*, q.p50, q.p90, q.p99 FROM stats AS s LEFT JOIN quantiles AS q ON {joined}
-        {order}
-    """
+    sql, counted = latency_sql(prefix, clause, group_keys(group, period is not None))
     params = query_params(parse_moment(as_of), window, tolerance=SKEW_TOLERANCE.to_pytimedelta())
     with kpi_tables(sends, reports, group) as opened:
         found = opened.query_over("recipients", stage, sql, params, sql_in_passes=counted)
@@ -432,32 +409,10 @@ def dead_numbers(
     at_least(min_campaigns, "min_campaigns", error=KpiError)
     params = query_params(parse_moment(as_of), None, failures=min_failures, campaigns=min_campaigns)
     with kpi_tables(sends, reports, [], optional=["campaign"]) as opened:
-        stage, sql = _dead_numbers_sql("campaign" in opened.columns("sends"))
+        stage, sql = dead_numbers_sql("campaign" in opened.columns("sends"))
         # out of core the numbers are regrouped: a GROUP BY of 100M numbers as text does not spill
         frame = opened.query_over("per_recipient", stage, sql, params, regroup_by="mobile")
     frame[["failures", "campaigns"]] = frame[["failures", "campaigns"]].astype("int64")
     frame["last_report_time"] = utc_us(frame["last_report_time"], "last_report_time")
     # most failures first, as the SQL orders it (regrouped shares come back one after another)
     return frame.sort_values(["failures", "mobile"], ascending=[False, True], ignore_index=True)
-
-
-def _dead_numbers_sql(campaigns: bool) -> tuple[str, str]:
-    """The stage (one row per reported recipient, worked out in passes out of core) and the query over it."""
-    campaign = "s.campaign" if campaigns else "s.msgid"  # hand-built frames: a msgid each
-    per_recipient = f"""
-        SELECT s.mobile, {campaign} AS campaign, bool_or(r.status = 'DELIVRD') AS delivered,
-               arg_max(r.status, (r.report_time, r.status)) AS status, max(r.report_time) AS last_at
-        FROM sends AS s JOIN reports AS r ON s.msgid = r.msgid AND s.mobile = r.mobile
-        WHERE s.state = 'accepted' AND s.sent_at <= $as_of AND r.report_time <= $as_of
-        GROUP BY s.msgid, s.mobile, {campaign}
-    """
-    return (
-        per_recipient,
-        """
-        SELECT mobile, count(*) AS failures, count(DISTINCT campaign) AS campaigns,
-               arg_max(status, (last_at, status)) AS last_status, max(last_at) AS last_report_time
-        FROM per_recipient GROUP BY mobile
-        HAVING NOT bool_or(delivered) AND count(*) >= $failures AND count(DISTINCT campaign) >= $campaigns
-        ORDER BY failures DESC, mobile
-    """,
-    )

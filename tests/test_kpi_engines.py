@@ -406,3 +406,15 @@ def test_dead_numbers_in_passes_with_and_without_numbers(tmp_path: Path, monkeyp
         assert got["mobile"].tolist() == numbers
         want = kpi.dead_numbers(sends, got_reports, min_failures=2, min_campaigns=2, as_of=AS_OF)
         _same(got, want)
+
+
+def test_a_column_named_date_in_the_files_is_theirs_not_the_folders(small, tmp_path: Path) -> None:
+    """The warehouse's date= folders would shadow a column ``date`` the files hold themselves (a
+    hand-written table): over paths, grouping by it must give the frames' groups."""
+    sends, reports = small
+    days = pd.Series(["a", "b", "c", None] * len(sends), dtype=object)[: len(sends)].to_numpy()
+    dated = sends.assign(date=days)
+    sends_path, reports_path = _write(dated, tmp_path / "sends"), _write(reports, tmp_path / "reports")
+    want = kpi.delivery_rate(dated, reports, by="date", as_of=AS_OF)
+    assert len(want) == 4
+    _same(kpi.delivery_rate(sends_path, reports_path, by="date", as_of=AS_OF), want)
