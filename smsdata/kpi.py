@@ -360,7 +360,7 @@ def compare(
         wanted = baseline if isinstance(baseline, tuple) else (baseline,)
         matches = [i for i, key in enumerate(keys) if key == wanted]
         if not matches:
-            raise KpiError(f"no group {baseline!r} in {', '.join(map(str, keys))}")
+            raise KpiError(f"baseline={baseline!r} names no group: the groups are {', '.join(map(str, keys))}")
         base = matches[0]
     p1, n1, k1 = rates["delivery_rate"], rates["sent"], rates["delivered"]
     p2, n2, k2 = p1.iloc[base], n1.iloc[base], k1.iloc[base]

@@ -235,6 +235,7 @@ def _options_of_the_wrong_type(tmp_path: Path) -> list[tuple[object, type[Except
         (lambda: sms.delivery_rate(sends, reports, freq=[1]), sms.KpiError, "freq must be one of"),
         (lambda: sms.delivery_rate(sends, reports, tz="Nowhere/Zone"), sms.KpiError, "not a known time zone"),
         (lambda: sms.audit(sends, reports, examples="3"), sms.KpiError, "examples must be a whole number"),
+        (lambda: sms.compare(sends, reports, by="campaign", baseline="z"), sms.KpiError, "baseline='z' names no group"),
         (
             lambda: sms.delivery_rate(sends.assign(State="g"), reports, by="State"),
             sms.KpiError,
