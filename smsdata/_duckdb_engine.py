@@ -157,9 +157,9 @@ class DuckDBTables:
         try:
             described = self._con.execute(f"DESCRIBE SELECT * FROM {parquet_sql(folder)}").fetchall()  # noqa: S608
             parquet = parquet_sql(folder)
-            if "date" in (row[0] for row in described):  # the files' own date, or only the folders'?
+            if any(row[0].casefold() == "date" for row in described):  # the files' own date, or the folders'?
                 own = self._con.execute(f"DESCRIBE SELECT * FROM {parquet_sql(folder, hive=False)}").fetchall()  # noqa: S608
-                if "date" in (row[0] for row in own):  # theirs: a date= folder would hide it
+                if any(row[0].casefold() == "date" for row in own):  # theirs (Date too): date= would hide it
                     parquet, described = parquet_sql(folder, hive=False), own
         except duckdb.Error as exc:
             raise KpiError(f"cannot read the Parquet files of {table} under {str(source)!r}: {exc}") from exc
@@ -213,8 +213,8 @@ class DuckDBTables:
             return self.query(inline_sql(name, stage, sql), params)
         assert self._spill is not None  # passes only out of core
         folder = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=self._spill.name))
-        key = self._share_key()
-        shares = {table: self._split(table, passes, folder, key) for table in ("sends", "reports")}
+        keys = self._share_keys()
+        shares = {table: self._split(table, passes, folder, keys[table]) for table in ("sends", "reports")}
         for part in range(passes):
             with self._pointing({table: shares[table][part] for table in ("sends", "reports")}):
                 self._execute(self._copy_sql(stage, folder / f"{name}-{part}", passes, regroup_by), params)
@@ -250,15 +250,25 @@ class DuckDBTables:
         with self._pointing({table: f"(SELECT * FROM {table}_whole LIMIT 0)" for table in ("sends", "reports")}):  # noqa: S608
             return self.query(inline_sql(name, stage, sql), params)
 
-    def _share_key(self) -> str:
-        """The msgid as the passes hash it: as stored when both tables store it alike, else as a
-        number, as DuckDB's join compares text with a number ('0101' meets 101, '101' meets 101.0).
-        Values that meet in the join then fall in the same share; a collision is harmless."""
+    def _share_keys(self) -> dict[str, str]:
+        """The msgid of each table as the passes hash it: as the join compares it, so rows the join
+        matches fall in the same share (a collision of others is harmless).
+
+        Stored alike, as it is. Text against a number is cast to the number's type, as DuckDB's
+        join casts it ('0101' and '101.4' meet 101; text that is no number fails, as the join
+        does). Two number types meet in the type a UNION of them takes."""
         types = {
-            self._con.execute(f"DESCRIBE SELECT msgid FROM {table}_whole").fetchall()[0][1]  # noqa: S608
+            table: self._con.execute(f"DESCRIBE SELECT msgid FROM {table}_whole").fetchall()[0][1]  # noqa: S608
             for table in ("sends", "reports")
         }
-        return "msgid" if len(types) == 1 else "TRY_CAST(msgid AS DOUBLE)"
+        if types["sends"] == types["reports"]:
+            return dict.fromkeys(types, "msgid")
+        if "VARCHAR" in types.values():
+            common = next(kind for kind in types.values() if kind != "VARCHAR")
+        else:
+            union = " UNION ALL ".join(f"SELECT NULL::{kind} AS msgid" for kind in types.values())
+            common = self._con.execute(f"SELECT typeof(msgid) FROM ({union}) LIMIT 1").fetchall()[0][0]  # noqa: S608
+        return dict.fromkeys(types, f"CAST(msgid AS {common})")
 
     def _split(self, table: str, passes: int, folder: Path, key: str) -> list[str]:
         """Write ``table`` (its rows and columns the KPI reads) once to ``folder``, split into
@@ -266,7 +276,7 @@ class DuckDBTables:
 
         One scan and one write (``PARTITION_BY``, streaming), where every pass filtering the whole
         input rescanned all its files: at 100M + 100M rows in five passes, 135 s instead of 369 s.
-        The msgid is hashed as :meth:`_share_key` says, so values the join matches share a pass."""
+        The msgid is hashed as ``key`` (:meth:`_share_keys`), so values the join matches share a pass."""
         split = folder / f"{table}-split"
         share_name = _free_name("smsdata_share", self._columns[table])
         column = quote_name(share_name)

@@ -87,7 +87,8 @@ def parse_by(by: By) -> list[str]:
     """``by`` as a list of column names.
 
     Raises:
-        KpiError: ``by`` names no columns, a name clashes with a column the KPIs make, or differs
+        KpiError: ``by`` names no columns, a name clashes with a column the KPIs make (or starts
+            with ``smsdata_``, the prefix of their working columns), or differs
             from one of theirs or of the inputs' (or from another of ``by``) only in case.
     """
     if by is None:
@@ -95,7 +96,7 @@ def parse_by(by: By) -> list[str]:
     if not isinstance(by, str | Sequence) or not all(isinstance(c, str) for c in ([by] if isinstance(by, str) else by)):
         raise KpiError(f"by={by!r} must name columns: a column name or a list of them")
     columns = list(dict.fromkeys([by] if isinstance(by, str) else by))
-    clashing = [c for c in columns if c in RESERVED]
+    clashing = [c for c in columns if c in RESERVED or c.casefold().startswith("smsdata_")]
     if clashing:
         raise KpiError(f"by= column(s) {clashing} clash with the KPIs' own columns; rename them first")
     # DuckDB and Spark do not tell names apart by case: "State" would read the column "state"

@@ -158,29 +158,35 @@ def counted_quantiles_sql(keys: Sequence[str], source: str, value: str) -> str:
     Worked out from the count of each distinct value, its running total and a range join to the
     ranks each quantile falls between: every step spills to disk, where ``quantile_cont`` holds all
     of a group's values in memory (100M latencies in one group: out of memory at 1 GB). It is 10x
-    slower in memory, so the KPIs use it only over data worked out in passes.
+    slower in memory, so the KPIs use it only over data worked out in passes. Its working columns
+    start with ``smsdata_``, a prefix no ``by=`` column may take.
     """
     listed = "".join(f"{k}, " for k in keys)
     within = f"PARTITION BY {', '.join(keys)} " if keys else ""
     same = " AND ".join(f"b.{k} IS NOT DISTINCT FROM r.{k}" for k in keys) or "true"
     grouped = f"GROUP BY {', '.join(keys)}" if keys else ""
     wanted = ", ".join(f"({q})" for q in QUANTILES)
-    picked = ", ".join(f"max(lo + frac * (hi - lo)) FILTER (WHERE q = {q}) AS p{round(q * 100)}" for q in QUANTILES)
+    lerp = "smsdata_lo + smsdata_frac * (smsdata_hi - smsdata_lo)"
+    picked = ", ".join(f"max({lerp}) FILTER (WHERE smsdata_q = {q}) AS p{round(q * 100)}" for q in QUANTILES)
     return f"""
-        counts AS (SELECT {listed}{value} AS v, count(*) AS c FROM {source} WHERE {value} IS NOT NULL
-                   GROUP BY {listed}{value}),
-        ranked AS (SELECT *, sum(c) OVER ({within}ORDER BY v ROWS UNBOUNDED PRECEDING) AS upto FROM counts),
-        sizes AS (SELECT {listed}sum(c) AS n FROM counts {grouped}),
-        ranks AS (SELECT {listed}q, (n - 1) * q - floor((n - 1) * q) AS frac,
-                         floor((n - 1) * q) AS low, ceil((n - 1) * q) AS high
-                  FROM sizes CROSS JOIN (VALUES {wanted}) AS wanted(q)),
-        bounds AS (SELECT {listed}q, frac, low AS k, true AS is_low FROM ranks
-                   UNION ALL SELECT {listed}q, frac, high AS k, false AS is_low FROM ranks),
-        found AS (SELECT {"".join(f"b.{k}, " for k in keys)}b.q, b.frac, b.is_low, r.v FROM bounds AS b
-                  JOIN ranked AS r ON {same} AND r.upto - r.c <= b.k AND b.k < r.upto),
-        interpolated AS (SELECT {listed}q, any_value(frac) AS frac, min(v) FILTER (WHERE is_low) AS lo,
-                                min(v) FILTER (WHERE NOT is_low) AS hi
-                         FROM found GROUP BY {listed}q),
+        counts AS (SELECT {listed}{value} AS smsdata_v, count(*) AS smsdata_c FROM {source}
+                   WHERE {value} IS NOT NULL GROUP BY {listed}{value}),
+        ranked AS (SELECT *, sum(smsdata_c) OVER ({within}ORDER BY smsdata_v ROWS UNBOUNDED PRECEDING) AS smsdata_upto
+                   FROM counts),
+        sizes AS (SELECT {listed}sum(smsdata_c) AS smsdata_n FROM counts {grouped}),
+        positions AS (SELECT {listed}smsdata_q, (smsdata_n - 1) * smsdata_q AS smsdata_pos
+                      FROM sizes CROSS JOIN (VALUES {wanted}) AS wanted(smsdata_q)),
+        ranks AS (SELECT {listed}smsdata_q, smsdata_pos - floor(smsdata_pos) AS smsdata_frac,
+                         floor(smsdata_pos) AS smsdata_low, ceil(smsdata_pos) AS smsdata_high FROM positions),
+        bounds AS (SELECT {listed}smsdata_q, smsdata_frac, smsdata_low AS smsdata_k, true AS smsdata_is_low
+                   FROM ranks UNION ALL SELECT {listed}smsdata_q, smsdata_frac, smsdata_high, false FROM ranks),
+        found AS (SELECT {"".join(f"b.{k}, " for k in keys)}b.smsdata_q, b.smsdata_frac, b.smsdata_is_low, r.smsdata_v
+                  FROM bounds AS b JOIN ranked AS r
+                  ON {same} AND r.smsdata_upto - r.smsdata_c <= b.smsdata_k AND b.smsdata_k < r.smsdata_upto),
+        interpolated AS (SELECT {listed}smsdata_q, any_value(smsdata_frac) AS smsdata_frac,
+                                min(smsdata_v) FILTER (WHERE smsdata_is_low) AS smsdata_lo,
+                                min(smsdata_v) FILTER (WHERE NOT smsdata_is_low) AS smsdata_hi
+                         FROM found GROUP BY {listed}smsdata_q),
         quantiles AS (SELECT {listed}{picked} FROM interpolated {grouped})
     """
 

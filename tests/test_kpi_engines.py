@@ -278,8 +278,10 @@ def test_spark_failing_to_read_is_a_kpi_error(small, spark, tmp_path: Path) -> N
         (lambda ids: ids.astype("float64"), lambda ids: ids.astype(str)),  # 101.0 (an int column with a blank)
         (lambda ids: ids, lambda ids: ids.astype(str).str.zfill(5)),  # 101 and '00101'
         (lambda ids: ids.astype(str), lambda ids: ids),  # the other way round
+        (lambda ids: ids, lambda ids: ids.astype(str) + ".4"),  # the join casts '101.4' to 101
+        (lambda ids: ids.astype("int32"), lambda ids: ids.astype("int64")),
     ],
-    ids=["int-text", "float-text", "int-padded-text", "text-int"],
+    ids=["int-text", "float-text", "int-padded-text", "text-int", "int-decimal-text", "int32-int64"],
 )
 def test_passes_meet_msgids_stored_as_numbers_and_as_text(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sent: Callable, reported: Callable
@@ -408,13 +410,51 @@ def test_dead_numbers_in_passes_with_and_without_numbers(tmp_path: Path, monkeyp
         _same(got, want)
 
 
-def test_a_column_named_date_in_the_files_is_theirs_not_the_folders(small, tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["date", "Date", "DATE"])
+def test_a_column_named_date_in_the_files_is_theirs_not_the_folders(small, tmp_path: Path, name: str) -> None:
     """The warehouse's date= folders would shadow a column ``date`` the files hold themselves (a
-    hand-written table): over paths, grouping by it must give the frames' groups."""
+    hand-written table; any case, as SQL ignores it): over paths, grouping by it must give the
+    frames' groups."""
     sends, reports = small
     days = pd.Series(["a", "b", "c", None] * len(sends), dtype=object)[: len(sends)].to_numpy()
-    dated = sends.assign(date=days)
+    dated = sends.assign(**{name: days})
     sends_path, reports_path = _write(dated, tmp_path / "sends"), _write(reports, tmp_path / "reports")
-    want = kpi.delivery_rate(dated, reports, by="date", as_of=AS_OF)
+    want = kpi.delivery_rate(dated, reports, by=name, as_of=AS_OF)
     assert len(want) == 4
-    _same(kpi.delivery_rate(sends_path, reports_path, by="date", as_of=AS_OF), want)
+    _same(kpi.delivery_rate(sends_path, reports_path, by=name, as_of=AS_OF), want)
+
+
+def test_passes_refuse_text_msgids_no_number_as_the_join_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Numbers in sends, text in reports with one that is no number: one query fails on it, and
+    so must the passes (not count without it, whichever pass it falls in)."""
+    from smsdata import _duckdb_engine
+
+    sent_at = pd.to_datetime(["2026-11-20 10:00"] * 4, utc=True)
+    sends = pd.DataFrame({"msgid": range(101, 105), "mobile": [f"1380013800{i}" for i in range(4)]})
+    sends = sends.assign(state="accepted", sent_at=sent_at, campaign="c")
+    reports = pd.DataFrame({"msgid": ["101", "102", "103", "junk"], "mobile": sends["mobile"], "status": "DELIVRD"})
+    reports = reports.assign(report_time=sent_at + pd.Timedelta(seconds=5))
+    sends_path, reports_path = _write(sends, tmp_path / "sends"), _write(reports, tmp_path / "reports")
+    with pytest.raises(KpiError, match="Could not convert string 'junk'"):
+        kpi.delivery_rate(sends, reports, as_of=AS_OF)
+    monkeypatch.setattr(_duckdb_engine, "ROWS_PER_PASS", 1)
+    with pytest.raises(KpiError, match="Could not convert string 'junk'"):
+        kpi.delivery_rate(sends_path, reports_path, as_of=AS_OF)
+
+
+@pytest.mark.parametrize("name", ["n", "c", "v", "hi", "frac", "upto"])
+def test_latency_in_passes_by_columns_named_like_working_columns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """The counted quantiles of passes work in columns of their own (``smsdata_*``): a by= column
+    called ``n`` or ``hi`` groups, and is not read as one of them."""
+    from smsdata import _duckdb_engine
+
+    sends, reports = _random()
+    grouped = sends.assign(**{name: np.arange(len(sends)) % 2 + 1})
+    sends_path, reports_path = _write(grouped, tmp_path / "sends"), _write(reports, tmp_path / "reports")
+    want = kpi.latency(grouped, reports, by=name, as_of=AS_OF)
+    monkeypatch.setattr(_duckdb_engine, "ROWS_PER_PASS", max(1, len(sends) // 3))
+    _same(kpi.latency(sends_path, reports_path, by=name, as_of=AS_OF), want)
+    with pytest.raises(KpiError, match="clash"):
+        kpi.latency(grouped.rename(columns={name: "smsdata_x"}), reports, by="smsdata_x", as_of=AS_OF)
