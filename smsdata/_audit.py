@@ -122,7 +122,7 @@ def audit(
     """
     examples = at_least(examples, "examples", 0, error=KpiError)
     moment = parse_moment(as_of)
-    cutoff = moment - parse_duration(expire_after, "expire_after")
+    cutoff = moment - parse_duration(expire_after, "expire_after", required=True)
     params = query_params(moment, None, tolerance=SKEW_TOLERANCE.to_pytimedelta(), cutoff=cutoff.to_pydatetime())
     rows = []
     with kpi_tables(sends, reports, [], extra=["request_id"]) as opened:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterable
 from typing import Any, Literal
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 
@@ -72,6 +73,24 @@ def check_send(mobiles: list[str], content: str) -> None:
         raise TooManyMobiles(6, f"{len(mobiles)} numbers; the gateway takes at most {MAX_MOBILES} per request")
 
 
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9/._~-]*")
+
+
+def _path_problem(url: str) -> str | None:
+    """What is wrong with the path of a usable http(s) ``url``, or ``None``. The paths go after it:
+    a query, fragment, ``;`` parameters or escapes (``%3F``) would swallow them, and could hold
+    a password no masking knows; so the message shows the host alone."""
+    parts = urlsplit(url)
+    if "?" not in url and "#" not in url and _PLAIN_PATH.fullmatch(parts.path):
+        return None
+    host = parts.netloc.rpartition("@")[2]
+    return (
+        f"the gateway URL {parts.scheme}://{host}/... must end in a plain path (letters, digits and / . _ ~ -), "
+        "without a query (?), fragment (#), parameters (;) or escapes (%): /Message/send is added after it. "
+        "Give the account as uid and pwd (SMSDATA_UID, SMSDATA_PWD)"
+    )
+
+
 def _usable_base(base_url: Secret) -> tuple[str, str | None]:
     """The base URL (``/Message/send`` and ``/Message/balance`` taken off) and what makes it
     unusable, in words with any password masked (``None``: usable). Never raises."""
@@ -80,11 +99,8 @@ def _usable_base(base_url: Secret) -> tuple[str, str | None]:
         if url.endswith(suffix):
             url = url[: -len(suffix)]
     problem = url_problem(url, "the gateway URL")
-    if problem is None and ("?" in url or "#" in url):  # the paths go after it: a query would swallow them
-        problem = (
-            f"the gateway URL {shown_url(url)!r} must not hold a query (?...) or a fragment (#...): "
-            "/Message/send is added after it; give the account as uid and pwd (SMSDATA_UID, SMSDATA_PWD)"
-        )
+    if problem is None:
+        problem = _path_problem(url)
     if problem is None:
         try:  # what httpx itself refuses (an invalid IDNA host name...), refused now rather than at a send
             httpx.URL(url + SEND_PATH).host  # noqa: B018 (decoding the host is the check)

@@ -125,13 +125,15 @@ def parse_moment(value: Moment) -> pd.Timestamp:
     return moment.floor("us")
 
 
-def parse_duration(value: Duration | None, name: str) -> pd.Timedelta | None:
-    """``value`` as a Timedelta (``None`` stays ``None``).
+def parse_duration(value: Duration | None, name: str, *, required: bool = False) -> pd.Timedelta | None:
+    """``value`` as a Timedelta (``None`` stays ``None``, unless ``required``).
 
     Raises:
-        KpiError: not a duration, or negative (``name`` says which option).
+        KpiError: not a duration, or negative, or ``None`` when ``required`` (``name`` says which option).
     """
     if value is None:
+        if required:
+            raise KpiError(f"{name}=None: give a duration, like '72h' or '3 days'")
         return None
     # pandas reads a bare number, or text of one ("3"), as nanoseconds
     if isinstance(value, int | float | np.number) or (isinstance(value, str) and _is_number(value)):

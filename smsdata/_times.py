@@ -11,6 +11,8 @@ from .errors import ConfigError, KpiError, SmsdataError
 
 __all__ = ["utc", "utc_option", "utc_us"]
 
+_EARLIEST, _LATEST = pd.Timestamp("1970-01-01", tz="UTC"), pd.Timestamp("2200-01-01", tz="UTC")
+
 
 def utc(value: str | date | datetime | pd.Timestamp | None) -> pd.Timestamp | None:
     """``value`` as a tz-aware UTC Timestamp (naive means UTC); ``None`` stays ``None``.
@@ -40,6 +42,8 @@ def utc_option(
         raise error(f"{name}={value!r} is not a time (write it like '2026-11-23 09:00', UTC)") from exc
     if value is not None and pd.isna(moment):
         raise error(f"{name}={value!r} is not a time")
+    if moment is not None and not _EARLIEST <= moment <= _LATEST:  # '3h' reads as 0001-01-01 03:00
+        raise error(f"{name}={value!r} reads as {moment.isoformat()}, not a time of SMS (1970-2200)")
     return moment
 
 

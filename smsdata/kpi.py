@@ -148,7 +148,7 @@ def delivery_rate(
     group = parse_by(by)
     period, zone = parse_freq(freq, tz)
     window = parse_duration(within, "within")
-    expiry = parse_duration(expire_after, "expire_after")
+    expiry = parse_duration(expire_after, "expire_after", required=True)
     prefix, clause = group_sql(group, period is not None)
     # still waiting for a report (pending) rather than given up on (no_report): sent less than
     # expire_after before it is judged; with a window, judged exactly `within` after its send

@@ -247,3 +247,17 @@ def test_passwords_in_urls_are_masked_without_a_scheme_and_in_queries(text: str,
     from smsdata.config import shown_url
 
     assert shown_url(text) == shown
+
+
+@pytest.mark.parametrize(
+    "tail",
+    ["#CANARY", "x?p=CANARY", "x?CANARY", "x%3Fpwd=CANARY", "x%253Fpwd=CANARY", "x;pwd=CANARY", "x？CANARY"],
+)
+def test_a_gateway_url_hiding_a_password_past_its_path_is_refused_without_showing_it(tail: str) -> None:
+    """Only a plain path may follow the host: /Message/send goes after it, and a query, fragment,
+    parameters or escapes may hold a password in a form no masking knows."""
+    url = f"http://gw.example/{tail.replace('CANARY', CANARY)}"
+    refused = r"the gateway URL http://gw.example/\.\.\. must end in a plain path"
+    with pytest.raises(ConfigError, match=refused) as caught:
+        Gateway(url, "u", "p")
+    assert CANARY not in _traceback_with_locals(caught.value)

@@ -232,6 +232,9 @@ def _options_of_the_wrong_type(tmp_path: Path) -> list[tuple[object, type[Except
         (lambda: sms.delivery_rate(sends, reports, expire_after="30"), sms.KpiError, "expire_after='30' has no"),
         (lambda: sms.delivery_rate(sends, reports, as_of=0), sms.KpiError, "as_of=0 is not a time"),
         (lambda: sms.latency(sends, reports, as_of=2.5), sms.KpiError, "as_of=2.5 is not a time"),
+        (lambda: sms.latency(sends, reports, as_of="3h"), sms.KpiError, "as_of='3h' reads as 0001-01-01T03:00:00"),
+        (lambda: sms.delivery_rate(sends, reports, expire_after=None), sms.KpiError, "expire_after=None: give a"),
+        (lambda: sms.audit(sends, reports, expire_after=None), sms.KpiError, "expire_after=None: give a"),
         (lambda: sms.delivery_rate(sends, reports, freq=[1]), sms.KpiError, "freq must be one of"),
         (lambda: sms.delivery_rate(sends, reports, tz="Nowhere/Zone"), sms.KpiError, "not a known time zone"),
         (lambda: sms.audit(sends, reports, examples="3"), sms.KpiError, "examples must be a whole number"),
@@ -246,7 +249,7 @@ def _options_of_the_wrong_type(tmp_path: Path) -> list[tuple[object, type[Except
         (
             lambda: sms.Gateway("http://127.0.0.1:9/x?pwd=S3cr3t", "u", "p"),
             sms.ConfigError,
-            r"'http://127.0.0.1:9/x\?pwd=\*{10}' must not hold a query",
+            r"the gateway URL http://127.0.0.1:9/\.\.\. must end in a plain path",
         ),
         (lambda: sms.export(pd.DataFrame([[1, 2]], columns=["a", "a"]), tmp_path / "x.csv"), sms.ExportError, "repeat"),
         (lambda: sms.export(one, tmp_path / "x.csv", mobile_columns=["n"]), sms.ExportError, "mobile_columns names"),
