@@ -26,6 +26,7 @@ import math
 import os
 import re
 from collections.abc import Sequence
+from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -42,8 +43,11 @@ __all__ = ["ExportError", "export", "mask_mobiles"]
 # A formula trigger, after any run of control characters (0x00-0x1F, 0x7F), spaces (Unicode's
 # too: no-break, ideographic, zero-width, BOM) and invisible or direction marks that a
 # spreadsheet may skip; a tab or a CR first is itself a trigger.
-_SKIPPED = r"\x00-\x20\x7f\u00a0\u00ad\u1680\u180e\u2000-\u200f\u2028-\u202f\u205f-\u2064\u3000\ufeff"
-_DANGEROUS = rf"^(?:[{_SKIPPED}]*[=+\-@]|[\t\r])"
+_SKIPPED = (
+    r"\x00-\x20\x7f-\xa0\xad\u034f\u061c\u115f\u1160\u1680\u17b4\u17b5\u180b-\u180f\u2000-\u200f\u2028-\u202f"
+    r"\u205f-\u206f\u2800\u3000\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufffb\U000e0000-\U000e007f"
+)
+_DANGEROUS = rf"^(?:[{_SKIPPED}]*[=+\-@\uff1d\uff0b\uff0d\uff20]|[\t\r])"  # full-width signs too
 XLSX_MAX_ROWS = 1_048_575  # and one header row
 _EXACT_IN_EXCEL = 2**53 - 1  # larger whole numbers are written as text, every digit kept
 XLSX_MAX_CHARS = 32_767  # characters in one cell (UTF-16 units, as Excel counts)
@@ -64,6 +68,9 @@ def mask_mobiles(mobiles: pd.Series | Sequence[object]) -> pd.Series:
     """
     mobiles = series_of(mobiles, "mobiles")
     text = _as_text(mobiles)
+    # a mobile written with +86, spaces or dashes is still one: masked, in its plain 11 digits
+    plain = text.str.replace(r"[\s\-()]", "", regex=True).str.replace(r"^(?:\+|00)?86(?=1\d{10}$)", "", regex=True)
+    text = text.mask(plain.str.fullmatch(r"1\d{10}").fillna(False).astype(bool), plain)
     eleven = text.str.fullmatch(r"\d{11}").fillna(False).astype(bool)
     masked = text.str.slice(0, 3) + "****" + text.str.slice(7)
     return text.where(~eleven, masked).where(mobiles.notna(), mobiles)
@@ -109,14 +116,20 @@ def export(
     >>> export(sends[sends["state"] == "unknown"], "resend.csv", mask=False)  # doctest: +SKIP
     """
     frame_of(df, error=ExportError)
-    if df.columns.duplicated().any():
-        raise ExportError(f"cannot export: the column names {sorted(set(df.columns[df.columns.duplicated()]))} repeat")
+    if not isinstance(mask, bool):
+        raise ConfigError(f"mask must be True or False, not {mask!r}")
     target = Path(out)
     suffix = target.suffix.lower()
     if suffix not in (".csv", ".xlsx"):
         raise ExportError(f"cannot export to {target.name}: use a .csv or .xlsx name")
-    table = df.reset_index() if index else df.copy()
+    try:
+        table = df.reset_index() if index else df.copy()
+    except ValueError as exc:  # an index name that is also a column's
+        raise ExportError(f"cannot export the index: {exc}") from None
     table.columns = [str(c) for c in table.columns]
+    repeated = sorted(set(table.columns[table.columns.duplicated()]))
+    if repeated:
+        raise ExportError(f"cannot export: the column names {repeated} repeat (as text)")
     if mask:
         for name in _mobile_columns(table, mobile_columns):
             table[name] = mask_mobiles(table[name])
@@ -141,22 +154,34 @@ def export(
 
 
 def _as_text(values: pd.Series) -> pd.Series:
-    """``values`` as text; whole numbers held as floats (a number column with a blank) without ``.0``."""
+    """``values`` as text; whole numbers held as floats or Decimals (a number column with a blank,
+    a mixed column) without ``.0``."""
     if pd.api.types.is_float_dtype(values.dtype):
         whole = values.notna() & values.abs().lt(1e15) & values.eq(values.round())
         digits = values.where(whole).astype("Int64").astype("str")
         return digits.where(whole, values.astype("str"))
+    if values.dtype == object:
+        return values.map(_number_text, na_action="ignore").astype("str")
     return values.astype("str")
 
 
+def _number_text(value: object) -> str:
+    """One value as text; a whole float or Decimal without its fraction."""
+    if isinstance(value, float | Decimal) and math.isfinite(value) and value == int(value):
+        return str(int(value))
+    return str(value)
+
+
 def _mobile_columns(table: pd.DataFrame, named: str | Sequence[str] | None) -> list[str]:
-    """The columns to mask: those ``named``, or every column whose name holds ``mobile``.
+    """The columns to mask: those ``named``, or every column whose name holds ``mobile`` (any case).
 
     Raises:
         ExportError: a named column is not in the table.
     """
     if named is None:
-        return [c for c in table.columns if "mobile" in c]
+        return [c for c in table.columns if "mobile" in c.casefold()]
+    if not isinstance(named, str) and not pd.api.types.is_list_like(named):
+        raise ExportError(f"mobile_columns must name columns (a name or a list of them), not {named!r}")
     names = [named] if isinstance(named, str) else [str(c) for c in named]
     missing = [c for c in names if c not in table.columns]
     if missing:
@@ -168,8 +193,25 @@ def _text_columns(table: pd.DataFrame) -> list[str]:
     return [c for c in table.columns if pd.api.types.is_string_dtype(table[c]) or table[c].dtype == object]
 
 
+def _may_hold_text(values: pd.Series) -> bool:
+    """Whether a column may hold text a spreadsheet reads as a formula: any but numbers, booleans
+    and times (Arrow dictionaries and sparse columns of text included)."""
+    dtype = values.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        dtype = dtype.categories.dtype
+    if isinstance(dtype, pd.SparseDtype):
+        dtype = dtype.subtype
+    api = pd.api.types
+    return not (
+        api.is_numeric_dtype(dtype)
+        or api.is_bool_dtype(dtype)
+        or api.is_datetime64_any_dtype(dtype)
+        or api.is_timedelta64_dtype(dtype)
+    )
+
+
 def _write_csv(table: pd.DataFrame, target: Path) -> None:
-    for name in _text_columns(table):
+    for name in [c for c in table.columns if _may_hold_text(table[c])]:
         text = table[name].astype("str")
         dangerous = text.str.match(_DANGEROUS).fillna(False).astype(bool)
         table[name] = text.where(~dangerous, "'" + text).where(table[name].notna(), None)
@@ -243,7 +285,7 @@ def _cell(sheet: object, value: object, column: str, label: object) -> object:
 
     if isinstance(value, pd.Timestamp):
         value = value.to_pydatetime()
-    if isinstance(value, int | np.integer) and abs(int(value)) > _EXACT_IN_EXCEL:  # Excel keeps 15 digits
+    if isinstance(value, int | np.integer | Decimal) and abs(value) > _EXACT_IN_EXCEL:  # Excel keeps 15 digits
         return _string_cell(sheet, str(value), column, (label,))
     if isinstance(value, float | np.floating) and math.isinf(value):  # XLSX has no infinity: it became blank
         return _string_cell(sheet, str(float(value)), column, (label,))

@@ -317,3 +317,38 @@ def test_export_keeps_every_digit_and_masks_numbers_held_as_floats(tmp_path: Pat
     assert sms.export(pd.DataFrame({"phone": ["13800138000"]}), tmp_path / "p.csv", mobile_columns="phone").read_text(
         encoding="utf-8-sig"
     ).splitlines() == ["phone", "138****8000"]
+
+
+def test_export_masks_and_defends_every_way_a_value_is_held(tmp_path: Path) -> None:
+    """Mobiles written with +86 or spaces, in a Mobile column, or held as float/Decimal in a mixed
+    column are masked; text in an Arrow dictionary column and after C1 controls, direction
+    isolates or full-width signs gets the formula prefix; options of the wrong kind are refused."""
+    from decimal import Decimal
+
+    import pyarrow as pa
+
+    table = pd.DataFrame(
+        {
+            "a": pd.Series(["=1+1", "x"], dtype=pd.ArrowDtype(pa.dictionary(pa.int32(), pa.string()))),
+            "b": ["\u0085=cmd", "\u2066=cmd"],
+            "Mobile": ["+86 138 0013 8000", "138-0013-8000"],
+            "mobile2": [13800138000.0, "x"],
+            "m3": [Decimal("13800138000.0"), None],
+            "f": ["\uff1d1+1", "ok"],
+        }
+    )
+    out = sms.export(table, tmp_path / "t.csv", mobile_columns=["Mobile", "mobile2", "m3"])
+    assert out.read_bytes().decode("utf-8-sig").split("\r\n") == [  # not splitlines: \x85 is a line end to it
+        "a,b,Mobile,mobile2,m3,f",
+        "'=1+1,'\u0085=cmd,138****8000,138****8000,138****8000,'\uff1d1+1",
+        "x,'\u2066=cmd,138****8000,x,,ok",
+        "",
+    ]
+    with pytest.raises(sms.ConfigError, match="mask must be True or False, not None"):
+        sms.export(table, tmp_path / "t.csv", mask=None)
+    with pytest.raises(sms.ExportError, match="mobile_columns must name columns"):
+        sms.export(table, tmp_path / "t.csv", mobile_columns=5)
+    with pytest.raises(sms.ExportError, match=r"the column names \['1'\] repeat"):
+        sms.export(pd.DataFrame({1: [1], "1": [2]}), tmp_path / "t.csv")
+    with pytest.raises(sms.ExportError, match="cannot export the index"):
+        sms.export(pd.DataFrame({"a": [1]}, index=pd.Index([0], name="a")), tmp_path / "t.csv", index=True)
