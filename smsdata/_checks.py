@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import math
 import numbers
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 
 from .errors import ConfigError, SmsdataError
 
-__all__ = ["at_least", "frame_of", "positive", "series_of"]
+__all__ = ["at_least", "frame_of", "known_zone", "positive", "series_of"]
 
 
 def at_least(value: object, name: str, minimum: int = 1, *, error: type[SmsdataError] = ConfigError) -> int:
@@ -64,3 +65,16 @@ def frame_of(df: object, *, error: type[Exception]) -> pd.DataFrame:
     if not isinstance(df, pd.DataFrame):
         raise error(f"df must be a pandas DataFrame, not {type(df).__name__}")
     return df
+
+
+def known_zone(value: object, name: str, *, error: type[SmsdataError] = ConfigError) -> str:
+    """``value``, an IANA time zone name (``"Asia/Shanghai"``); ``name`` is the option's.
+
+    Raises:
+        ConfigError (or ``error``): not text, or no zone of that name.
+    """
+    try:
+        ZoneInfo(value)  # type: ignore[arg-type]
+    except (ZoneInfoNotFoundError, ValueError, TypeError) as exc:
+        raise error(f"{name}={value!r} is not a known time zone") from exc
+    return str(value)

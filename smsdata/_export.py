@@ -28,12 +28,11 @@ import re
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
 
-from ._checks import frame_of, series_of
+from ._checks import frame_of, known_zone, series_of
 from ._renamed import renamed
 from .config import default_tz
 from .errors import ConfigError, ExportError
@@ -133,11 +132,7 @@ def export(
     if mask:
         for name in _mobile_columns(table, mobile_columns):
             table[name] = mask_mobiles(table[name])
-    zone = tz or default_tz()
-    try:
-        ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError, TypeError) as exc:
-        raise ConfigError(f"tz={zone!r} is not a known time zone") from exc
+    zone = known_zone(tz or default_tz(), "tz")
     for name in table.columns:
         if isinstance(table[name].dtype, pd.DatetimeTZDtype):
             table[name] = table[name].dt.tz_convert(zone)

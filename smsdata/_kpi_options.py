@@ -8,11 +8,11 @@ with the same :class:`~smsdata.errors.KpiError`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
 
+from ._checks import known_zone
 from ._times import utc_option
 from .config import default_tz
 from .errors import KpiError
@@ -153,12 +153,7 @@ def parse_zone(tz: str | None) -> str:
     Raises:
         KpiError: not a known time zone.
     """
-    name = tz or default_tz()
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, TypeError) as exc:
-        raise KpiError(f"tz={name!r} is not a known time zone") from exc
-    return name
+    return known_zone(tz or default_tz(), "tz", error=KpiError)
 
 
 def _is_number(text: str) -> bool:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from ._engines import Source, narrowed, quote_name, tables
+from ._engines import Source, narrowed, quote_name, require, tables
 from .errors import ReportError
 
 
@@ -73,6 +73,7 @@ def masked_groups(sends: Source, groups: Sequence[str]) -> Source:
             found = opened.query(f"SELECT {listed} FROM sends", {})  # noqa: S608 (our quoting)
         phones = [c for c in groups if found[c].fillna(False).astype(bool).any()]
         return narrowed(sends, computed=tuple((c, _mask_sql(c)) for c in phones), uses=tuple(phones))
+    require(groups, [str(c) for c in sends.columns], "sends")
     out = sends.copy()
     for column in groups:
         values = pd.Series(out[column].dropna().unique())

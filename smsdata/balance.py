@@ -17,9 +17,8 @@ import pandas as pd
 
 from ._engines import COST_COLUMNS, Source, cost_sql, tables
 from ._forecast import balance_steps, forecast_balance
-from ._kpi_options import localise_period, parse_moment
+from ._kpi_options import localise_period, parse_moment, parse_zone
 from ._money import exact
-from .config import default_tz
 from .gateway import Gateway
 from .kpi import delivery_rate
 from .ledger import Ledger, using_ledger
@@ -124,7 +123,7 @@ def balance_burn(
     Raises:
         LedgerError: there is no ledger at ``ledger`` (none is created), or it cannot be read.
     """
-    tz = tz or default_tz()
+    tz = parse_zone(tz)
     now = parse_moment(as_of)
     with using_ledger(ledger, create=False) as opened:
         history = opened.balances()

@@ -45,14 +45,13 @@ import time
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as pads
 
 from . import _faults, _sources
-from ._checks import at_least
+from ._checks import at_least, known_zone
 from ._ingest_dataset import Dataset, Deduper, fsync_tree
 from ._ingest_reader import QUARANTINE_SCHEMA as QUARANTINE_SCHEMA  # the columns of quarantine/
 from ._ingest_reader import Reader
@@ -161,11 +160,7 @@ def ingest_reports(
     at_least(chunk_bytes, "chunk_bytes")
     if workers is not None:
         at_least(workers, "workers")
-    tz = source_tz or default_tz()
-    try:
-        ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise IngestError(f"source_tz={tz!r} is not a known time zone") from exc
+    tz = known_zone(source_tz or default_tz(), "source_tz", error=IngestError)
     root = Path(dataset)
     files = [path for path in _sources.source_files(source) if not _inside(path, root)]
     reader: Reader | None = None

@@ -42,7 +42,7 @@ import pandas as pd
 from ._leases import LEASE_TTL, Lease, LedgerBatch, PlannedRequest, check_gone, process_tag, this_machine
 from ._ledger_tables import ADDED_COLUMNS, ANSWERED, ATTRIBUTE, SCHEMA, quote, sends_sql, typed_sends, utcnow
 from .config import load_settings
-from .errors import LeaseLost, LedgerError
+from .errors import ConfigError, LeaseLost, LedgerError
 
 if TYPE_CHECKING:
     from .planning import CampaignPlan
@@ -368,6 +368,9 @@ def read_sends(ledger: Ledger | str | Path | None = None, campaign: str | None =
 
     Raises:
         LedgerError: there is no ledger there (none is created), or it cannot be read.
+        ConfigError: ``campaign`` is not a name (text).
     """
+    if campaign is not None and not isinstance(campaign, str):
+        raise ConfigError(f"campaign must be a campaign's name (a text), not {campaign!r}")
     with using_ledger(ledger, create=False) as opened:
         return opened.sends(campaign)

@@ -225,7 +225,11 @@ def plan_campaign(
     frame_of(df, error=PlanError)
     if (content is None) == (template is None):
         raise PlanError("give exactly one of content= (a column) or template= (a text with {column} fields)")
-    for column in [mobile] + ([content] if content else []):
+    for option, column in (("mobile", mobile), ("content", content)):
+        if option == "content" and column is None:
+            continue
+        if not isinstance(column, str) or not column:
+            raise PlanError(f"{option}= must name a column of the data (a text), not {column!r}")
         if column not in df.columns:
             raise PlanError(f"column {column!r} not found; columns are {list(df.columns)}{source_hint(df, column)}")
 

@@ -41,7 +41,7 @@ from ._report_sections import (
 from ._report_select import has_column, masked_groups, select_campaigns
 from .balance import LedgerLike
 from .config import DEFAULT_DATASET, UnitPrice, unit_price
-from .errors import ReportError
+from .errors import ConfigError, ReportError
 
 __all__ = ["Headline", "build_report", "headline"]
 
@@ -179,12 +179,23 @@ def build_report(
         The path written.
 
     Raises:
-        ReportError: nothing was sent (by ``as_of``), a campaign named does not exist, or
-            the file cannot be written.
+        ReportError: nothing was sent (by ``as_of``), a campaign named does not exist,
+            ``by`` names nothing, or the file cannot be written.
         LedgerError: the ``ledger`` given does not exist (none is created), or it cannot be read.
-        KpiError, IngestError, ConfigError: from reading or judging the inputs.
+        KpiError, IngestError, ConfigError: from reading or judging the inputs, a ``by`` column
+            the sends lack, or a ``title`` or ``campaigns`` that is not text (or a list of texts).
     """
     moment = parse_moment(as_of)
+    if not parse_by(by):
+        raise ReportError(f"by={by!r}: the report needs a column to group by, such as 'campaign'")
+    if not isinstance(title, str):
+        raise ConfigError(f"title must be a text, not {title!r}")
+    if (
+        campaigns is not None
+        and not isinstance(campaigns, str)
+        and not (pd.api.types.is_list_like(campaigns) and all(isinstance(c, str) for c in campaigns))
+    ):
+        raise ConfigError(f"campaigns must be a campaign's name or a list of them, not {campaigns!r}")
     money = UnitPrice.parse(price_per_unit) if price_per_unit is not None else unit_price()
     if sends is None:
         sends = sends_of(ledger, dataset)

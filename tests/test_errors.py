@@ -204,6 +204,7 @@ def _options_of_the_wrong_type(tmp_path: Path) -> list[tuple[object, type[Except
     (tmp_path / "warehouse").mkdir()
     gateway = {"base_url": "http://127.0.0.1:9", "uid": "u", "pwd": "p"}
     one = pd.DataFrame({"m": ["1"]})
+    html = tmp_path / "r.html"
     return [
         (lambda: sms.read_reports(tmp_path / "warehouse", start="garbage"), sms.ConfigError, "start='garbage' is not"),
         (lambda: sms.read_reports(tmp_path / "warehouse", end=pd.NaT), sms.ConfigError, "end=NaT is not a time"),
@@ -254,6 +255,15 @@ def _options_of_the_wrong_type(tmp_path: Path) -> list[tuple[object, type[Except
         (lambda: sms.export(pd.DataFrame([[1, 2]], columns=["a", "a"]), tmp_path / "x.csv"), sms.ExportError, "repeat"),
         (lambda: sms.export(one, tmp_path / "x.csv", mobile_columns=["n"]), sms.ExportError, "mobile_columns names"),
         (lambda: sms.export(one, tmp_path / "x.csv", tz="Nowhere/Zone"), sms.ConfigError, "tz='Nowhere/Zone'"),
+        (lambda: sms.build_report(html, sends=sends, reports=reports, by=[]), sms.ReportError, "needs a column"),
+        (lambda: sms.build_report(html, sends=sends, reports=reports, title=5), sms.ConfigError, "title must"),
+        (lambda: sms.build_report(html, sends=sends, reports=reports, campaigns=5), sms.ConfigError, "campaigns"),
+        (lambda: sms.build_report(html, sends=sends, reports=reports, by="nope"), sms.KpiError, "no column 'nope'"),
+        (lambda: sms.plan_campaign(one, mobile="m", content=""), sms.PlanError, "content= must name a column"),
+        (lambda: sms.plan_campaign(one, mobile=["m"], content="m"), sms.PlanError, "mobile= must name a column"),
+        (lambda: sms.read_sends(tmp_path / "l.sqlite", campaign=["a"]), sms.ConfigError, "campaign must be"),
+        (lambda: sms.ingest_reports(tmp_path, tmp_path / "w", source_tz=5), sms.IngestError, "source_tz=5 is not"),
+        (lambda: sms.balance_burn(sends, tz=2.5), sms.KpiError, "tz=2.5 is not a known time zone"),
         # data of the wrong kind given to a step: that step's error
         (lambda: sms.plan_campaign(None, mobile="p", content="t"), sms.PlanError, "df must be a pandas DataFrame"),
         (lambda: sms.export(None, tmp_path / "x.csv"), sms.ExportError, "df must be a pandas DataFrame, not None"),
