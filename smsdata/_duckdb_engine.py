@@ -130,6 +130,7 @@ class DuckDBTables:
         else:
             self._con = connect()
         self._columns: dict[str, list[str]] = {}
+        self._rows: dict[str, int] = {}  # of each table, once counted (passes)
         try:
             for table, source in given.items():
                 self._open(table, source, wanted[table])
@@ -155,12 +156,12 @@ class DuckDBTables:
 
         folder = table_folder(source, table)
         try:
-            described = self._con.execute(f"DESCRIBE SELECT * FROM {parquet_sql(folder)}").fetchall()  # noqa: S608
-            parquet = parquet_sql(folder)
-            if any(row[0].casefold() == "date" for row in described):  # the files' own date, or the folders'?
-                own = self._con.execute(f"DESCRIBE SELECT * FROM {parquet_sql(folder, hive=False)}").fetchall()  # noqa: S608
-                if any(row[0].casefold() == "date" for row in own):  # theirs (Date too): date= would hide it
-                    parquet, described = parquet_sql(folder, hive=False), own
+            # a date column of the files' own (Date too) is theirs: the date= folders would hide it
+            # (DuckDB 2) or clash with it (DuckDB 1.1); else the folders give one
+            own = self._con.execute(f"DESCRIBE SELECT * FROM {parquet_sql(folder, hive=False)}").fetchall()  # noqa: S608
+            hive = not any(row[0].casefold() == "date" for row in own)
+            parquet = parquet_sql(folder, hive=hive)
+            described = self._con.execute(f"DESCRIBE SELECT * FROM {parquet}").fetchall() if hive else own  # noqa: S608
         except duckdb.Error as exc:
             raise KpiError(f"cannot read the Parquet files of {table} under {str(source)!r}: {exc}") from exc
         self._columns[table] = [row[0] for row in described]
@@ -261,7 +262,7 @@ class DuckDBTables:
             table: self._con.execute(f"DESCRIBE SELECT msgid FROM {table}_whole").fetchall()[0][1]  # noqa: S608
             for table in ("sends", "reports")
         }
-        if types["sends"] == types["reports"]:
+        if types["sends"] == types["reports"] or 0 in self._rows.values():  # an empty table meets nothing
             return dict.fromkeys(types, "msgid")
         if "VARCHAR" in types.values():
             common = next(kind for kind in types.values() if kind != "VARCHAR")
@@ -294,8 +295,8 @@ class DuckDBTables:
         """How many passes the recipients take: 1 unless out of core and past ROWS_PER_PASS rows."""
         if self._spill is None or "reports" not in self._columns:
             return 1
-        rows = max(self._con.sql(f"SELECT count(*) FROM {t}_all").fetchall()[0][0] for t in ("sends", "reports"))  # noqa: S608
-        return max(1, -(-rows // ROWS_PER_PASS))
+        self._rows = {t: self._con.sql(f"SELECT count(*) FROM {t}_all").fetchall()[0][0] for t in ("sends", "reports")}  # noqa: S608
+        return max(1, -(-max(self._rows.values()) // ROWS_PER_PASS))
 
     def close(self) -> None:
         self._con.close()
