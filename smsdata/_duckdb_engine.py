@@ -130,7 +130,6 @@ class DuckDBTables:
         else:
             self._con = connect()
         self._columns: dict[str, list[str]] = {}
-        self._rows: dict[str, int] = {}  # of each table, once counted (passes)
         try:
             for table, source in given.items():
                 self._open(table, source, wanted[table])
@@ -209,12 +208,13 @@ class DuckDBTables:
         sql_in_passes: str | None = None,
         regroup_by: str | None = None,
     ) -> pd.DataFrame:
-        passes = self._passes()
+        rows = self._row_counts()
+        passes = 1 if rows is None else max(1, -(-max(rows.values()) // ROWS_PER_PASS))
         if passes == 1:
             return self.query(inline_sql(name, stage, sql), params)
         assert self._spill is not None  # passes only out of core
         folder = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=self._spill.name))
-        keys = self._share_keys()
+        keys = self._share_keys(rows)
         shares = {table: self._split(table, passes, folder, keys[table]) for table in ("sends", "reports")}
         for part in range(passes):
             with self._pointing({table: shares[table][part] for table in ("sends", "reports")}):
@@ -251,7 +251,7 @@ class DuckDBTables:
         with self._pointing({table: f"(SELECT * FROM {table}_whole LIMIT 0)" for table in ("sends", "reports")}):  # noqa: S608
             return self.query(inline_sql(name, stage, sql), params)
 
-    def _share_keys(self) -> dict[str, str]:
+    def _share_keys(self, rows: dict[str, int]) -> dict[str, str]:
         """The msgid of each table as the passes hash it: as the join compares it, so rows the join
         matches fall in the same share (a collision of others is harmless).
 
@@ -262,7 +262,7 @@ class DuckDBTables:
             table: self._con.execute(f"DESCRIBE SELECT msgid FROM {table}_whole").fetchall()[0][1]  # noqa: S608
             for table in ("sends", "reports")
         }
-        if types["sends"] == types["reports"] or 0 in self._rows.values():  # an empty table meets nothing
+        if types["sends"] == types["reports"] or 0 in rows.values():  # an empty table meets nothing
             return dict.fromkeys(types, "msgid")
         if "VARCHAR" in types.values():
             common = next(kind for kind in types.values() if kind != "VARCHAR")
@@ -291,12 +291,12 @@ class DuckDBTables:
             for share in (split / f"{share_name}={part}" for part in range(passes))
         ]
 
-    def _passes(self) -> int:
-        """How many passes the recipients take: 1 unless out of core and past ROWS_PER_PASS rows."""
+    def _row_counts(self) -> dict[str, int] | None:
+        """The rows of each table, out of core (the only place of passes); else ``None``: one pass.
+        The larger count over ROWS_PER_PASS is the number of passes."""
         if self._spill is None or "reports" not in self._columns:
-            return 1
-        self._rows = {t: self._con.sql(f"SELECT count(*) FROM {t}_all").fetchall()[0][0] for t in ("sends", "reports")}  # noqa: S608
-        return max(1, -(-max(self._rows.values()) // ROWS_PER_PASS))
+            return None
+        return {t: self._con.sql(f"SELECT count(*) FROM {t}_all").fetchall()[0][0] for t in ("sends", "reports")}  # noqa: S608
 
     def close(self) -> None:
         self._con.close()
