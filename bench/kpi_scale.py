@@ -11,6 +11,8 @@ hand-written DuckDB query of the same work in the same process:
   day): ``delivery_rate(by="campaign")`` straight from the files, peak RSS <
   2 GiB, <= 1.0x hand-written DuckDB over the same files, shown both with
   DuckDB's default memory limit (80% of RAM) and with smsdata's out-of-core limit;
+  and (``paths_split``) as it runs when the files' statistics show no narrow
+  msgid ranges: the tables split by hash first;
 * Spark local[2] over the same files: time only (the cost of the engine on one machine).
 
     .venv/bin/python bench/kpi_scale.py [--rows 10000000] [--path-rows 30000000] [--spark]
@@ -164,7 +166,11 @@ def one(kind: str, folder: Path) -> dict[str, float]:
             lambda: hand(HAND_LATENCY_BY_CAMPAIGN, sends, reports)
         )
         return {"ours": ours, "duckdb_same_work": same, "duckdb_less_work": less, **CPU, "peak_mib": peak_rss_mib()}
-    if kind == "paths":
+    if kind in ("paths", "paths_split"):
+        if kind == "paths_split":  # as if the msgids were shuffled: the tables split by hash, not ranges
+            from smsdata import _duckdb_engine
+
+            _duckdb_engine.RANGE_READS = 0
         ours = timed(lambda: kpi.delivery_rate(sends, reports, by="campaign", as_of=AS_OF))
         return {"ours": ours, "peak_mib": peak_rss_mib()}
     if kind == "paths_hand":
@@ -244,7 +250,7 @@ def main() -> None:
         size = sum(p.stat().st_size for p in big.rglob("*.parquet")) / 2**30
         print(f"warehouse: {size:.1f} GiB of Parquet", flush=True)
         for round_ in range(args.rounds):
-            kinds = ["paths", "paths_hand", "paths_hand_limited"]
+            kinds = ["paths", "paths_hand", "paths_split", "paths_hand_limited"]
             order = kinds if round_ % 2 == 0 else kinds[::-1]
             for kind in order:
                 print(f"{args.path_rows:,} + {args.path_rows:,} rows, {kind}: {measure(kind, big)}", flush=True)

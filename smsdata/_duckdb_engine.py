@@ -4,9 +4,11 @@ Frames are registered as Arrow, times in UTC microseconds. Paths are views over
 their Parquet files, read out of core: DuckDB works within
 :data:`OUT_OF_CORE_MEMORY` and spills to a temporary folder of
 its own, and past :data:`ROWS_PER_PASS` rows the recipients are
-worked out in passes (:meth:`DuckDBTables.query_over`). The passes need free
-space in that folder (under ``TMPDIR``) of about the size of the columns the KPI
-reads, as Parquet; a full disk is a :class:`~smsdata.errors.KpiError` saying so.
+worked out in passes (:meth:`DuckDBTables.query_over`), each a share of the
+msgids: a range read straight from the files where their statistics show it
+cheap, else a share of the tables split by hash into that folder. The split
+needs free space there (under ``TMPDIR``) of about the size of the columns the
+KPI reads, as Parquet; a full disk is a :class:`~smsdata.errors.KpiError` saying so.
 """
 
 from __future__ import annotations
@@ -43,11 +45,19 @@ OUT_OF_CORE_MEMORY = "1GB"
 to a temporary folder, so a year of reports runs in bounded memory on a laptop."""
 ROWS_PER_PASS = 5_000_000
 """Out of core, the recipients (one row per msgid and number) are worked out in passes over
-about this many rows of the larger table each, split by a hash of the msgid, and kept on disk:
-DuckDB cannot spill a hash aggregation of string keys far past its memory limit (at 100M
-recipients it fails under 1.5 GB). A pass of 20M fits in 1 GB but spills its join; passes of
-5M do not, and take 100M + 100M rows in 105 s where passes of 20M took 135 s. A recipient's
-sends and reports share its msgid, so each pass holds whole recipients."""
+about this many rows of the larger table each, each pass a share of the msgids: DuckDB cannot
+spill a hash aggregation of string keys far past its memory limit (at 100M recipients it fails
+under 1.5 GB). A pass of 20M fits in 1 GB but spills its join; passes of 5M do not. A
+recipient's sends and reports share its msgid, so each pass holds whole recipients."""
+RANGE_READS = 4
+"""The passes take ranges of msgids when the files' statistics show no pass would read row groups
+of more than this many times its share of rows (:meth:`DuckDBTables._range_shares`); else the
+tables are split on disk by a hash of the msgid (:meth:`DuckDBTables._split`). Reading a row
+again costs about a sixth of writing and reading it split (100M + 100M rows: reading 1.94x the
+rows took 81 s, 1.28x 76 s, the split 106 s), so 4x is still the faster of the two."""
+_WHOLE_NUMBERS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT")
+_RANGED_TYPES = frozenset({"VARCHAR", *_WHOLE_NUMBERS, *(f"U{kind}" for kind in _WHOLE_NUMBERS)})
+"""The msgid types whose ranges the passes cut (a bound is written back into SQL as it is)."""
 
 
 _REGROUPED = "smsdata_regrouped"
@@ -86,9 +96,53 @@ def _bound(sql: str, params: dict[str, Any]) -> dict[str, Any] | None:
     return {k: v for k, v in params.items() if f"${k}" in sql} or None
 
 
-def _literal(path: Path) -> str:
-    """``path`` as an SQL string literal (a TMPDIR may hold a quote)."""
-    return "'" + str(path).replace("'", "''") + "'"
+def _literal(text: str | Path) -> str:
+    """``text`` (a path, a msgid) as an SQL string literal (a TMPDIR may hold a quote)."""
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+_RANGES_SQL = """
+    WITH bounds AS (
+        SELECT DISTINCT min(lo) AS v FROM (
+            SELECT lo, sum(n) OVER (ORDER BY lo, hi ROWS UNBOUNDED PRECEDING) - n AS before
+            FROM smsdata_groups WHERE lo IS NOT NULL
+        ) WHERE before >= $share GROUP BY before // $share
+    )
+    SELECT 0 AS k, NULL AS lo, (SELECT min(v) FROM bounds) AS hi
+    UNION ALL
+    SELECT row_number() OVER (ORDER BY v), v, lead(v) OVER (ORDER BY v) FROM bounds
+    ORDER BY k
+"""
+"""The passes' ranges of msgids ``[lo, hi)`` (NULL: unbounded), cut where the row groups, in
+the order of their least msgid, add up to ``$share`` rows."""
+_BUSIEST_SQL = """
+    SELECT max(rows_read) FROM (
+        SELECT r.k, sum(g.n) AS rows_read FROM smsdata_ranges r JOIN smsdata_groups g ON
+            g.lo IS NULL OR (r.k = 0 AND g.nulls)
+            OR ((r.hi IS NULL OR g.lo < r.hi) AND (r.lo IS NULL OR g.hi >= r.lo))
+        GROUP BY r.k
+    )
+"""
+"""The most rows one pass reads: of the row groups its range overlaps (and, for the first pass,
+those that may hold a row without a msgid)."""
+
+
+def _bound_sql(value: Any, kind: str) -> str:
+    """A bound of a range of msgids as an SQL value of ``kind`` (NULL: none)."""
+    if value is None:
+        return f"NULL::{kind}"
+    if kind == "VARCHAR":
+        return _literal(value)
+    return f"{int(value)}::{kind}"
+
+
+def _range_sql(table: str, lo: Any, hi: Any, kind: str) -> str:
+    """The rows of ``table`` whose msgid is in ``[lo, hi)``; the first range (``lo`` None) also
+    takes the rows without a msgid."""
+    if lo is None:
+        return f"(SELECT * FROM {table}_whole WHERE msgid < {_bound_sql(hi, kind)} OR msgid IS NULL)"  # noqa: S608
+    upper = "" if hi is None else f" AND msgid < {_bound_sql(hi, kind)}"
+    return f"(SELECT * FROM {table}_whole WHERE msgid >= {_bound_sql(lo, kind)}{upper})"  # noqa: S608
 
 
 def _free_name(name: str, taken: Sequence[str]) -> str:
@@ -130,6 +184,8 @@ class DuckDBTables:
         else:
             self._con = connect()
         self._columns: dict[str, list[str]] = {}
+        self._globs: dict[str, str] = {}
+        """The Parquet files of each table given as a path, as a glob (their statistics plan the passes)."""
         try:
             for table, source in given.items():
                 self._open(table, source, wanted[table])
@@ -164,6 +220,7 @@ class DuckDBTables:
         except duckdb.Error as exc:
             raise KpiError(f"cannot read the Parquet files of {table} under {str(source)!r}: {exc}") from exc
         self._columns[table] = [row[0] for row in described]
+        self._globs[table] = str(folder / "**" / "*.parquet")
         types = {row[0]: row[1] for row in described}
         columns = wanted.of(self._columns[table], f"{table} at {str(source)!r}")
         read = columns_with(columns, uses, self._columns[table])
@@ -214,8 +271,12 @@ class DuckDBTables:
             return self.query(inline_sql(name, stage, sql), params)
         assert self._spill is not None  # passes only out of core
         folder = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=self._spill.name))
-        keys = self._share_keys(rows)
-        shares = {table: self._split(table, passes, folder, keys[table]) for table in ("sends", "reports")}
+        types = self._msgid_types()
+        shares = self._range_shares(rows, passes, types)
+        if shares is None:
+            keys = self._share_keys(rows, types)
+            shares = {table: self._split(table, passes, folder, keys[table]) for table in ("sends", "reports")}
+        passes = len(shares["sends"])
         for part in range(passes):
             with self._pointing({table: shares[table][part] for table in ("sends", "reports")}):
                 self._execute(self._copy_sql(stage, folder / f"{name}-{part}", passes, regroup_by), params)
@@ -251,17 +312,68 @@ class DuckDBTables:
         with self._pointing({table: f"(SELECT * FROM {table}_whole LIMIT 0)" for table in ("sends", "reports")}):  # noqa: S608
             return self.query(inline_sql(name, stage, sql), params)
 
-    def _share_keys(self, rows: dict[str, int]) -> dict[str, str]:
+    def _msgid_types(self) -> dict[str, str]:
+        """The SQL type of each table's msgid."""
+        return {
+            table: self._con.execute(f"DESCRIBE SELECT msgid FROM {table}_whole").fetchall()[0][1]  # noqa: S608
+            for table in ("sends", "reports")
+        }
+
+    def _range_shares(self, rows: dict[str, int], passes: int, types: dict[str, str]) -> dict[str, list[str]] | None:
+        """Each table's share of every pass as a range of msgids, read straight from its files; or
+        ``None`` when the files' statistics do not show ranges to be cheap (then :meth:`_split`).
+
+        Gateways number their msgids in the order they take messages, and the warehouse writes
+        both tables by day, so a Parquet row group holds a narrow range of msgids and a pass
+        reading one range skips the other row groups by their statistics: 100M + 100M rows in
+        76 s, where writing the split first took 106 s. Bounds are cut where the row groups,
+        in the order of their least msgid, add up to a pass's share of rows. Rows without a msgid
+        are all in the first pass, as the split hashes them all alike. The ranges are taken only
+        when both tables store the msgid alike (a join casting one would compare in another
+        order), and no pass reads row groups of more than :data:`RANGE_READS` times its share."""
+        kind = types["sends"]
+        if kind != types["reports"] or kind not in _RANGED_TYPES or 0 in rows.values() or len(self._globs) < 2:
+            return None  # (a frame beside a path has no statistics)
+        self._row_groups(kind, rows)
+        share = -(-sum(rows.values()) // passes)
+        self._execute(f"CREATE OR REPLACE TEMP TABLE smsdata_ranges AS {_RANGES_SQL}", {"share": share})
+        ranges = self._con.execute("SELECT k, lo, hi FROM smsdata_ranges ORDER BY k").fetchall()
+        if len(ranges) < 2:  # one least msgid in every row group: nothing to cut between
+            return None
+        busiest = self._con.execute(_BUSIEST_SQL).fetchall()[0][0]
+        if busiest > RANGE_READS * share:
+            return None
+        return {table: [_range_sql(table, lo, hi, kind) for _, lo, hi in ranges] for table in ("sends", "reports")}
+
+    def _row_groups(self, kind: str, rows: dict[str, int]) -> None:
+        """The table ``smsdata_groups``: the least and greatest msgid (NULL when the statistics
+        do not tell), the rows, and whether a msgid may be missing, of every row group of both
+        tables; rows the statistics do not cover (a file without msgid) count as one group
+        spanning every msgid."""
+        listed = " UNION ALL ".join(
+            f"SELECT '{table}' AS t, TRY_CAST(stats_min_value AS {kind}) AS lo, "  # noqa: S608 (ours; a quoted path)
+            f"TRY_CAST(stats_max_value AS {kind}) AS hi, row_group_num_rows AS n, "
+            f"coalesce(stats_null_count, 1) > 0 AS nulls "
+            f"FROM parquet_metadata({_literal(self._globs[table])}) WHERE path_in_schema = 'msgid'"
+            for table in ("sends", "reports")
+        )
+        self._execute(
+            "CREATE OR REPLACE TEMP TABLE smsdata_groups AS SELECT t, CASE WHEN lo <= hi THEN lo END AS lo, "  # noqa: S608
+            f"CASE WHEN lo <= hi THEN hi END AS hi, n, nulls FROM ({listed})"
+        )
+        covered = dict(self._con.execute("SELECT t, sum(n) FROM smsdata_groups GROUP BY t").fetchall())
+        for table, count in rows.items():
+            if count > covered.get(table, 0):
+                missing = {"t": table, "n": count - covered.get(table, 0)}
+                self._execute("INSERT INTO smsdata_groups VALUES ($t, NULL, NULL, $n, true)", missing)
+
+    def _share_keys(self, rows: dict[str, int], types: dict[str, str]) -> dict[str, str]:
         """The msgid of each table as the passes hash it: as the join compares it, so rows the join
         matches fall in the same share (a collision of others is harmless).
 
         Stored alike, as it is. Text against a number is cast to the number's type, as DuckDB's
         join casts it ('0101' and '101.4' meet 101; text that is no number fails, as the join
         does). Two number types meet in the type a UNION of them takes."""
-        types = {
-            table: self._con.execute(f"DESCRIBE SELECT msgid FROM {table}_whole").fetchall()[0][1]  # noqa: S608
-            for table in ("sends", "reports")
-        }
         if types["sends"] == types["reports"] or 0 in rows.values():  # an empty table meets nothing
             return dict.fromkeys(types, "msgid")
         if "VARCHAR" in types.values():

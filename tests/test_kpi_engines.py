@@ -63,16 +63,21 @@ def _random() -> tuple[pd.DataFrame, pd.DataFrame]:
     return pandas_kpi.random_frames(11, 800)
 
 
-def _write(frame: pd.DataFrame, folder: Path, unit: str | None = None) -> Path:
+def _write(frame: pd.DataFrame, folder: Path, unit: str | None = None, row_group_size: int | None = None) -> Path:
     """A frame as a warehouse table: one Parquet file a UTC date, hive-partitioned, times in ``unit``
-    (default: as the frame holds them, nanoseconds: smsdata writes microseconds, Spark reads no other)."""
+    (default: as the frame holds them, nanoseconds: smsdata writes microseconds, Spark reads no other),
+    in row groups of ``row_group_size`` rows (default: one a file)."""
     time = "sent_at" if "sent_at" in frame.columns else "report_time"
     dates = pd.to_datetime(frame[time], utc=True).dt.strftime("%Y-%m-%d").fillna("none")
     for day, part in frame.groupby(dates):
         (folder / f"date={day}").mkdir(parents=True)
         table = pa.Table.from_pandas(part, preserve_index=False)
         pq.write_table(
-            table, folder / f"date={day}" / "part-0.parquet", coerce_timestamps=unit, allow_truncated_timestamps=True
+            table,
+            folder / f"date={day}" / "part-0.parquet",
+            coerce_timestamps=unit,
+            allow_truncated_timestamps=True,
+            row_group_size=row_group_size,
         )
     return folder
 
@@ -112,36 +117,95 @@ def test_warehouse_paths_give_the_frames_tables(data, tmp_path: Path) -> None:
         assert len(want), name
 
 
-def test_paths_past_one_pass_give_the_frames_tables(data, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Out of core, recipients are worked out in passes (split by msgid) once the data is big;
-    with passes of a fifth of the rows the data takes five, and every KPI must come out the same."""
+class Plan:
+    """How a test's out-of-core passes are to share the msgids out (``name``), and how they did."""
+
+    def __init__(self, name: str, statements: list[str]) -> None:
+        self.name = name
+        self.statements = statements
+
+    def used(self) -> set[str]:
+        """The plans the passes took so far: ``"ranges"`` of msgids, a hash ``"split"``, or both."""
+        found = {"ranges": _ranged(self.statements), "split": _splits(self.statements)}
+        return {name for name, statements in found.items() if statements}
+
+
+@pytest.fixture(params=["ranges", "split"])
+def plan(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Plan:
+    """Out of core, the passes share the msgids out by ranges the files' statistics vouch for, or
+    by a hash split written to disk: each test of passes runs with the one and with the other
+    (ranges wherever both tables store the msgid alike) and checks which it got."""
     from smsdata import _duckdb_engine
 
-    sends, reports = data
-    sends_path, reports_path = _write(sends, tmp_path / "sends"), _write(reports, tmp_path / "reports")
-    wants = {name: call(sends, reports) for name, call in CALLS.items()}
+    monkeypatch.setattr(_duckdb_engine, "RANGE_READS", 10**9 if request.param == "ranges" else 0)
+    return Plan(request.param, _statements(monkeypatch))
+
+
+def _statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The statements the DuckDB engine executes from now on (views, COPYs of passes and splits)."""
+    from smsdata import _duckdb_engine
+
     statements: list[str] = []
     execute = _duckdb_engine.DuckDBTables._execute
-    rows = max(len(sends), len(reports))
-    per_pass = -(-rows // 5)
-    monkeypatch.setattr(_duckdb_engine, "ROWS_PER_PASS", per_pass)
     monkeypatch.setattr(
         _duckdb_engine.DuckDBTables,
         "_execute",
         lambda self, sql, params=None: statements.append(sql) or execute(self, sql, params),
     )
+    return statements
+
+
+def _splits(statements: list[str]) -> list[str]:
+    """The COPYs writing a table split by a hash of the msgid."""
+    return [sql for sql in statements if sql.startswith("COPY") and '"smsdata_share"' in sql]
+
+
+def _ranged(statements: list[str]) -> list[str]:
+    """The views pointing a table at a range of msgids."""
+    return [sql for sql in statements if "_whole WHERE msgid" in sql]
+
+
+@pytest.mark.parametrize("plan", ["ranges", "split"])
+def test_paths_past_one_pass_give_the_frames_tables(
+    data, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, plan: str
+) -> None:
+    """Out of core, recipients are worked out in passes (each a share of the msgids) once the data
+    is big; with passes of a fifth of the rows the data takes about five, and every KPI must come
+    out the same. The files keep their msgids in order, in small row groups, as a gateway numbers
+    them: the passes take ranges by the files' statistics, or (a bound of 0) split the tables by hash."""
+    from smsdata import _duckdb_engine
+
+    sends, reports = data
+    ordered = {"by": "msgid", "kind": "stable", "na_position": "first"}
+    sends_path = _write(sends.sort_values(**ordered), tmp_path / "sends", row_group_size=8)
+    reports_path = _write(reports.sort_values(**ordered), tmp_path / "reports", row_group_size=8)
+    wants = {name: call(sends, reports) for name, call in CALLS.items()}
+    rows = max(len(sends), len(reports))
+    per_pass = -(-rows // 5)
+    monkeypatch.setattr(_duckdb_engine, "ROWS_PER_PASS", per_pass)
+    if plan == "split":
+        monkeypatch.setattr(_duckdb_engine, "RANGE_READS", 0)
+    statements = _statements(monkeypatch)
     for name, call in CALLS.items():
         _same(call(sends_path, reports_path), wants[name])
     staged = [name for name in CALLS if name.startswith(("rate", "latency", "time", "compare", "status", "dead"))]
-    splits = [sql for sql in statements if sql.startswith("COPY") and '"smsdata_share"' in sql]
     passes = [sql for sql in statements if sql.startswith("COPY") and '"smsdata_share"' not in sql]
-    assert len(splits) == len(staged) * 2  # each table written once, split by msgid
-    assert len(passes) == len(staged) * -(-rows // per_pass)  # then each of them in passes
     regrouped = [sql for sql in passes if "smsdata_regrouped" in sql]
-    assert len(regrouped) == -(-rows // per_pass)  # dead numbers: each pass split again by number
+    if plan == "split":
+        assert len(_splits(statements)) == len(staged) * 2  # each table written once, split by msgid
+        assert not _ranged(statements)
+        assert len(passes) == len(staged) * -(-rows // per_pass)  # then each of them in passes
+        assert len(regrouped) == -(-rows // per_pass)  # dead numbers: each pass split again by number
+    else:
+        assert not _splits(statements)  # nothing written but the passes' results
+        each = len(passes) // len(staged)
+        assert len(passes) == len(staged) * each
+        assert 3 <= each <= 7  # about five ranges of a fifth of the rows
+        assert len(_ranged(statements)) == len(passes) * 2  # each pass: sends and reports in its range
+        assert len(regrouped) == each
 
 
-def test_passes_with_shares_no_msgid_falls_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_passes_with_shares_no_msgid_falls_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, plan: Plan) -> None:
     """Two msgids in eight passes: at least six shares are empty, and have no files to read."""
     from smsdata import _duckdb_engine
 
@@ -156,6 +220,79 @@ def test_passes_with_shares_no_msgid_falls_in(tmp_path: Path, monkeypatch: pytes
     assert got["sent"].tolist() == [4, 4]
     assert got["delivered"].tolist() == [4, 1]
     _same(got, kpi.delivery_rate(sends, reports.iloc[:5], by="campaign", as_of=AS_OF))
+    assert plan.used() == {plan.name}
+
+
+@pytest.mark.parametrize(
+    ("layout", "plan"),
+    [("ordered", "ranges"), ("shuffled", "split"), ("no statistics", "split"), ("mostly no msgid", "split")],
+)
+def test_passes_take_ranges_only_where_the_statistics_show_them_cheap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, layout: str, plan: str
+) -> None:
+    """Files holding their msgids in order (as a gateway numbers them), in row groups of few
+    rows, are read range by range. The same rows shuffled, every row group spanning all msgids,
+    would make every pass read everything, and so would files the statistics say nothing of
+    (reports written without them, or most sends in a file without a msgid column): those are
+    split by hash. All come out as the frames do."""
+    from smsdata import _duckdb_engine
+
+    sends, reports = _random()
+    if layout == "shuffled":
+        sends, reports = sends.sample(frac=1, random_state=1), reports.sample(frac=1, random_state=2)
+    else:
+        ordered = {"by": "msgid", "kind": "stable", "na_position": "first"}
+        sends, reports = sends.sort_values(**ordered), reports.sort_values(**ordered)
+    monkeypatch.setattr(_duckdb_engine, "ROWS_PER_PASS", len(sends) // 8)
+    statements = _statements(monkeypatch)
+    sends_path, reports_path = _write(sends, tmp_path / "sends", row_group_size=20), tmp_path / "reports"
+    _write(reports, reports_path, row_group_size=20)
+    if layout == "no statistics":
+        for file in reports_path.rglob("*.parquet"):  # every pass reads them all: 5x its share
+            pq.write_table(pq.read_table(file), file, write_statistics=False, row_group_size=20)
+    if layout == "mostly no msgid":
+        more = pd.concat([sends] * 3, ignore_index=True).drop(columns="msgid").assign(state="accepted")
+        pq.write_table(
+            pa.Table.from_pandas(more, preserve_index=False), next(sends_path.glob("date=*")) / "more.parquet"
+        )
+        sends = pd.concat([sends, more.assign(msgid=None)], ignore_index=True)
+    _same(CALLS["rate by campaign"](sends_path, reports_path), CALLS["rate by campaign"](sends, reports))
+    assert bool(_ranged(statements)) == (plan == "ranges")
+    assert bool(_splits(statements)) == (plan == "split")
+
+
+def test_ranges_cover_files_without_statistics_or_msgid(tmp_path: Path, plan: Plan) -> None:
+    """A file written without statistics, or without a msgid column at all (its rows have none,
+    yet count as sent), is read by every pass it may hold rows of; nothing is lost or counted twice."""
+    from smsdata import _duckdb_engine
+
+    sends, reports = _random()
+    sends_path = _write(sends.sort_values("msgid", na_position="first"), tmp_path / "sends", row_group_size=20)
+    reports_path = _write(reports.sort_values("msgid"), tmp_path / "reports", row_group_size=20)
+    day = next(reports_path.glob("date=*"))
+    part = pq.read_table(day / "part-0.parquet")
+    pq.write_table(part, day / "part-0.parquet", write_statistics=False, row_group_size=20)
+    no_msgid = sends.iloc[:7].drop(columns="msgid").assign(state="accepted")  # counted sent, never reported
+    pq.write_table(
+        pa.Table.from_pandas(no_msgid, preserve_index=False), next(sends_path.glob("date=*")) / "part-1.parquet"
+    )
+    want = CALLS["rate by campaign"](pd.concat([sends, no_msgid.assign(msgid=None)], ignore_index=True), reports)
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(_duckdb_engine, "ROWS_PER_PASS", len(sends) // 4)
+        _same(CALLS["rate by campaign"](sends_path, reports_path), want)
+    assert plan.used() == {plan.name}
+
+
+def test_passes_over_a_frame_beside_a_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, plan: Plan) -> None:
+    """Sends as a frame and reports as a path run out of core, in passes; the frame has no
+    statistics to cut ranges by, so its msgids are split by hash whatever the plan."""
+    from smsdata import _duckdb_engine
+
+    sends, reports = _random()
+    reports_path = _write(reports.sort_values("msgid"), tmp_path / "reports", row_group_size=20)
+    monkeypatch.setattr(_duckdb_engine, "ROWS_PER_PASS", len(sends) // 4)
+    _same(CALLS["rate by campaign"](sends, reports_path), CALLS["rate by campaign"](sends, reports))
+    assert plan.used() == {"split"}
 
 
 @pytest.mark.spark
@@ -280,11 +417,12 @@ def test_spark_failing_to_read_is_a_kpi_error(small, spark, tmp_path: Path) -> N
         (lambda ids: ids.astype(str), lambda ids: ids),  # the other way round
         (lambda ids: ids, lambda ids: ids.astype(str) + ".4"),  # the join casts '101.4' to 101
         (lambda ids: ids.astype("int32"), lambda ids: ids.astype("int64")),
+        (lambda ids: ids, lambda ids: ids),  # alike: the passes may take ranges of numbers
     ],
-    ids=["int-text", "float-text", "int-padded-text", "text-int", "int-decimal-text", "int32-int64"],
+    ids=["int-text", "float-text", "int-padded-text", "text-int", "int-decimal-text", "int32-int64", "int-int"],
 )
 def test_passes_meet_msgids_stored_as_numbers_and_as_text(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sent: Callable, reported: Callable
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sent: Callable, reported: Callable, plan: Plan
 ) -> None:
     """A msgid kept as a number in one table and as text in the other is one recipient: one
     query matches them (as numbers), and so must the passes (they hash it as the join compares it)."""
@@ -303,6 +441,8 @@ def test_passes_meet_msgids_stored_as_numbers_and_as_text(
     monkeypatch.setattr(_duckdb_engine, "ROWS_PER_PASS", 1)  # six passes
     _same(kpi.delivery_rate(sends_path, reports_path, as_of=AS_OF), want)
     _same(kpi.latency(sends_path, reports_path, as_of=AS_OF), kpi.latency(sends, reports, as_of=AS_OF))
+    alike = sends["msgid"].dtype == reports["msgid"].dtype
+    assert plan.used() == {plan.name if alike else "split"}  # ranges compare as stored: only alike
 
 
 def test_duckdb_failures_are_kpi_errors(small, tmp_path: Path) -> None:
@@ -385,7 +525,9 @@ def test_counted_quantiles_equal_quantile_cont(rows: list[tuple[str | None, floa
         assert list(counted[key]) == pytest.approx(list(quantiles), rel=1e-12, abs=1e-9), key
 
 
-def test_dead_numbers_in_passes_with_and_without_numbers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dead_numbers_in_passes_with_and_without_numbers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, plan: Plan
+) -> None:
     """Out of core, dead numbers are regrouped by number after the passes: a number failing in
     two msgids (two passes) is one row, and no reported recipient at all is an empty table."""
     from smsdata import _duckdb_engine
@@ -408,6 +550,8 @@ def test_dead_numbers_in_passes_with_and_without_numbers(tmp_path: Path, monkeyp
         assert got["mobile"].tolist() == numbers
         want = kpi.dead_numbers(sends, got_reports, min_failures=2, min_campaigns=2, as_of=AS_OF)
         _same(got, want)
+        if numbers:  # (no report at all: nothing to range over, the split it is)
+            assert plan.used() == {plan.name}
 
 
 @pytest.mark.parametrize("name", ["date", "Date", "DATE"])
@@ -444,7 +588,7 @@ def test_passes_refuse_text_msgids_no_number_as_the_join_does(tmp_path: Path, mo
 
 @pytest.mark.parametrize("name", ["n", "c", "v", "hi", "frac", "upto"])
 def test_latency_in_passes_by_columns_named_like_working_columns(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, plan: Plan
 ) -> None:
     """The counted quantiles of passes work in columns of their own (``smsdata_*``): a by= column
     called ``n`` or ``hi`` groups, and is not read as one of them."""
@@ -456,5 +600,6 @@ def test_latency_in_passes_by_columns_named_like_working_columns(
     want = kpi.latency(grouped, reports, by=name, as_of=AS_OF)
     monkeypatch.setattr(_duckdb_engine, "ROWS_PER_PASS", max(1, len(sends) // 3))
     _same(kpi.latency(sends_path, reports_path, by=name, as_of=AS_OF), want)
+    assert plan.used() == {plan.name}
     with pytest.raises(KpiError, match="clash"):
         kpi.latency(grouped.rename(columns={name: "smsdata_x"}), reports, by="smsdata_x", as_of=AS_OF)
