@@ -204,8 +204,10 @@ def one(kind: str, folder: Path) -> dict[str, float]:
 def measure(kind: str, folder: Path) -> dict[str, float]:
     command = [sys.executable, __file__, "--one", kind, "--folder", str(folder)]
     run = subprocess.run(command, capture_output=True, text=True)
-    if run.returncode:
-        return {"error": run.stderr.strip().splitlines()[-1] if run.stderr.strip() else f"exit {run.returncode}"}
+    if run.returncode:  # the exception's own line (DuckDB adds advice after it)
+        lines = run.stderr.strip().splitlines()
+        errors = [line for line in lines if "Error" in line or "Exception" in line]
+        return {"error": (errors or lines or [f"exit {run.returncode}"])[-1]}
     return json.loads(run.stdout.strip().splitlines()[-1])
 
 

@@ -74,6 +74,7 @@ class Tables(Protocol):
         *,
         sql_in_passes: str | None = None,
         regroup_by: str | None = None,
+        summed: Sequence[str] = (),
     ) -> pd.DataFrame:
         """Run ``sql`` over the table ``name`` that the query ``stage`` makes, one row per recipient
         (a CTE in one query; out of core, ``stage`` is worked through in passes, see
@@ -82,7 +83,11 @@ class Tables(Protocol):
 
         With ``regroup_by`` (a column of ``stage`` that ``sql`` groups by), the passes' rows are
         split again by that column and ``sql`` runs once per share, its results stacked: their
-        order is then not ``sql``'s (the caller sorts)."""
+        order is then not ``sql``'s (the caller sorts).
+
+        With ``summed`` (the columns of ``sql``'s result that are counts, the others its groups),
+        each pass runs ``sql`` over its own recipients and the passes' counts are added up by
+        group, ordered by the groups as ``sql`` orders them; no recipient is written to disk."""
 
 
 @dataclass(frozen=True)

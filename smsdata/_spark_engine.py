@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -80,6 +80,7 @@ class SparkTables:
         *,
         sql_in_passes: str | None = None,
         regroup_by: str | None = None,
+        summed: Sequence[str] = (),
     ) -> pd.DataFrame:
         return self.query(inline_sql(name, stage, sql), params)  # Spark spills by itself: never in passes
 

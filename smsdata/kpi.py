@@ -98,6 +98,9 @@ __all__ = [
     "time_to_receipt",
 ]
 
+_RATE_COUNTS = ("sent", "delivered", "failed", "pending", "no_report", "open")
+"""The counts of :func:`delivery_rate`'s query (out of core, added up over the passes)."""
+
 PENDING = "(pending)"
 """The status of a recipient with no report yet (:func:`status_breakdown`)."""
 
@@ -166,9 +169,9 @@ def delivery_rate(
     """
     params = query_params(moment, window, cutoff=(moment - expiry).to_pydatetime())
     with kpi_tables(sends, reports, group) as opened:
-        frame = opened.query_over("recipients", stage, sql, params)
+        frame = opened.query_over("recipients", stage, sql, params, summed=_RATE_COUNTS)
     frame = localise_period(frame, period, zone)
-    counts = ["sent", "delivered", "failed", "pending", "no_report", "open"]
+    counts = list(_RATE_COUNTS)
     frame[counts] = frame[counts].astype("int64")
     if window is None:
         frame = frame.drop(columns="open")
@@ -307,7 +310,9 @@ def status_breakdown(
     """
     sql = f"SELECT {prefix} status, count(*) AS count FROM statuses GROUP BY {keys}"
     with kpi_tables(sends, reports, group) as opened:
-        frame = opened.query_over("statuses", statuses, sql, query_params(parse_moment(as_of), window))
+        frame = opened.query_over(
+            "statuses", statuses, sql, query_params(parse_moment(as_of), window), summed=["count"]
+        )
     frame["count"] = frame["count"].astype("int64")
     totals = frame.groupby(group, dropna=False)["count"].transform("sum") if group else frame["count"].sum()
     frame["share"] = frame["count"] / totals
