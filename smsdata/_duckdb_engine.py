@@ -346,11 +346,12 @@ class DuckDBTables:
         Gateways number their msgids in the order they take messages, and the warehouse writes
         both tables by day, so a Parquet row group holds a narrow range of msgids and a pass
         reading one range skips the other row groups by their statistics: ``delivery_rate`` over
-        100M + 100M rows in 58-60 s, where writing the split first takes 88-89 s. Bounds are cut where the row groups,
-        in the order of their least msgid, add up to a pass's share of rows. Rows without a msgid
-        are all in the first pass, as the split hashes them all alike. The ranges are taken only
-        when both tables store the msgid alike (a join casting one would compare in another
-        order), and no pass reads row groups of more than :data:`RANGE_READS` times its share."""
+        100M + 100M rows in 58-60 s, where writing the split first takes 88-89 s. Bounds are cut
+        where the row groups, in the order of their least msgid, add up to a pass's share of
+        rows. Rows without a msgid are all in the first pass, as the split hashes them all
+        alike. The ranges are taken only when both tables store the msgid alike (a join casting
+        one would compare in another order), and no pass reads row groups of more than
+        :data:`RANGE_READS` times its share."""
         kind = types["sends"]
         if kind != types["reports"] or kind not in _RANGED_TYPES or 0 in rows.values() or len(self._globs) < 2:
             return None  # (a frame beside a path has no statistics)
