@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from ._engines import (
+    GLOB_CHARACTERS,
     TIMES,
     Source,
     Wanted,
@@ -134,7 +135,7 @@ def _bound_sql(value: Any, kind: str) -> str:
         return f"NULL::{kind}"
     if kind == "VARCHAR":
         return _literal(value)
-    return f"{int(value)}::{kind}"
+    return f"CAST({int(value)} AS {kind})"  # (-128::TINYINT would be -(128::TINYINT): out of range)
 
 
 def _range_sql(table: str, lo: Any, hi: Any, kind: str) -> str:
@@ -144,6 +145,16 @@ def _range_sql(table: str, lo: Any, hi: Any, kind: str) -> str:
         return f"(SELECT * FROM {table}_whole WHERE msgid < {_bound_sql(hi, kind)} OR msgid IS NULL)"  # noqa: S608
     upper = "" if hi is None else f" AND msgid < {_bound_sql(hi, kind)}"
     return f"(SELECT * FROM {table}_whole WHERE msgid >= {_bound_sql(lo, kind)}{upper})"  # noqa: S608
+
+
+def _check_spill_folder(folder: str) -> None:
+    """Raise KpiError when DuckDB would read the spill folder's path as a pattern: the passes'
+    files are read back by one (a TMPDIR of ``/tmp/x[1]`` matched none, a backslash is a slash)."""
+    if any(c in folder for c in GLOB_CHARACTERS):
+        raise KpiError(
+            f"the out-of-core work needs a temporary folder without {' '.join(GLOB_CHARACTERS)} in its path "
+            f"(DuckDB reads them as a pattern); TMPDIR is {folder!r}: set TMPDIR to another folder"
+        )
 
 
 def _free_name(name: str, taken: Sequence[str]) -> str:
@@ -178,6 +189,7 @@ class DuckDBTables:
         self._spill: tempfile.TemporaryDirectory[str] | None = None
         if any(kind(source) == "path" for source in given.values()):
             # out of core: a bounded working set, the rest spilled to a folder of our own
+            _check_spill_folder(tempfile.gettempdir())
             self._spill = tempfile.TemporaryDirectory(prefix="smsdata-duckdb-")
             self._con = connect(
                 memory_limit=OUT_OF_CORE_MEMORY, temp_directory=self._spill.name, preserve_insertion_order=False
@@ -306,7 +318,9 @@ class DuckDBTables:
         """The passes' results in ``files`` added up: each ``summed`` column's sum per group (the
         other columns), in their order, the groups ordered as a KPI's query orders them."""
         parquet = f"read_parquet({_literal(files)})"
-        columns = [row[0] for row in self._con.execute(f"DESCRIBE SELECT * FROM {parquet}").fetchall()]  # noqa: S608
+        with _as_kpi_errors():
+            described = self._con.execute(f"DESCRIBE SELECT * FROM {parquet}").fetchall()  # noqa: S608
+        columns = [row[0] for row in described]
         keys = ", ".join(quote_name(c) for c in columns if c not in summed)
         listed = ", ".join(
             f"CAST(sum({quote_name(c)}) AS BIGINT) AS {quote_name(c)}" if c in summed else quote_name(c)
@@ -360,6 +374,8 @@ class DuckDBTables:
         self._execute(f"CREATE OR REPLACE TEMP TABLE smsdata_ranges AS {_RANGES_SQL}", {"share": share})
         ranges = self._con.execute("SELECT k, lo, hi FROM smsdata_ranges ORDER BY k").fetchall()
         if len(ranges) < 2:  # one least msgid in every row group: nothing to cut between
+            return None
+        if any("\x00" in str(bound) for _, bound, _ in ranges):  # DuckDB 1.1 ends the SQL at a NUL
             return None
         busiest = self._con.execute(_BUSIEST_SQL).fetchall()[0][0]
         if busiest > RANGE_READS * share:

@@ -245,10 +245,11 @@ def table_folder(path: str | os.PathLike[str], table: str) -> Path:
         KpiError: neither holds a Parquet file.
     """
     folder = Path(path)
-    if any(c in str(folder) for c in _GLOB):
+    if any(c in str(folder) for c in GLOB_CHARACTERS):
         raise KpiError(
-            f"cannot read the warehouse at {str(path)!r}: DuckDB and Spark read {' '.join(_GLOB)} in a path as a "
-            "pattern (it could match other folders); move it to a folder without them"
+            f"cannot read the warehouse at {str(path)!r}: DuckDB and Spark read "
+            f"{' '.join(GLOB_CHARACTERS)} in a path as a pattern (it could match other folders); "
+            "move it to a folder without them"
         )
     inside = folder / table
     if inside.is_dir() and not any(folder.glob("*.parquet")) and not any(folder.glob("date=*")):
@@ -259,7 +260,7 @@ def table_folder(path: str | os.PathLike[str], table: str) -> Path:
     return folder
 
 
-_GLOB = ("*", "?", "[", "]", "{", "}", "\\")
+GLOB_CHARACTERS = ("*", "?", "[", "]", "{", "}", "\\")
 
 
 def parquet_sql(folder: Path, *, hive: bool = True) -> str:

@@ -295,6 +295,48 @@ def test_passes_over_a_frame_beside_a_path(tmp_path: Path, monkeypatch: pytest.M
     assert plan.used() == {"split"}
 
 
+@pytest.mark.parametrize("dtype", ["int8", "int64"])
+def test_ranges_bound_at_the_least_value_of_its_type(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dtype: str
+) -> None:
+    """A bound at a type's least value is written so DuckDB reads it as that value (``-128::TINYINT``
+    would be ``-(128::TINYINT)``, out of range)."""
+    from smsdata import _duckdb_engine
+
+    least = np.iinfo(dtype).min
+    sent_at = pd.to_datetime(["2026-11-20 10:00"] * 4, utc=True)
+    ids = pd.Series([least, least + 1, 0, 5], dtype=dtype)
+    sends = pd.DataFrame({"msgid": ids, "mobile": [f"1380013800{i}" for i in range(4)], "state": "accepted"})
+    sends = sends.assign(sent_at=sent_at, campaign="c")
+    reports = sends[["msgid", "mobile"]].assign(status="DELIVRD", report_time=sent_at + pd.Timedelta(seconds=5))
+    sends_path = _write(sends, tmp_path / "sends", row_group_size=1)
+    reports_path = _write(reports.iloc[1:], tmp_path / "reports", row_group_size=1)
+    monkeypatch.setattr(_duckdb_engine, "ROWS_PER_PASS", 1)
+    statements = _statements(monkeypatch)
+    _same(
+        kpi.delivery_rate(sends_path, reports_path, as_of=AS_OF),
+        kpi.delivery_rate(sends, reports.iloc[1:], as_of=AS_OF),
+    )
+    assert _ranged(statements)
+
+
+@pytest.mark.parametrize("name", ["x[1]", "x\\y"])
+def test_a_tmpdir_read_as_a_pattern_is_refused(
+    small, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """The passes read their files back by a pattern: a TMPDIR DuckDB would read as one is a
+    KpiError naming it, before any work."""
+    import tempfile
+
+    sends, reports = small
+    sends_path, reports_path = _write(sends, tmp_path / "sends"), _write(reports, tmp_path / "reports")
+    odd = tmp_path / name
+    odd.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(odd))
+    with pytest.raises(KpiError, match=r"temporary folder without .* TMPDIR is"):
+        kpi.delivery_rate(sends_path, reports_path, as_of=AS_OF)
+
+
 @pytest.mark.spark
 def test_spark_gives_the_frames_tables(data, spark, tmp_path: Path) -> None:
     sends, reports = data
