@@ -30,6 +30,7 @@ from ._engines import (
     columns_with,
     inline_sql,
     kind,
+    parquet_glob,
     parquet_sql,
     quote_name,
     table_folder,
@@ -233,7 +234,7 @@ class DuckDBTables:
         except duckdb.Error as exc:
             raise KpiError(f"cannot read the Parquet files of {table} under {str(source)!r}: {exc}") from exc
         self._columns[table] = [row[0] for row in described]
-        self._globs[table] = str(folder / "**" / "*.parquet")
+        self._globs[table] = parquet_glob(folder)
         types = {row[0]: row[1] for row in described}
         columns = wanted.of(self._columns[table], f"{table} at {str(source)!r}")
         read = columns_with(columns, uses, self._columns[table])

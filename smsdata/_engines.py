@@ -263,10 +263,15 @@ def table_folder(path: str | os.PathLike[str], table: str) -> Path:
 GLOB_CHARACTERS = ("*", "?", "[", "]", "{", "}", "\\")
 
 
+def parquet_glob(folder: Path) -> str:
+    """The pattern of every Parquet file under ``folder``, as DuckDB reads it."""
+    return str(folder / "**" / "*.parquet")
+
+
 def parquet_sql(folder: Path, *, hive: bool = True) -> str:
     """DuckDB's reading of every Parquet file under ``folder``; with ``hive``, ``date=...`` folders
     give a ``date`` column."""
-    glob = str(folder / "**" / "*.parquet").replace("'", "''")
+    glob = parquet_glob(folder).replace("'", "''")
     return f"read_parquet('{glob}', hive_partitioning = {str(hive).lower()}, union_by_name = true)"
 
 
