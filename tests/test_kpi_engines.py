@@ -82,6 +82,11 @@ def _write(frame: pd.DataFrame, folder: Path, unit: str | None = None, row_group
     return folder
 
 
+def _in_msgid_order(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` in msgid order, rows without one first: as a gateway numbers them."""
+    return frame.sort_values("msgid", kind="stable", na_position="first")
+
+
 def _same(got: pd.DataFrame, want: pd.DataFrame) -> None:
     assert list(got.columns) == list(want.columns)
     assert len(got) == len(want)
@@ -176,9 +181,8 @@ def test_paths_past_one_pass_give_the_frames_tables(
     from smsdata import _duckdb_engine
 
     sends, reports = data
-    ordered = {"by": "msgid", "kind": "stable", "na_position": "first"}
-    sends_path = _write(sends.sort_values(**ordered), tmp_path / "sends", row_group_size=8)
-    reports_path = _write(reports.sort_values(**ordered), tmp_path / "reports", row_group_size=8)
+    sends_path = _write(_in_msgid_order(sends), tmp_path / "sends", row_group_size=8)
+    reports_path = _write(_in_msgid_order(reports), tmp_path / "reports", row_group_size=8)
     wants = {name: call(sends, reports) for name, call in CALLS.items()}
     rows = max(len(sends), len(reports))
     per_pass = -(-rows // 5)
@@ -241,8 +245,7 @@ def test_passes_take_ranges_only_where_the_statistics_show_them_cheap(
     if layout == "shuffled":
         sends, reports = sends.sample(frac=1, random_state=1), reports.sample(frac=1, random_state=2)
     else:
-        ordered = {"by": "msgid", "kind": "stable", "na_position": "first"}
-        sends, reports = sends.sort_values(**ordered), reports.sort_values(**ordered)
+        sends, reports = _in_msgid_order(sends), _in_msgid_order(reports)
     monkeypatch.setattr(_duckdb_engine, "ROWS_PER_PASS", len(sends) // 8)
     statements = _statements(monkeypatch)
     sends_path, reports_path = _write(sends, tmp_path / "sends", row_group_size=20), tmp_path / "reports"
@@ -267,8 +270,8 @@ def test_ranges_cover_files_without_statistics_or_msgid(tmp_path: Path, plan: Pl
     from smsdata import _duckdb_engine
 
     sends, reports = _random()
-    sends_path = _write(sends.sort_values("msgid", na_position="first"), tmp_path / "sends", row_group_size=20)
-    reports_path = _write(reports.sort_values("msgid"), tmp_path / "reports", row_group_size=20)
+    sends_path = _write(_in_msgid_order(sends), tmp_path / "sends", row_group_size=20)
+    reports_path = _write(_in_msgid_order(reports), tmp_path / "reports", row_group_size=20)
     day = next(reports_path.glob("date=*"))
     part = pq.read_table(day / "part-0.parquet")
     pq.write_table(part, day / "part-0.parquet", write_statistics=False, row_group_size=20)
@@ -289,7 +292,7 @@ def test_passes_over_a_frame_beside_a_path(tmp_path: Path, monkeypatch: pytest.M
     from smsdata import _duckdb_engine
 
     sends, reports = _random()
-    reports_path = _write(reports.sort_values("msgid"), tmp_path / "reports", row_group_size=20)
+    reports_path = _write(_in_msgid_order(reports), tmp_path / "reports", row_group_size=20)
     monkeypatch.setattr(_duckdb_engine, "ROWS_PER_PASS", len(sends) // 4)
     _same(CALLS["rate by campaign"](sends, reports_path), CALLS["rate by campaign"](sends, reports))
     assert plan.used() == {"split"}
@@ -308,9 +311,10 @@ def test_ranges_bound_at_the_least_value_of_its_type(
     ids = pd.Series([least, least + 1, 0, 5], dtype=dtype)
     sends = pd.DataFrame({"msgid": ids, "mobile": [f"1380013800{i}" for i in range(4)], "state": "accepted"})
     sends = sends.assign(sent_at=sent_at, campaign="c")
-    reports = sends[["msgid", "mobile"]].assign(status="DELIVRD", report_time=sent_at + pd.Timedelta(seconds=5))
+    reports = sends[["msgid", "mobile"]].assign(
+        status=["UNDELIV", "DELIVRD", "DELIVRD", "DELIVRD"], report_time=sent_at + pd.Timedelta(seconds=5)
+    )
     sends_path = _write(sends, tmp_path / "sends")
-    reports = reports.assign(status=["UNDELIV", "DELIVRD", "DELIVRD", "DELIVRD"])
     reports_path = _write(reports, tmp_path / "reports")  # one row group each, both from the least: a bound
     monkeypatch.setattr(_duckdb_engine, "ROWS_PER_PASS", 2)
     statements = _statements(monkeypatch)
